@@ -1,0 +1,336 @@
+//! Assemble: group the logical lines of one stream into warning blocks.
+//!
+//! A block starts at a header line and takes every following line that can belong to it
+//! (FORMATS.md §2, §7); it ends at the first line that cannot, which is then read afresh.
+//! An empty line does not end a block by itself: the `Unclosed response` block contains one.
+//! State is bounded: a block keeps at most [`MAX_FRAMES`] frames.
+
+use crate::parse::{self, Channel, Kind, Line, Pool, Trace};
+
+/// Frames kept per block; the outermost few and the innermost rest, which is where call
+/// sites are.
+pub const MAX_FRAMES: usize = 256;
+const KEEP_OUTER: usize = 16;
+
+/// Where a block or line stands in its input.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    /// Physical line number in the input, from 1.
+    pub line: u64,
+    /// The timestamp the envelope or the record prefix gave, as written.
+    pub ts: Option<String>,
+}
+
+/// One frame of a creation traceback, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The path as Python printed it.
+    pub path: String,
+    /// Line number.
+    pub line: u32,
+    /// Function name; tracemalloc frames have none.
+    pub function: Option<String>,
+    /// The source line, when the log shows it.
+    pub code: Option<String>,
+}
+
+/// A block, as the log printed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// What the block reports.
+    pub kind: Kind,
+    /// Which channel printed it.
+    pub channel: Channel,
+    /// The object's repr, for matching the two channels' blocks of one object.
+    pub repr: Option<String>,
+    /// A connector's pooled connections, when its `connections:` line was read.
+    pub pool: Option<Pool>,
+    /// Creation frames (asyncio's `source_traceback` or tracemalloc's), outermost first.
+    pub frames: Vec<Frame>,
+    /// Which heading `frames` came from.
+    pub trace: Option<Trace>,
+    /// Frames dropped from the middle of an over-long traceback.
+    pub frames_dropped: u32,
+    /// Whether the block carried the lines that decide it (the `client_session:` line, the
+    /// `connections:` line, …). A header whose body never came is not complete.
+    pub complete: bool,
+    /// The `FILE:LINE` a warning names (used for `never awaited`).
+    pub location: Option<(String, u32)>,
+    /// Where the header stood.
+    pub pos: Pos,
+}
+
+/// What the assembler makes of the lines it is given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A whole block.
+    Block(Box<Block>),
+    /// An ordinary line: it separates the blocks before and after it.
+    Text,
+    /// An empty line outside a block: it separates nothing.
+    Blank,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// In an L block, between keys.
+    Keys,
+    /// After a response's first repr line: its headers line comes next.
+    Headers,
+    /// After the headers line: the empty line that ends the repr comes next.
+    HeadersEnd,
+    /// After a trace heading or a frame's code: a frame comes next.
+    Frames(Trace),
+    /// After a frame: its code, another frame, or (in L) the next key.
+    AfterFrame(Trace),
+    /// In a W block after its header.
+    Warning { echoed: bool },
+    /// After `Exception ignored in: <function ClientSession.__del__ …>`.
+    Unraisable,
+}
+
+#[derive(Debug)]
+struct Open {
+    block: Block,
+    state: State,
+    /// An L header's prefix looked like a logging record, so a missing body is worth an
+    /// `unknown` finding rather than being read as prose.
+    record_like: bool,
+}
+
+/// Groups the logical lines of one stream into blocks.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    open: Option<Open>,
+}
+
+impl Assembler {
+    /// Whether a block is in progress (the next line may still belong to it).
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Reads one logical line and pushes what it completes to `out`.
+    pub fn push(&mut self, text: &str, pos: &Pos, out: &mut Vec<Event>) {
+        let line = parse::line(text);
+        if let Some(open) = &mut self.open {
+            if open.accept(&line, text) {
+                return;
+            }
+            self.close(out);
+        }
+        self.start(line, text, pos, out);
+    }
+
+    /// Ends the block in progress, if any: at the end of the input, or when the stream has
+    /// been quiet for the flush timeout.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        self.close(out);
+    }
+
+    fn close(&mut self, out: &mut Vec<Event>) {
+        let Some(open) = self.open.take() else { return };
+        let b = open.block;
+        if open.state == State::Unraisable {
+            // The report never reached its `ResourceWarning:` line: it was ordinary text.
+            out.push(Event::Text);
+        } else if b.channel == Channel::Log && !b.complete && !open.record_like && b.repr.is_none()
+        {
+            // A line ending in the message words, with no body and no logging prefix, is prose.
+            out.push(Event::Text);
+        } else {
+            out.push(Event::Block(Box::new(b)));
+        }
+    }
+
+    fn start(&mut self, line: Line<'_>, text: &str, pos: &Pos, out: &mut Vec<Event>) {
+        let (block, state, record_like) = match line {
+            Line::LogHeader { kind, prefix } => (
+                Block::new(kind, Channel::Log, header_pos(pos, prefix)),
+                State::Keys,
+                parse::looks_like_record(prefix),
+            ),
+            Line::WarningHeader {
+                kind,
+                repr,
+                location,
+            } => (
+                Block::warning(kind, repr, location, header_pos(pos, text)),
+                if kind == Kind::Response {
+                    State::Headers
+                } else {
+                    State::Warning { echoed: false }
+                },
+                true,
+            ),
+            Line::Bodyless { kind } => {
+                out.push(Event::Block(Box::new(Block::new(
+                    kind,
+                    Channel::Log,
+                    header_pos(pos, text),
+                ))));
+                return;
+            }
+            Line::Unraisable => (
+                Block::new(Kind::Session, Channel::Warning, pos.clone()),
+                State::Unraisable,
+                true,
+            ),
+            Line::Empty => {
+                out.push(Event::Blank);
+                return;
+            }
+            _ => {
+                out.push(Event::Text);
+                return;
+            }
+        };
+        self.open = Some(Open {
+            block,
+            state,
+            record_like,
+        });
+    }
+}
+
+impl Open {
+    /// Takes `line` into the block if it belongs there.
+    fn accept(&mut self, line: &Line<'_>, text: &str) -> bool {
+        let b = &mut self.block;
+        let next = match (self.state, *line) {
+            (State::Unraisable, Line::TraceHeader(Trace::Exception)) => State::Unraisable,
+            (State::Unraisable, Line::Frame(_) | Line::Indented) => State::Unraisable,
+            (
+                State::Unraisable,
+                Line::WarningHeader {
+                    kind,
+                    repr,
+                    location,
+                },
+            ) if kind.is_aiohttp() => {
+                let pos = b.pos.clone();
+                *b = Block::warning(kind, repr, location, pos);
+                if kind == Kind::Response {
+                    State::Headers
+                } else {
+                    State::Warning { echoed: true }
+                }
+            }
+            (State::Keys | State::AfterFrame(_), Line::Key { key, value })
+                if b.channel == Channel::Log && b.kind.has_key(key) =>
+            {
+                b.take_key(key, value);
+                if key == "client_response" {
+                    State::Headers
+                } else {
+                    State::Keys
+                }
+            }
+            (
+                State::Keys | State::AfterFrame(_),
+                Line::TraceHeader(t @ (Trace::Source | Trace::Handle)),
+            ) if b.channel == Channel::Log => {
+                if t == Trace::Source {
+                    b.frames.clear();
+                    b.trace = Some(t);
+                }
+                State::Frames(t)
+            }
+            (State::Headers, Line::Headers) => State::HeadersEnd,
+            (State::HeadersEnd, Line::Empty) => match b.channel {
+                Channel::Log => State::Keys,
+                Channel::Warning => State::Warning { echoed: false },
+            },
+            (State::Frames(t) | State::AfterFrame(t), Line::Frame(f)) => {
+                if Some(t) == b.trace {
+                    b.push_frame(f);
+                }
+                State::AfterFrame(t)
+            }
+            (State::AfterFrame(t), Line::Indented) => {
+                if Some(t) == b.trace
+                    && let Some(last) = b.frames.last_mut()
+                {
+                    last.code = Some(text.trim().to_owned());
+                }
+                State::Frames(t)
+            }
+            (State::Warning { echoed: false }, Line::Indented) => State::Warning { echoed: true },
+            (State::Warning { .. }, Line::EnableTracemalloc) => State::Warning { echoed: true },
+            (State::Warning { .. }, Line::TraceHeader(Trace::Allocated)) => {
+                b.frames.clear();
+                b.trace = Some(Trace::Allocated);
+                State::Frames(Trace::Allocated)
+            }
+            _ => return false,
+        };
+        self.state = next;
+        true
+    }
+}
+
+impl Block {
+    fn new(kind: Kind, channel: Channel, pos: Pos) -> Block {
+        Block {
+            kind,
+            channel,
+            repr: None,
+            pool: None,
+            frames: Vec::new(),
+            trace: None,
+            frames_dropped: 0,
+            complete: false,
+            location: None,
+            pos,
+        }
+    }
+
+    fn warning(kind: Kind, repr: &str, location: Option<(&str, u32)>, pos: Pos) -> Block {
+        let mut b = Block::new(kind, Channel::Warning, pos);
+        b.repr = (!repr.is_empty()).then(|| repr.to_owned());
+        b.location = location.map(|(f, l)| (f.to_owned(), l));
+        // A W block names the object but not what a connector held.
+        b.complete = kind != Kind::Connector;
+        b
+    }
+
+    fn take_key(&mut self, key: &str, value: &str) {
+        match key {
+            "connections" => {
+                self.pool = Some(parse::pool(value));
+                self.complete = true;
+            }
+            // A connector's `connector:` line names the object; its count came before it.
+            "connector" => self.repr = Some(value.to_owned()),
+            _ => {
+                self.repr = Some(value.to_owned());
+                self.complete = true;
+            }
+        }
+    }
+
+    fn push_frame(&mut self, f: parse::Frame<'_>) {
+        if self.frames.len() >= MAX_FRAMES {
+            self.frames.remove(KEEP_OUTER);
+            self.frames_dropped += 1;
+        }
+        self.frames.push(Frame {
+            path: f.path.to_owned(),
+            line: f.line,
+            function: f.function.map(str::to_owned),
+            code: None,
+        });
+    }
+}
+
+/// The header's position, with a timestamp from its record prefix when the envelope gave none.
+fn header_pos(pos: &Pos, prefix: &str) -> Pos {
+    let mut p = pos.clone();
+    if p.ts.is_none() {
+        p.ts = crate::envelope::find_timestamp(prefix).map(str::to_owned);
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests;

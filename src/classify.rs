@@ -1,0 +1,151 @@
+//! Classify: label a finding `leak`, `noise` or `unknown` (FORMATS.md §4).
+
+use crate::pair::Finding;
+use crate::parse::Kind;
+
+/// What a finding means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Label {
+    /// Connections were held until garbage collection: pooled by a connector, or held by an
+    /// unread response or an unreleased connection.
+    Leak,
+    /// A session was collected unclosed but held nothing (its connector pooled no connection).
+    Noise,
+    /// The log does not say: a body is missing or cut off. Never guessed.
+    Unknown,
+}
+
+impl Label {
+    /// The name used in every output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Label::Leak => "leak",
+            Label::Noise => "noise",
+            Label::Unknown => "unknown",
+        }
+    }
+}
+
+/// Labels a finding from what its objects' blocks showed.
+pub fn label(f: &Finding) -> Label {
+    if let Some(c) = f.objects.iter().find(|o| o.kind == Kind::Connector) {
+        return match c.pool {
+            // A connector warns only when it pools something, but how much is what makes it
+            // worth reading: a cut-off list still proves the entries it shows.
+            Some(p) if p.connections > 0 => Label::Leak,
+            _ => Label::Unknown,
+        };
+    }
+    let decided = f.objects.iter().all(|o| o.complete);
+    match f.objects.first().map(|o| o.kind) {
+        Some(Kind::Response | Kind::Connection) if decided => Label::Leak,
+        Some(Kind::Session) if decided => Label::Noise,
+        _ => Label::Unknown,
+    }
+}
+
+/// Whether part of a finding's evidence was cut off (a `connections:` value or a body).
+pub fn truncated(f: &Finding) -> bool {
+    f.objects
+        .iter()
+        .any(|o| !o.complete || o.pool.is_some_and(|p| !p.complete))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assemble::Pos;
+    use crate::pair::Object;
+    use crate::parse::Pool;
+
+    fn object(kind: Kind, complete: bool, pool: Option<Pool>) -> Object {
+        Object {
+            kind,
+            logged: true,
+            warned: false,
+            repr: None,
+            pool,
+            frames: vec![],
+            trace: None,
+            complete,
+            location: None,
+            pos: Pos::default(),
+        }
+    }
+
+    fn pool(connections: u64, complete: bool) -> Option<Pool> {
+        Some(Pool {
+            connections,
+            keys: 1,
+            complete,
+        })
+    }
+
+    #[test]
+    fn session_with_pooling_connector_is_a_leak() {
+        let f = Finding {
+            objects: vec![
+                object(Kind::Session, true, None),
+                object(Kind::Connector, true, pool(3, true)),
+            ],
+        };
+        assert_eq!(label(&f), Label::Leak);
+        assert!(!truncated(&f));
+    }
+
+    #[test]
+    fn lone_session_is_noise_and_bodyless_session_is_unknown() {
+        assert_eq!(
+            label(&Finding {
+                objects: vec![object(Kind::Session, true, None)]
+            }),
+            Label::Noise
+        );
+        assert_eq!(
+            label(&Finding {
+                objects: vec![object(Kind::Session, false, None)]
+            }),
+            Label::Unknown
+        );
+    }
+
+    #[test]
+    fn connector_without_its_count_is_unknown() {
+        let f = Finding {
+            objects: vec![object(Kind::Connector, false, None)],
+        };
+        assert_eq!(label(&f), Label::Unknown);
+        let cut = Finding {
+            objects: vec![object(Kind::Connector, true, pool(0, false))],
+        };
+        assert_eq!(label(&cut), Label::Unknown);
+        assert!(truncated(&cut));
+    }
+
+    #[test]
+    fn cut_list_that_shows_entries_is_a_truncated_leak() {
+        let f = Finding {
+            objects: vec![object(Kind::Connector, true, pool(2, false))],
+        };
+        assert_eq!(label(&f), Label::Leak);
+        assert!(truncated(&f));
+    }
+
+    #[test]
+    fn response_and_connection_are_leaks() {
+        for k in [Kind::Response, Kind::Connection] {
+            assert_eq!(
+                label(&Finding {
+                    objects: vec![object(k, true, None)]
+                }),
+                Label::Leak
+            );
+            assert_eq!(
+                label(&Finding {
+                    objects: vec![object(k, false, None)]
+                }),
+                Label::Unknown
+            );
+        }
+    }
+}

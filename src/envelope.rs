@@ -1,0 +1,623 @@
+//! Envelope: take the text a Python process wrote out of whatever wrapped it on its way to
+//! the log (Docker, Kubernetes, journald, a JSON logger …).
+//!
+//! Envelope formats are data: `grammars/*.toml`, embedded in the binary, each with sample
+//! lines that [`Grammar::check`] runs through it when it is loaded, so a grammar that no
+//! longer reads its own samples fails loudly. The grammar of an input is detected from its
+//! first lines; a line the chosen grammar does not read is tried against the others and then
+//! taken as plain text, so a log that mixes envelopes is still read.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+use serde::Deserialize;
+
+/// The grammars shipped in `grammars/`, in the order they are tried (more specific first).
+const BUILTIN: [(&str, &str); 10] = [
+    ("cri", include_str!("../grammars/cri.toml")),
+    ("heroku", include_str!("../grammars/heroku.toml")),
+    (
+        "journald-short",
+        include_str!("../grammars/journald-short.toml"),
+    ),
+    (
+        "docker-timestamps",
+        include_str!("../grammars/docker-timestamps.toml"),
+    ),
+    ("pm2", include_str!("../grammars/pm2.toml")),
+    ("docker-json", include_str!("../grammars/docker-json.toml")),
+    (
+        "journald-json",
+        include_str!("../grammars/journald-json.toml"),
+    ),
+    ("json-logger", include_str!("../grammars/json-logger.toml")),
+    ("logging", include_str!("../grammars/logging.toml")),
+    ("bare", include_str!("../grammars/bare.toml")),
+];
+
+/// Lines looked at to choose an input's grammar.
+pub const DETECT_LINES: usize = 64;
+
+/// Why a grammar could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GrammarError {
+    /// The TOML did not describe a grammar.
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    /// A regex did not compile or lacks its `text` group.
+    #[error("regex: {0}")]
+    Regex(String),
+    /// A sample line did not unwrap to its expected text.
+    #[error("sample {index} does not match: {why}")]
+    Sample {
+        /// Which `[[sample]]`, from 1.
+        index: usize,
+        /// What differed.
+        why: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spec {
+    name: String,
+    summary: String,
+    kind: SpecKind,
+    regex: Option<String>,
+    partial: Option<String>,
+    continuation: Option<String>,
+    #[serde(default)]
+    text: Vec<String>,
+    #[serde(default)]
+    stream: Vec<String>,
+    #[serde(default)]
+    time: Vec<String>,
+    time_format: Option<String>,
+    #[serde(default)]
+    partial_without_newline: bool,
+    #[serde(default)]
+    sample: Vec<Sample>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum SpecKind {
+    Raw,
+    Prefix,
+    Json,
+}
+
+/// A sample a grammar must read as stated.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct Sample {
+    line: Option<String>,
+    #[serde(default)]
+    lines: Vec<String>,
+    text: Vec<String>,
+    stream: Option<String>,
+    ts: Option<String>,
+}
+
+/// How a grammar takes text out of a line.
+#[derive(Debug, Clone)]
+enum Shape {
+    /// The line is the text. An optional regex recognises record starts (for detection and
+    /// timestamps) without stripping anything.
+    Raw(Option<Regex>),
+    /// A regex with a `text` group; `stream`, `ts` and `partial` groups when the format has them.
+    Prefix {
+        regex: Regex,
+        partial: Option<String>,
+        indent_continues: bool,
+    },
+    /// One JSON object per line.
+    Json {
+        text: Vec<String>,
+        stream: Vec<String>,
+        time: Vec<String>,
+        epoch_micros: bool,
+        partial_without_newline: bool,
+    },
+}
+
+/// One envelope format.
+#[derive(Debug, Clone)]
+pub struct Grammar {
+    /// Its name, as `--grammar` takes it.
+    pub name: String,
+    /// One line saying what it reads.
+    pub summary: String,
+    shape: Shape,
+    samples: Vec<Sample>,
+}
+
+/// A line of text as the Python process wrote it, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logical {
+    /// The stream within the input (`stderr`, `app[web.1]`, a pid …); empty for plain text.
+    pub stream: String,
+    /// The text, without its line ending.
+    pub text: String,
+    /// The timestamp the envelope gave, as written.
+    pub ts: Option<String>,
+}
+
+impl Grammar {
+    /// Reads a grammar from TOML and checks it against its samples.
+    pub fn from_toml(src: &str) -> Result<Grammar, GrammarError> {
+        let spec: Spec = toml::from_str(src)?;
+        let regex = |r: &Option<String>| -> Result<Option<Regex>, GrammarError> {
+            r.as_deref()
+                .map(Regex::new)
+                .transpose()
+                .map_err(|e| GrammarError::Regex(e.to_string()))
+        };
+        let shape = match spec.kind {
+            SpecKind::Raw => Shape::Raw(regex(&spec.regex)?),
+            SpecKind::Prefix => {
+                let regex = regex(&spec.regex)?
+                    .ok_or_else(|| GrammarError::Regex("a prefix grammar needs `regex`".into()))?;
+                if !regex.capture_names().any(|n| n == Some("text")) {
+                    return Err(GrammarError::Regex("no `text` group".into()));
+                }
+                Shape::Prefix {
+                    regex,
+                    partial: spec.partial,
+                    indent_continues: spec.continuation.as_deref() == Some("indent"),
+                }
+            }
+            SpecKind::Json => {
+                if spec.text.is_empty() {
+                    return Err(GrammarError::Regex(
+                        "a json grammar needs `text` fields".into(),
+                    ));
+                }
+                Shape::Json {
+                    text: spec.text,
+                    stream: spec.stream,
+                    time: spec.time,
+                    epoch_micros: spec.time_format.as_deref() == Some("epoch-micros"),
+                    partial_without_newline: spec.partial_without_newline,
+                }
+            }
+        };
+        let g = Grammar {
+            name: spec.name,
+            summary: spec.summary,
+            shape,
+            samples: spec.sample,
+        };
+        g.check()?;
+        Ok(g)
+    }
+
+    /// The grammars shipped with the tool, in the order they are tried.
+    pub fn builtin() -> Vec<Grammar> {
+        BUILTIN
+            .iter()
+            .map(|(name, src)| {
+                // A shipped grammar that fails its own samples is a build defect; the test
+                // suite loads every one.
+                Grammar::from_toml(src).unwrap_or_else(|e| panic!("grammars/{name}.toml: {e}"))
+            })
+            .collect()
+    }
+
+    /// Runs every sample through the grammar.
+    pub fn check(&self) -> Result<(), GrammarError> {
+        let set = [self.clone()];
+        for (n, s) in self.samples.iter().enumerate() {
+            let fail = |why: String| GrammarError::Sample { index: n + 1, why };
+            let mut u = Unwrapper::new(&set, Some(0));
+            let mut got = Vec::new();
+            for line in s.line.iter().chain(&s.lines) {
+                u.unwrap(line, &mut got);
+            }
+            u.finish(&mut got);
+            let texts: Vec<&str> = got.iter().map(|l| l.text.as_str()).collect();
+            if texts != s.text {
+                return Err(fail(format!("text {texts:?}, expected {:?}", s.text)));
+            }
+            if let Some(stream) = &s.stream
+                && got.iter().any(|l| &l.stream != stream)
+            {
+                return Err(fail(format!(
+                    "stream {:?}, expected {stream:?}",
+                    got[0].stream
+                )));
+            }
+            let first = s.line.as_ref().or(s.lines.first());
+            let ts = match &self.shape {
+                Shape::Raw(Some(re)) => {
+                    first.and_then(|l| re.captures(l)?.name("ts").map(|m| m.as_str().to_owned()))
+                }
+                _ => got.first().and_then(|l| l.ts.clone()),
+            };
+            if s.ts.is_some() && ts != s.ts {
+                return Err(fail(format!("timestamp {ts:?}, expected {:?}", s.ts)));
+            }
+            if self.matches(first.map_or("", |l| l.as_str())) == Some(false) {
+                return Err(fail("the detector does not recognise it".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `line` is of this grammar, for detection; `None` for a grammar that reads
+    /// anything (plain text).
+    fn matches(&self, line: &str) -> Option<bool> {
+        match &self.shape {
+            Shape::Raw(None) => None,
+            Shape::Raw(Some(re)) | Shape::Prefix { regex: re, .. } => Some(re.is_match(line)),
+            Shape::Json { text, .. } => Some(json_fields(line, text).is_some()),
+        }
+    }
+
+    /// Whether this grammar strips something from lines (so that a line it does not read
+    /// should be tried with the others).
+    fn is_structured(&self) -> bool {
+        !matches!(self.shape, Shape::Raw(_))
+    }
+}
+
+/// Chooses the grammar that reads most of `lines`; plain text when none reads at least half
+/// of the non-empty ones. Returns an index into `grammars`.
+pub fn detect<'a>(grammars: &[Grammar], lines: impl IntoIterator<Item = &'a str>) -> usize {
+    let lines: Vec<&str> = lines
+        .into_iter()
+        .filter(|l| !l.trim().is_empty())
+        .take(DETECT_LINES)
+        .collect();
+    let fallback = grammars
+        .iter()
+        .position(|g| g.name == "bare")
+        .unwrap_or(grammars.len().saturating_sub(1));
+    let mut best = (0usize, fallback);
+    for (i, g) in grammars.iter().enumerate() {
+        let n = lines.iter().filter(|l| g.matches(l) == Some(true)).count();
+        if n > best.0 {
+            best = (n, i);
+        }
+    }
+    if best.0 * 2 >= lines.len() && best.0 > 0 {
+        best.1
+    } else {
+        fallback
+    }
+}
+
+/// Unwraps the lines of one input, keeping what spans lines: pieces of a split line (CRI
+/// `P`, Docker's 16 KiB split) and journald's indented continuations.
+#[derive(Debug)]
+pub struct Unwrapper<'g> {
+    grammars: &'g [Grammar],
+    /// The input's grammar; `None` before detection.
+    chosen: Option<usize>,
+    /// Text of a split line, per stream, until its last piece arrives.
+    pieces: HashMap<String, Piece>,
+    /// The stream and text column of the last prefixed line, for indented continuations.
+    indent: Option<(String, usize, Option<String>)>,
+    /// Pieces longer than this are cut (the same limit as physical lines).
+    pub max_piece: usize,
+    /// How many joined lines were cut at `max_piece`.
+    pub cut: u64,
+}
+
+impl<'g> Unwrapper<'g> {
+    /// An unwrapper over `grammars`, trying `chosen` first.
+    pub fn new(grammars: &'g [Grammar], chosen: Option<usize>) -> Self {
+        Unwrapper {
+            grammars,
+            chosen,
+            pieces: HashMap::new(),
+            indent: None,
+            max_piece: crate::read::DEFAULT_MAX_LINE,
+            cut: 0,
+        }
+    }
+
+    /// Sets the grammar tried first.
+    pub fn choose(&mut self, chosen: usize) {
+        self.chosen = Some(chosen);
+    }
+
+    /// The name of the grammar tried first.
+    pub fn grammar_name(&self) -> &str {
+        self.chosen
+            .map_or("bare", |i| self.grammars[i].name.as_str())
+    }
+
+    /// Whether a piece of a split line is waiting for the rest.
+    pub fn has_pieces(&self) -> bool {
+        !self.pieces.is_empty()
+    }
+
+    /// Unwraps one physical line (without its line ending) into zero or more logical lines.
+    pub fn unwrap(&mut self, line: &str, out: &mut Vec<Logical>) {
+        if let Some(i) = self.chosen
+            && self.try_grammar(i, line, out)
+        {
+            return;
+        }
+        for i in 0..self.grammars.len() {
+            if Some(i) != self.chosen
+                && self.grammars[i].is_structured()
+                && self.try_grammar(i, line, out)
+            {
+                return;
+            }
+        }
+        self.indent = None;
+        out.push(Logical {
+            stream: String::new(),
+            text: line.to_owned(),
+            ts: None,
+        });
+    }
+
+    /// Emits what is left of split lines (at the end of the input, or after a quiet spell).
+    pub fn finish(&mut self, out: &mut Vec<Logical>) {
+        let mut left: Vec<_> = self.pieces.drain().collect();
+        left.sort_by(|a, b| a.0.cmp(&b.0));
+        for (stream, p) in left {
+            push_lines(out, &stream, &p.text, p.ts);
+        }
+    }
+
+    fn try_grammar(&mut self, i: usize, line: &str, out: &mut Vec<Logical>) -> bool {
+        let g = &self.grammars[i];
+        match &g.shape {
+            Shape::Raw(re) => {
+                let ts = re
+                    .as_ref()
+                    .and_then(|re| re.captures(line)?.name("ts").map(|m| m.as_str().to_owned()));
+                out.push(Logical {
+                    stream: String::new(),
+                    text: line.to_owned(),
+                    ts,
+                });
+                true
+            }
+            Shape::Prefix {
+                regex,
+                partial,
+                indent_continues,
+            } => {
+                let Some(c) = regex.captures(line) else {
+                    // journald prints an entry's later lines indented to its text column.
+                    if *indent_continues
+                        && let Some((stream, col, ts)) = &self.indent
+                        && line.len() >= *col
+                        && line.is_char_boundary(*col)
+                        && line[..*col].bytes().all(|b| b == b' ')
+                    {
+                        out.push(Logical {
+                            stream: stream.clone(),
+                            text: line[*col..].to_owned(),
+                            ts: ts.clone(),
+                        });
+                        return true;
+                    }
+                    return false;
+                };
+                let text = c.name("text").map_or("", |m| m.as_str());
+                let stream = c.name("stream").map_or("", |m| m.as_str()).to_owned();
+                let ts = c.name("ts").map(|m| m.as_str().to_owned());
+                if *indent_continues {
+                    let col = c.name("text").map_or(line.len(), |m| m.start());
+                    self.indent = Some((stream.clone(), col, ts.clone()));
+                }
+                let is_piece = match (partial, c.name("partial")) {
+                    (Some(p), Some(m)) => m.as_str() == p,
+                    _ => false,
+                };
+                self.join(stream, text, ts, is_piece, out);
+                true
+            }
+            Shape::Json {
+                text,
+                stream,
+                time,
+                epoch_micros,
+                partial_without_newline,
+            } => {
+                let Some(body) = json_fields(line, text) else {
+                    return false;
+                };
+                let stream_key = stream_key(&body, stream);
+                let ts = time
+                    .iter()
+                    .find_map(|f| body.get(f).and_then(|v| v.as_str()))
+                    .map(|t| {
+                        if *epoch_micros {
+                            epoch_micros_to_rfc3339(t).unwrap_or_else(|| t.to_owned())
+                        } else {
+                            t.to_owned()
+                        }
+                    });
+                let mut msg = text_of(&body, text).unwrap_or_default();
+                let is_piece = *partial_without_newline && !msg.ends_with('\n');
+                if msg.ends_with('\n') {
+                    msg.pop();
+                    if msg.ends_with('\r') {
+                        msg.pop();
+                    }
+                }
+                self.join(stream_key, &msg, ts, is_piece, out);
+                true
+            }
+        }
+    }
+
+    fn join(
+        &mut self,
+        stream: String,
+        text: &str,
+        ts: Option<String>,
+        is_piece: bool,
+        out: &mut Vec<Logical>,
+    ) {
+        let Some(mut p) = self.pieces.remove(&stream) else {
+            if is_piece {
+                let piece = Piece {
+                    text: text.to_owned(),
+                    ts,
+                    cut: false,
+                };
+                self.pieces.insert(stream, piece);
+            } else {
+                push_lines(out, &stream, text, ts);
+            }
+            return;
+        };
+        let room = self.max_piece.saturating_sub(p.text.len());
+        if text.len() > room && !p.cut {
+            p.cut = true;
+            self.cut += 1;
+        }
+        p.text.push_str(truncate_str(text, room));
+        if is_piece {
+            self.pieces.insert(stream, p);
+        } else {
+            push_lines(out, &stream, &p.text, p.ts);
+        }
+    }
+}
+
+/// The pieces of a split line read so far.
+#[derive(Debug)]
+struct Piece {
+    text: String,
+    ts: Option<String>,
+    cut: bool,
+}
+
+fn push_lines(out: &mut Vec<Logical>, stream: &str, text: &str, ts: Option<String>) {
+    for piece in text.split('\n') {
+        out.push(Logical {
+            stream: stream.to_owned(),
+            text: piece.strip_suffix('\r').unwrap_or(piece).to_owned(),
+            ts: ts.clone(),
+        });
+    }
+}
+
+fn truncate_str(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// Parses `line` as a JSON object that has one of the `text` fields.
+fn json_fields(line: &str, text: &[String]) -> Option<JsonObject> {
+    let t = line.trim_start();
+    if !t.starts_with('{') {
+        return None;
+    }
+    let obj: JsonObject = serde_json::from_str(t).ok()?;
+    text_of(&obj, text)?;
+    Some(obj)
+}
+
+/// The first `fields` entry that holds text; journald gives non-UTF-8 messages as byte arrays.
+fn text_of(obj: &JsonObject, fields: &[String]) -> Option<String> {
+    fields.iter().find_map(|f| match obj.get(f)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(a) => {
+            let bytes: Option<Vec<u8>> = a
+                .iter()
+                .map(|v| v.as_u64().and_then(|n| u8::try_from(n).ok()))
+                .collect();
+            Some(String::from_utf8_lossy(&bytes?).into_owned())
+        }
+        _ => None,
+    })
+}
+
+fn stream_key(obj: &JsonObject, fields: &[String]) -> String {
+    let mut key = String::new();
+    for f in fields {
+        if let Some(v) = obj.get(f) {
+            if !key.is_empty() {
+                key.push(' ');
+            }
+            match v {
+                serde_json::Value::String(s) => key.push_str(s),
+                other => key.push_str(&other.to_string()),
+            }
+        }
+    }
+    key
+}
+
+/// journald's `__REALTIME_TIMESTAMP` (microseconds since the epoch) as RFC 3339 UTC.
+fn epoch_micros_to_rfc3339(t: &str) -> Option<String> {
+    let us: i64 = t.parse().ok()?;
+    let (secs, micros) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    Some(format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    ))
+}
+
+/// Finds a date-time in a record prefix (`2026-11-23 22:27:48,367`, `2026-11-23T22:27:48Z`),
+/// for inputs whose envelope gives none.
+pub fn find_timestamp(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    let digits = |from: usize, n: usize| {
+        b.get(from..from + n)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    let mut from = 0;
+    while let Some(off) = b.get(from..)?.iter().position(u8::is_ascii_digit) {
+        let s = from + off;
+        let shape = digits(s, 4)
+            && b.get(s + 4) == Some(&b'-')
+            && digits(s + 5, 2)
+            && b.get(s + 7) == Some(&b'-')
+            && digits(s + 8, 2)
+            && matches!(b.get(s + 10), Some(b' ' | b'T'))
+            && digits(s + 11, 2)
+            && b.get(s + 13) == Some(&b':')
+            && digits(s + 14, 2)
+            && b.get(s + 16) == Some(&b':')
+            && digits(s + 17, 2);
+        if shape {
+            let mut e = s + 19;
+            if matches!(b.get(e), Some(b'.' | b',')) && b.get(e + 1).is_some_and(u8::is_ascii_digit)
+            {
+                e += 1;
+                while b.get(e).is_some_and(u8::is_ascii_digit) {
+                    e += 1;
+                }
+            }
+            if b.get(e) == Some(&b'Z') {
+                e += 1;
+            }
+            return Some(&text[s..e]);
+        }
+        from = s + b[s..].iter().take_while(|c| c.is_ascii_digit()).count();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,383 @@
+//! Group: find each finding's call site and add findings up per site.
+//!
+//! The call site is the innermost creation frame outside aiohttp, asyncio, the standard
+//! library and the user's `--skip-frames` globs (FORMATS.md §6). Site-packages are not
+//! skipped wholesale: for a LiteLLM user the answer is often inside `site-packages/litellm`.
+//! Aggregates are bounded: at most [`MAX_SITES`] sites, the rest counted as overflow.
+
+use std::collections::HashMap;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Serialize;
+
+use crate::assemble::Frame;
+use crate::classify::{self, Label};
+use crate::pair::{Decided, Finding, Object};
+use crate::parse::{Kind, Trace};
+
+/// Distinct call sites kept; findings at further sites are counted, not listed.
+pub const MAX_SITES: usize = 10_000;
+
+/// Whether a frame belongs to aiohttp, asyncio, uvloop or CPython's standard library.
+pub fn is_library(path: &str) -> bool {
+    if path.starts_with('<') {
+        // `<frozen runpy>`, `<string>`: no file of the user's.
+        return true;
+    }
+    let parts: Vec<&str> = path.split(['/', '\\']).collect();
+    if parts
+        .iter()
+        .any(|c| matches!(*c, "aiohttp" | "asyncio" | "uvloop"))
+    {
+        return true;
+    }
+    if parts
+        .iter()
+        .any(|c| matches!(*c, "site-packages" | "dist-packages"))
+    {
+        return false;
+    }
+    // `…/lib/python3.12/x.py` (POSIX) or `…\\Lib\\x.py` (Windows installs).
+    let is_version = |c: &str| {
+        c.strip_prefix("python").is_some_and(|v| {
+            !v.is_empty()
+                && v.split('.')
+                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+    };
+    parts
+        .windows(2)
+        .any(|w| w[0].eq_ignore_ascii_case("lib") && is_version(w[1]))
+        || parts.contains(&"Lib")
+}
+
+/// User rules for frames to pass over.
+#[derive(Clone, Debug, Default)]
+pub struct SiteRules {
+    skip: Option<GlobSet>,
+}
+
+impl SiteRules {
+    /// Builds the rules from `--skip-frames` globs.
+    pub fn new(globs: &[String]) -> Result<SiteRules, globset::Error> {
+        if globs.is_empty() {
+            return Ok(SiteRules::default());
+        }
+        let mut b = GlobSetBuilder::new();
+        for g in globs {
+            b.add(Glob::new(g)?);
+        }
+        Ok(SiteRules {
+            skip: Some(b.build()?),
+        })
+    }
+
+    fn skips(&self, path: &str) -> bool {
+        is_library(path) || self.skip.as_ref().is_some_and(|s| s.is_match(path))
+    }
+}
+
+/// Where a finding's objects were created.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Site {
+    /// Path of the innermost application frame, as Python printed it.
+    pub file: String,
+    /// Its line.
+    pub line: u32,
+    /// Its function, when the traceback names it.
+    pub function: Option<String>,
+    /// Its source line, when the log shows it.
+    pub code: Option<String>,
+    /// The outermost application frame (`path:line`), when it differs: the entry point.
+    pub outer: Option<String>,
+}
+
+impl Site {
+    /// `path:line`, the key sites are grouped by.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
+
+/// Finds the call site in an object's creation frames (never `handle_traceback`'s).
+pub fn site_of(o: &Object, rules: &SiteRules) -> Option<Site> {
+    if !matches!(o.trace, Some(Trace::Source | Trace::Allocated)) {
+        return None;
+    }
+    let app: Vec<&Frame> = o.frames.iter().filter(|f| !rules.skips(&f.path)).collect();
+    let inner = app.last()?;
+    let outer = app
+        .first()
+        .filter(|f| f.path != inner.path || f.line != inner.line);
+    Some(Site {
+        file: inner.path.clone(),
+        line: inner.line,
+        function: inner.function.clone(),
+        code: inner.code.clone(),
+        outer: outer.map(|f| format!("{}:{}", f.path, f.line)),
+    })
+}
+
+/// Counts of what findings reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Findings.
+    pub findings: u64,
+    /// Findings labelled leak.
+    pub leak: u64,
+    /// Findings labelled noise.
+    pub noise: u64,
+    /// Findings labelled unknown.
+    pub unknown: u64,
+    /// Distinct sessions reported.
+    pub sessions: u64,
+    /// Distinct connectors reported.
+    pub connectors: u64,
+    /// Distinct unread responses reported.
+    pub responses: u64,
+    /// Distinct unreleased connections (`Unclosed connection`) reported.
+    pub connections: u64,
+    /// Pooled connections listed by connector blocks.
+    pub pooled_connections: u64,
+}
+
+impl Counts {
+    fn add(&mut self, t: &Triaged) {
+        self.findings += 1;
+        match t.label {
+            Label::Leak => self.leak += 1,
+            Label::Noise => self.noise += 1,
+            Label::Unknown => self.unknown += 1,
+        }
+        self.sessions += t.sessions;
+        self.connectors += t.connectors;
+        self.responses += t.responses;
+        self.connections += t.connections;
+        self.pooled_connections += t.pooled_connections;
+    }
+}
+
+/// A finding with everything a report says of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Triaged {
+    /// Its label.
+    pub label: Label,
+    /// Sessions in it (0 or 1).
+    pub sessions: u64,
+    /// Connectors in it (0 or 1).
+    pub connectors: u64,
+    /// Responses in it (0 or 1).
+    pub responses: u64,
+    /// Unreleased connections in it (0 or 1).
+    pub connections: u64,
+    /// Pooled connections its connector listed.
+    pub pooled_connections: u64,
+    /// Part of its evidence was cut off.
+    pub truncated: bool,
+    /// Shown by both the warnings module and asyncio's log.
+    pub both_channels: bool,
+    /// Where it was created.
+    pub site: Option<Site>,
+    /// Whether its blocks carried a creation traceback at all.
+    pub has_traceback: bool,
+    /// Index of the input it came from.
+    pub input: usize,
+    /// The line its first block starts on.
+    pub line: u64,
+    /// Its timestamp, when the log gives one.
+    pub ts: Option<String>,
+}
+
+/// Labels a finding and finds its site.
+pub fn triage(f: &Finding, input: usize, rules: &SiteRules) -> Triaged {
+    let count = |k: Kind| f.objects.iter().filter(|o| o.kind == k).count() as u64;
+    let first = &f.objects[0];
+    Triaged {
+        label: classify::label(f),
+        sessions: count(Kind::Session),
+        connectors: count(Kind::Connector),
+        responses: count(Kind::Response),
+        connections: count(Kind::Connection),
+        pooled_connections: f
+            .objects
+            .iter()
+            .filter_map(|o| o.pool)
+            .map(|p| p.connections)
+            .sum(),
+        truncated: classify::truncated(f),
+        both_channels: f.objects.iter().all(|o| o.logged && o.warned),
+        site: f.objects.iter().find_map(|o| site_of(o, rules)),
+        has_traceback: f
+            .objects
+            .iter()
+            .any(|o| matches!(o.trace, Some(Trace::Source | Trace::Allocated))),
+        input,
+        line: first.pos.line,
+        ts: first.pos.ts.clone(),
+    }
+}
+
+/// Per-site aggregate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteSummary {
+    /// The site; `None` groups findings without a creation traceback.
+    pub site: Option<Site>,
+    /// What was found there.
+    pub counts: Counts,
+    /// Timestamp of the first finding here, as the log wrote it.
+    pub first_seen: Option<String>,
+    /// Timestamp of the last finding here.
+    pub last_seen: Option<String>,
+    /// Input and line of the first finding here.
+    pub first_at: (usize, u64),
+}
+
+impl SiteSummary {
+    /// `leak`, `noise`, `unknown`, or `mixed` when the site has findings of several labels.
+    pub fn label(&self) -> &'static str {
+        let c = &self.counts;
+        match (c.leak > 0, c.noise > 0, c.unknown > 0) {
+            (true, false, false) => "leak",
+            (false, true, false) => "noise",
+            (false, false, true) => "unknown",
+            _ => "mixed",
+        }
+    }
+}
+
+/// Counts of the related texts (FORMATS.md §8).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Related {
+    /// `ResourceWarning: unclosed transport`.
+    pub transports: u64,
+    /// `ResourceWarning: unclosed <socket.socket …>`.
+    pub sockets: u64,
+    /// `Task was destroyed but it is pending!`.
+    pub tasks: u64,
+    /// `coroutine 'ClientSession.close' was never awaited`.
+    pub unawaited_closes: u64,
+}
+
+/// Everything found, added up.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    /// Totals over every finding.
+    pub totals: Counts,
+    /// Findings whose evidence was cut off.
+    pub truncated: u64,
+    /// Findings that carried a creation traceback.
+    pub with_traceback: u64,
+    /// Related texts.
+    pub related: Related,
+    /// `FILE:LINE` of unawaited `close()` calls, with how often each was reported.
+    pub unawaited: Vec<((String, u32), u64)>,
+    sites: Vec<SiteSummary>,
+    index: HashMap<Option<String>, usize>,
+    /// Findings at sites beyond [`MAX_SITES`].
+    pub overflow: Counts,
+}
+
+impl Summary {
+    /// Adds a decided item. `triaged` is the finding's triage (`None` for related texts).
+    pub fn add(&mut self, d: &Decided, triaged: Option<&Triaged>) {
+        match (d, triaged) {
+            (Decided::Finding(_), Some(t)) => self.add_finding(t),
+            (Decided::Related(o), _) => self.add_related(o),
+            (Decided::Finding(_), None) => {}
+        }
+    }
+
+    fn add_finding(&mut self, t: &Triaged) {
+        self.totals.add(t);
+        self.truncated += u64::from(t.truncated);
+        self.with_traceback += u64::from(t.has_traceback);
+        let key = t.site.as_ref().map(Site::key);
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None if self.sites.len() >= MAX_SITES => {
+                self.overflow.add(t);
+                return;
+            }
+            None => {
+                self.sites.push(SiteSummary {
+                    site: t.site.clone(),
+                    counts: Counts::default(),
+                    first_seen: t.ts.clone(),
+                    last_seen: None,
+                    first_at: (t.input, t.line),
+                });
+                self.index.insert(key, self.sites.len() - 1);
+                self.sites.len() - 1
+            }
+        };
+        let s = &mut self.sites[i];
+        s.counts.add(t);
+        if t.ts.is_some() {
+            if s.first_seen.is_none() {
+                s.first_seen = t.ts.clone();
+            }
+            s.last_seen = t.ts.clone();
+        }
+    }
+
+    fn add_related(&mut self, o: &Object) {
+        let r = &mut self.related;
+        match o.kind {
+            Kind::Transport => r.transports += 1,
+            Kind::Socket => r.sockets += 1,
+            Kind::Task => r.tasks += 1,
+            Kind::UnawaitedClose => {
+                r.unawaited_closes += 1;
+                if let Some(loc) = &o.location {
+                    if let Some((_, n)) = self.unawaited.iter_mut().find(|(l, _)| l == loc) {
+                        *n += 1;
+                    } else if self.unawaited.len() < MAX_SITES {
+                        self.unawaited.push((loc.clone(), 1));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sites, worst first: by label (leaks and mixed first), pooled connections, findings,
+    /// then name; findings without a site last.
+    pub fn sites(&self) -> Vec<&SiteSummary> {
+        let mut v: Vec<&SiteSummary> = self.sites.iter().collect();
+        let rank = |s: &SiteSummary| match s.label() {
+            "leak" | "mixed" => 0,
+            "unknown" => 1,
+            _ => 2,
+        };
+        v.sort_by(|a, b| {
+            (
+                a.site.is_none(),
+                rank(a),
+                std::cmp::Reverse(a.counts.pooled_connections),
+                std::cmp::Reverse(a.counts.findings),
+            )
+                .cmp(&(
+                    b.site.is_none(),
+                    rank(b),
+                    std::cmp::Reverse(b.counts.pooled_connections),
+                    std::cmp::Reverse(b.counts.findings),
+                ))
+                .then_with(|| {
+                    a.site
+                        .as_ref()
+                        .map(Site::key)
+                        .cmp(&b.site.as_ref().map(Site::key))
+                })
+        });
+        v
+    }
+
+    /// Whether findings exist but none carried a traceback, so the report should say how
+    /// to get call sites.
+    pub fn needs_site_hint(&self) -> bool {
+        self.totals.findings > 0 && self.with_traceback < self.totals.findings
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,40 @@
+//! `unclosed` triages aiohttp's garbage-collection warnings in Python logs.
+//!
+//! The modules follow one log line through the tool, in order:
+//!
+//! 1. [`read`]: bytes from files or stdin (gzip too) → physical lines, bounded in length.
+//! 2. [`envelope`]: physical line → the text Python wrote (Docker, CRI, journald, JSON …).
+//! 3. [`parse`]: what each text line is, in aiohttp's and asyncio's grammar (nom).
+//! 4. [`assemble`]: lines of one stream → warning blocks.
+//! 5. [`pair`]: blocks → objects (one per W+L pair) → findings (session + its connector).
+//! 6. [`classify`]: finding → `leak`, `noise` or `unknown`.
+//! 7. [`group`]: finding → call site; per-site totals.
+//! 8. [`report`]: table, JSON, NDJSON, finding list.
+//!
+//! [`scan`] wires steps 2–5 for one input and is pure (no I/O); [`app`] and [`cli`] are the
+//! edges that touch files and terminals. [`escape`] keeps log text inert in human output.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod assemble;
+pub mod classify;
+pub mod cli;
+pub mod envelope;
+pub mod escape;
+pub mod group;
+pub mod pair;
+pub mod parse;
+pub mod read;
+pub mod report;
+pub mod scan;
+
+/// Exit statuses, stable across releases (documented in the README).
+pub mod exit {
+    /// The command ran; for `scan`, whatever it found.
+    pub const OK: i32 = 0;
+    /// A policy failed (reserved for `check`).
+    pub const POLICY: i32 = 1;
+    /// Usage error, unreadable input, or a read error part-way.
+    pub const ERROR: i32 = 2;
+}

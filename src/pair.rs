@@ -1,0 +1,225 @@
+//! Pair: turn one stream's blocks into objects, and objects into findings.
+//!
+//! Two steps, both on evidence only (FORMATS.md §1, §5):
+//! - a W block directly followed by the L block of the same kind and repr is one object
+//!   reported by both channels (addresses are reused, so only adjacency makes them one);
+//! - a session and a connector next to each other in the same stream, in either order, are
+//!   one finding, unless their creation tracebacks show the connector was not made by that
+//!   session. Any ordinary line between them in the same stream keeps them apart.
+//!
+//! Everything else is a finding of its own. A pairer holds at most two blocks.
+
+use crate::assemble::{Block, Event, Frame, Pos};
+use crate::group::is_library;
+use crate::parse::{Channel, Kind, Pool, Trace};
+
+/// One object reported by one or both channels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// What it is.
+    pub kind: Kind,
+    /// Reported through asyncio's exception handler.
+    pub logged: bool,
+    /// Reported through the warnings module.
+    pub warned: bool,
+    /// Its repr as printed (not for display: it can carry URLs and headers).
+    pub repr: Option<String>,
+    /// A connector's pooled connections, when the log shows them.
+    pub pool: Option<Pool>,
+    /// Creation frames, outermost first.
+    pub frames: Vec<Frame>,
+    /// Where `frames` came from.
+    pub trace: Option<Trace>,
+    /// Whether the log carried what decides the object.
+    pub complete: bool,
+    /// `FILE:LINE` named by a warning header.
+    pub location: Option<(String, u32)>,
+    /// Where its first block started.
+    pub pos: Pos,
+}
+
+impl From<Block> for Object {
+    fn from(b: Block) -> Object {
+        Object {
+            kind: b.kind,
+            logged: b.channel == Channel::Log,
+            warned: b.channel == Channel::Warning,
+            repr: b.repr,
+            pool: b.pool,
+            frames: b.frames,
+            trace: b.trace,
+            complete: b.complete,
+            location: b.location,
+            pos: b.pos,
+        }
+    }
+}
+
+impl Object {
+    /// Folds the L block `l` into this W object.
+    fn merge_log(&mut self, l: Object) {
+        self.logged = true;
+        if l.pool.is_some() {
+            self.pool = l.pool;
+        }
+        // asyncio's creation traceback is complete; tracemalloc's is cut at its depth.
+        if l.trace == Some(Trace::Source) || self.frames.is_empty() {
+            self.frames = l.frames;
+            self.trace = l.trace;
+        }
+        self.complete |= l.complete;
+    }
+
+    /// The innermost creation frame outside aiohttp, asyncio and the standard library.
+    fn app_frame(&self) -> Option<(&str, u32)> {
+        self.frames
+            .iter()
+            .rev()
+            .find(|f| !is_library(&f.path))
+            .map(|f| (f.path.as_str(), f.line))
+    }
+
+    /// Whether the traceback shows the object was made inside `ClientSession.__init__`.
+    fn made_by_session(&self) -> bool {
+        self.frames.iter().any(|f| {
+            let p = f.path.replace('\\', "/");
+            p.ends_with("/aiohttp/client.py")
+                && f.function.as_deref().is_none_or(|n| n == "__init__")
+        })
+    }
+}
+
+/// A decided finding: a session with its connector, or one object alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// One or two objects; a pair is always session then connector.
+    pub objects: Vec<Object>,
+}
+
+/// What the pairer decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decided {
+    /// An aiohttp finding.
+    Finding(Finding),
+    /// A related text (transport, socket, pending task, unawaited close), counted apart.
+    Related(Object),
+}
+
+/// The pairing state of one stream.
+#[derive(Debug, Default)]
+pub struct Pairer {
+    /// A W block that its L block may still follow.
+    warning: Option<Object>,
+    /// A session or connector that its partner may still follow.
+    waiting: Option<Object>,
+}
+
+impl Pairer {
+    /// Whether anything is held back waiting for the next block.
+    pub fn is_waiting(&self) -> bool {
+        self.warning.is_some() || self.waiting.is_some()
+    }
+
+    /// Reads one assembler event.
+    pub fn push(&mut self, event: Event, out: &mut Vec<Decided>) {
+        match event {
+            Event::Blank => {}
+            Event::Text => self.finish(out),
+            Event::Block(b) => {
+                let o = Object::from(*b);
+                if o.warned {
+                    if let Some(w) = self.warning.take() {
+                        self.object(w, out);
+                    }
+                    self.warning = Some(o);
+                    return;
+                }
+                match self.warning.take() {
+                    Some(mut w) if w.kind == o.kind && w.repr.is_some() && w.repr == o.repr => {
+                        w.merge_log(o);
+                        self.object(w, out);
+                    }
+                    Some(w) => {
+                        self.object(w, out);
+                        self.object(o, out);
+                    }
+                    None => self.object(o, out),
+                }
+            }
+        }
+    }
+
+    /// Decides everything held back.
+    pub fn finish(&mut self, out: &mut Vec<Decided>) {
+        if let Some(w) = self.warning.take() {
+            self.object(w, out);
+        }
+        if let Some(p) = self.waiting.take() {
+            out.push(single(p));
+        }
+    }
+
+    fn object(&mut self, o: Object, out: &mut Vec<Decided>) {
+        let partner = match o.kind {
+            Kind::Session => Kind::Connector,
+            Kind::Connector => Kind::Session,
+            _ => {
+                if let Some(p) = self.waiting.take() {
+                    out.push(single(p));
+                }
+                out.push(single(o));
+                return;
+            }
+        };
+        match self.waiting.take() {
+            Some(p) if p.kind == partner => {
+                let (session, connector) = if o.kind == Kind::Session {
+                    (o, p)
+                } else {
+                    (p, o)
+                };
+                if belong_together(&session, &connector) {
+                    out.push(Decided::Finding(Finding {
+                        objects: vec![session, connector],
+                    }));
+                } else if o_is_session_first(&session, &connector) {
+                    out.push(single(session));
+                    self.waiting = Some(connector);
+                } else {
+                    out.push(single(connector));
+                    self.waiting = Some(session);
+                }
+            }
+            Some(p) => {
+                out.push(single(p));
+                self.waiting = Some(o);
+            }
+            None => self.waiting = Some(o),
+        }
+    }
+}
+
+/// Which of an unpaired pair came first in the stream (it is decided; the later one waits).
+fn o_is_session_first(session: &Object, connector: &Object) -> bool {
+    session.pos.line <= connector.pos.line
+}
+
+fn single(o: Object) -> Decided {
+    if o.kind.is_aiohttp() {
+        Decided::Finding(Finding { objects: vec![o] })
+    } else {
+        Decided::Related(o)
+    }
+}
+
+/// Adjacent session and connector are one finding unless their creation tracebacks say the
+/// connector was made elsewhere (a shared connector, `connector_owner=False`).
+fn belong_together(session: &Object, connector: &Object) -> bool {
+    if session.frames.is_empty() || connector.frames.is_empty() {
+        return true;
+    }
+    connector.made_by_session() && session.app_frame() == connector.app_frame()
+}
+
+#[cfg(test)]
+mod tests;

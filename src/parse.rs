@@ -1,0 +1,470 @@
+//! Parse: the grammar of one logical line of an aiohttp or asyncio warning block (nom).
+//!
+//! A block is several lines (FORMATS.md §2, §7); which lines belong together is decided by
+//! [`crate::assemble`], which asks this module what each line is. Nothing here allocates:
+//! every parser borrows from the line it was given.
+
+use nom::{
+    IResult, Parser,
+    branch::alt,
+    bytes::complete::{tag, take_until, take_while1},
+    character::complete::{char, digit1},
+    combinator::{opt, rest},
+    sequence::preceded,
+};
+
+/// What a block reports. The first four are aiohttp's own objects and make findings; the rest
+/// are the related texts users see beside them, counted on their own (FORMATS.md §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `Unclosed client session`
+    Session,
+    /// `Unclosed connector`
+    Connector,
+    /// `Unclosed response`
+    Response,
+    /// `Unclosed connection`
+    Connection,
+    /// `ResourceWarning: unclosed transport <…>`
+    Transport,
+    /// `ResourceWarning: unclosed <socket.socket …>`
+    Socket,
+    /// `Task was destroyed but it is pending!`
+    Task,
+    /// `RuntimeWarning: coroutine 'ClientSession.close' was never awaited`
+    UnawaitedClose,
+}
+
+impl Kind {
+    /// Whether blocks of this kind are aiohttp objects that become findings.
+    pub fn is_aiohttp(self) -> bool {
+        matches!(
+            self,
+            Kind::Session | Kind::Connector | Kind::Response | Kind::Connection
+        )
+    }
+
+    /// The context keys asyncio prints for this kind's L block (FORMATS.md §2).
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Session => &["client_session"],
+            Kind::Connector => &["connections", "connector"],
+            Kind::Response => &["client_response"],
+            Kind::Connection => &["client_connection"],
+            Kind::Task => &["task"],
+            _ => &[],
+        }
+    }
+
+    /// Whether `key` is one of this kind's context keys.
+    pub fn has_key(self, key: &str) -> bool {
+        self.keys().contains(&key)
+    }
+
+    /// A short stable name, used in JSON and in the finding list.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Session => "session",
+            Kind::Connector => "connector",
+            Kind::Response => "response",
+            Kind::Connection => "connection",
+            Kind::Transport => "transport",
+            Kind::Socket => "socket",
+            Kind::Task => "task",
+            Kind::UnawaitedClose => "unawaited_close",
+        }
+    }
+}
+
+/// Which of the two channels printed a block (FORMATS.md §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// asyncio's exception handler: a multi-line ERROR record.
+    Log,
+    /// the warnings module: `FILE:LINE: ResourceWarning: …`.
+    Warning,
+}
+
+/// The heading of a list of frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trace {
+    /// `source_traceback: Object created at (most recent call last):` (asyncio debug mode).
+    Source,
+    /// `handle_traceback: Handle created at …`: where a callback was scheduled, never a call site.
+    Handle,
+    /// tracemalloc's `Object allocated at (most recent call last):`, or a coroutine's origin.
+    Allocated,
+    /// `Traceback (most recent call last):` inside an `Exception ignored in:` report.
+    Exception,
+}
+
+/// One traceback frame, borrowed from its line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The path exactly as Python printed it.
+    pub path: &'a str,
+    /// The line number.
+    pub line: u32,
+    /// The function; tracemalloc frames have none.
+    pub function: Option<&'a str>,
+}
+
+/// What one logical line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A line ending in an L message (`Unclosed connector`, `Task was destroyed but it is
+    /// pending!`). `prefix` is whatever stood before it (a logging prefix).
+    LogHeader { kind: Kind, prefix: &'a str },
+    /// A warnings-module header. `repr` is the object's repr as printed; `location` is the
+    /// `FILE:LINE` the warning names, when it has one.
+    WarningHeader {
+        kind: Kind,
+        repr: &'a str,
+        location: Option<(&'a str, u32)>,
+    },
+    /// Home Assistant's body-less form: `Error doing job: Unclosed client session (None)`.
+    Bodyless { kind: Kind },
+    /// `Exception ignored in: <function ClientSession.__del__ at 0x…>` (`-W error`).
+    Unraisable,
+    /// `key: value`, one asyncio context entry.
+    Key { key: &'a str, value: &'a str },
+    /// The heading of a list of frames.
+    TraceHeader(Trace),
+    /// `  File "PATH", line N, in FUNC` or tracemalloc's `  File "PATH", lineno N`.
+    Frame(Frame<'a>),
+    /// An indented line: a frame's source (4 spaces) or a warning's source echo (2 spaces).
+    Indented,
+    /// The second line of a `ClientResponse` repr: `<CIMultiDictProxy(…)>`.
+    Headers,
+    /// `ResourceWarning: Enable tracemalloc to get the object allocation traceback`.
+    EnableTracemalloc,
+    /// A line with nothing on it.
+    Empty,
+    /// Anything else.
+    Other,
+}
+
+type PResult<'a, T> = IResult<&'a str, T>;
+
+/// The L messages, as the text that ends the line.
+const LOG_MESSAGES: [(&str, Kind); 5] = [
+    ("Unclosed client session", Kind::Session),
+    ("Unclosed connector", Kind::Connector),
+    ("Unclosed response", Kind::Response),
+    ("Unclosed connection", Kind::Connection),
+    ("Task was destroyed but it is pending!", Kind::Task),
+];
+
+/// Classifies one logical line (already unwrapped from its envelope, without its line ending).
+pub fn line(text: &str) -> Line<'_> {
+    let text = text.trim_end_matches([' ', '\t', '\r']);
+    if text.is_empty() {
+        return Line::Empty;
+    }
+    if let Some(l) = indented(text) {
+        return l;
+    }
+    if let Ok((_, l)) = key_line(text) {
+        return l;
+    }
+    if let Some(l) = warning_header(text) {
+        return l;
+    }
+    if let Some(l) = log_header(text) {
+        return l;
+    }
+    match text {
+        "Object allocated at (most recent call last):"
+        | "Coroutine created at (most recent call last)"
+        | "Coroutine created at (most recent call last):" => Line::TraceHeader(Trace::Allocated),
+        "Traceback (most recent call last):" => Line::TraceHeader(Trace::Exception),
+        "ResourceWarning: Enable tracemalloc to get the object allocation traceback"
+        | "RuntimeWarning: Enable tracemalloc to get the object allocation traceback" => {
+            Line::EnableTracemalloc
+        }
+        _ if text.starts_with("<CIMultiDictProxy(") || text.starts_with("<CIMultiDict(") => {
+            Line::Headers
+        }
+        _ if is_unraisable(text) => Line::Unraisable,
+        _ => Line::Other,
+    }
+}
+
+fn indented(text: &str) -> Option<Line<'_>> {
+    if !text.starts_with("  ") {
+        return None;
+    }
+    if let Ok((_, f)) = frame(text) {
+        return Some(Line::Frame(f));
+    }
+    Some(Line::Indented)
+}
+
+/// `  File "PATH", line N, in FUNC` (traceback) or `  File "PATH", lineno N` (tracemalloc).
+fn frame(i: &str) -> PResult<'_, Frame<'_>> {
+    let (i, _) = tag("  File \"")(i)?;
+    let (i, path) = take_until("\", line")(i)?;
+    let (i, _) = alt((tag("\", lineno "), tag("\", line "))).parse(i)?;
+    let (i, n) = digit1(i)?;
+    let (i, function) = opt(preceded(tag(", in "), rest)).parse(i)?;
+    let line = n.parse().unwrap_or(u32::MAX);
+    if !i.is_empty() {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Eof,
+        )));
+    }
+    Ok((
+        i,
+        Frame {
+            path,
+            line,
+            function,
+        },
+    ))
+}
+
+/// `key: value` at the start of the line, or a traceback heading given as a key.
+fn key_line(i: &str) -> PResult<'_, Line<'_>> {
+    let (i, key) = take_while1(|c: char| c.is_ascii_lowercase() || c == '_')(i)?;
+    let (value, _) = tag(": ")(i)?;
+    let line = match (key, value) {
+        ("source_traceback", "Object created at (most recent call last):") => {
+            Line::TraceHeader(Trace::Source)
+        }
+        ("handle_traceback", "Handle created at (most recent call last):") => {
+            Line::TraceHeader(Trace::Handle)
+        }
+        _ => Line::Key { key, value },
+    };
+    Ok(("", line))
+}
+
+/// The W header texts that follow `ResourceWarning: ` / `RuntimeWarning: `.
+const WARNING_MESSAGES: [(&str, Kind); 6] = [
+    ("ResourceWarning: Unclosed client session ", Kind::Session),
+    ("ResourceWarning: Unclosed connector ", Kind::Connector),
+    ("ResourceWarning: Unclosed response ", Kind::Response),
+    ("ResourceWarning: Unclosed connection ", Kind::Connection),
+    ("ResourceWarning: unclosed transport ", Kind::Transport),
+    ("ResourceWarning: unclosed <socket.socket", Kind::Socket),
+];
+
+const UNAWAITED_CLOSE: &str = "RuntimeWarning: coroutine 'ClientSession.close' was never awaited";
+
+/// `FILE:LINE: ResourceWarning: Unclosed … <repr>`, `sys:1: …`, or the bare
+/// `ResourceWarning: Unclosed … <repr>` that ends an `Exception ignored in:` report.
+fn warning_header(text: &str) -> Option<Line<'_>> {
+    let at = memchr::memmem::find(text.as_bytes(), b"Warning: ")?;
+    // Back up to the start of the category name (`ResourceWarning`, `RuntimeWarning`).
+    let start = text[..at]
+        .rfind(|c: char| !c.is_ascii_alphabetic())
+        .map_or(0, |p| p + 1);
+    let before = &text[..start];
+    let body = &text[start..];
+    let location = match before {
+        "" => None,
+        _ => Some(location(before)?),
+    };
+    if body == UNAWAITED_CLOSE {
+        return Some(Line::WarningHeader {
+            kind: Kind::UnawaitedClose,
+            repr: "",
+            location,
+        });
+    }
+    for (message, kind) in WARNING_MESSAGES {
+        if let Some(rest) = body.strip_prefix(message) {
+            let repr = if kind == Kind::Socket {
+                &body[message.len() - "<socket.socket".len()..]
+            } else {
+                rest
+            };
+            let plausible = repr.starts_with('<') || repr.starts_with("Connection<");
+            return plausible.then_some(Line::WarningHeader {
+                kind,
+                repr,
+                location,
+            });
+        }
+    }
+    None
+}
+
+/// The `FILE:LINE: ` before a warning category; a logging prefix such as
+/// `WARNING:py.warnings:` may stand before FILE.
+fn location(before: &str) -> Option<(&str, u32)> {
+    let before = before.strip_suffix(": ")?;
+    let (file, line) = before.rsplit_once(':')?;
+    let line: u32 = line.parse().ok()?;
+    let file = match file.find("py.warnings:") {
+        Some(p) => &file[p + "py.warnings:".len()..],
+        None => file,
+    };
+    let file = file.rsplit_once(" - ").map_or(file, |(_, f)| f);
+    (!file.is_empty()).then_some((file, line))
+}
+
+/// A line that ends with one of asyncio's L messages.
+fn log_header(text: &str) -> Option<Line<'_>> {
+    for (message, kind) in LOG_MESSAGES {
+        if let Some(prefix) = text.strip_suffix(message) {
+            // The message stands alone or after a separator, never inside a quoted string
+            // (aiohttp's own `_warnings.warn(f"Unclosed connector …` echo).
+            let separated = prefix
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric() && c != '"' && c != '\'' && c != '_');
+            if separated && !prefix.contains('"') && !prefix.contains("warn(") {
+                return Some(Line::LogHeader { kind, prefix });
+            }
+        }
+        // Home Assistant prints the message with an empty context: `… Unclosed client session (None)`.
+        for tail in [" (None)", " (task: None)"] {
+            if let Some(head) = text.strip_suffix(tail)
+                && head.ends_with(message)
+                && kind.is_aiohttp()
+            {
+                return Some(Line::Bodyless { kind });
+            }
+        }
+    }
+    None
+}
+
+/// Whether an L header's prefix is what a logging record puts there, so that a header
+/// whose body never came is still worth reporting as `unknown`.
+pub fn looks_like_record(prefix: &str) -> bool {
+    let p = prefix.trim_end();
+    p.is_empty()
+        || p.contains("ERROR")
+        || p.contains("asyncio")
+        || p.contains("CRITICAL")
+        || p.to_ascii_lowercase().contains("error")
+}
+
+fn is_unraisable(text: &str) -> bool {
+    let Some(at) = text.find("Exception ignored ") else {
+        return false;
+    };
+    let rest = &text[at..];
+    [
+        "ClientSession.__del__",
+        "BaseConnector.__del__",
+        "ClientResponse.__del__",
+        "Connection.__del__",
+    ]
+    .iter()
+    .any(|f| rest.contains(f))
+}
+
+/// Pooled connections listed in a connector block's `connections:` value (FORMATS.md §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pool {
+    /// Entries counted: one per `(<protocol>, time)` tuple, across all keys.
+    pub connections: u64,
+    /// Pool keys (host/port/TLS/proxy combinations) seen.
+    pub keys: u64,
+    /// False when the value was cut off or not of the expected shape: `connections` then
+    /// counts only the entries that were complete.
+    pub complete: bool,
+}
+
+/// Counts the entries of a `connections:` value: `['deque([(<…>, 1.5), …])', …]` (aiohttp
+/// 3.11+), `['[(<…>, 1.5), …]', …]` (up to 3.10) and the three-item entries of aiohttp 0.x.
+pub fn pool(value: &str) -> Pool {
+    let mut pool = Pool::default();
+    let result = pool_list(value, &mut pool);
+    pool.complete = matches!(result, Ok(rest) if rest.trim().is_empty());
+    pool
+}
+
+fn pool_list<'a>(
+    i: &'a str,
+    pool: &mut Pool,
+) -> Result<&'a str, nom::Err<nom::error::Error<&'a str>>> {
+    let (mut i, _) = char('[')(i)?;
+    loop {
+        if let Ok((j, _)) = char::<_, nom::error::Error<&str>>(']')(i) {
+            return Ok(j);
+        }
+        let (j, quote) = opt(alt((char('\''), char('"')))).parse(i)?;
+        i = pool_container(j, pool)?;
+        if let Some(q) = quote {
+            i = char(q)(i)?.0;
+        }
+        if let Ok((j, _)) = tag::<_, _, nom::error::Error<&str>>(", ")(i) {
+            i = j;
+        }
+    }
+}
+
+/// `deque([…])`, `deque([…], maxlen=N)` or `[…]`, each entry a tuple.
+fn pool_container<'a>(
+    i: &'a str,
+    pool: &mut Pool,
+) -> Result<&'a str, nom::Err<nom::error::Error<&'a str>>> {
+    let (i, deque) = opt(tag("deque(")).parse(i)?;
+    let (mut i, _) = char('[')(i)?;
+    pool.keys += 1;
+    loop {
+        if let Ok((j, _)) = char::<_, nom::error::Error<&str>>(']')(i) {
+            i = j;
+            break;
+        }
+        i = tuple(i)?.0;
+        pool.connections += 1;
+        if let Ok((j, _)) = tag::<_, _, nom::error::Error<&str>>(", ")(i) {
+            i = j;
+        }
+    }
+    if deque.is_some() {
+        let (j, _) = opt(preceded(tag(", maxlen="), digit1)).parse(i)?;
+        i = char(')')(j)?.0;
+    }
+    Ok(i)
+}
+
+/// `(<repr>, 12.5)` or `(<transport>, <protocol>, 12.5)`.
+fn tuple(i: &str) -> PResult<'_, ()> {
+    let (mut i, _) = char('(')(i)?;
+    loop {
+        i = alt((
+            angle,
+            take_while1(|c: char| c != ',' && c != ')' && c != '<'),
+        ))
+        .parse(i)?
+        .0;
+        if let Ok((j, _)) = char::<_, nom::error::Error<&str>>(')')(i) {
+            return Ok((j, ()));
+        }
+        i = tag(", ")(i)?.0;
+    }
+}
+
+/// A repr in angle brackets, which may nest (`<…write=<idle, bufsize=0>>`).
+fn angle(i: &str) -> PResult<'_, &str> {
+    if !i.starts_with('<') {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Char,
+        )));
+    }
+    let mut depth = 0usize;
+    for (at, b) in i.bytes().enumerate() {
+        match b {
+            b'<' => depth += 1,
+            b'>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok((&i[at + 1..], &i[..=at]));
+                }
+            }
+            _ => {}
+        }
+    }
+    Err(nom::Err::Incomplete(nom::Needed::Unknown))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,168 @@
+//! Read: bytes from files or standard input, gunzipped when they are gzip, cut into lines.
+//!
+//! Lines are handed out as byte slices, copied only when one spans two reads. A line longer
+//! than the limit is cut there and the rest of it skipped, so memory stays bounded whatever
+//! the input: a 100 MB line with no newline costs the limit, not 100 MB.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+
+/// Default line limit: 1 MiB, room for a `connections:` line of some 12,000 pooled
+/// connections (300 make 25 KB, FORMATS.md §3).
+pub const DEFAULT_MAX_LINE: usize = 1 << 20;
+
+const BUFFER: usize = 256 * 1024;
+
+/// Opens a file, or standard input for `-`, decoding gzip (any number of members) when the
+/// first bytes say so.
+pub fn open(path: &str) -> io::Result<Box<dyn BufRead>> {
+    let raw: Box<dyn Read> = if path == "-" {
+        Box::new(io::stdin())
+    } else {
+        let p = Path::new(path);
+        if p.is_dir() {
+            return Err(io::Error::other("is a directory"));
+        }
+        Box::new(File::open(p)?)
+    };
+    sniff(raw)
+}
+
+/// Wraps a reader, decoding it when it starts with the gzip magic bytes.
+pub fn sniff(mut raw: Box<dyn Read>) -> io::Result<Box<dyn BufRead>> {
+    let mut magic = [0u8; 2];
+    let mut have = 0;
+    while have < 2 {
+        match raw.read(&mut magic[have..]) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let head = io::Cursor::new(magic[..have].to_vec());
+    let joined = head.chain(raw);
+    if have == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(BufReader::with_capacity(
+            BUFFER,
+            MultiGzDecoder::new(joined),
+        )))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(BUFFER, joined)))
+    }
+}
+
+/// Calls `each(line, cut)` for every line of `r`, without its `\n`; `cut` says the line was
+/// longer than `max` and only its first `max` bytes are given. A last line without `\n`
+/// is given too. Stops at the first error from `r` or from `each`.
+pub fn lines<R, E>(
+    r: &mut R,
+    max: usize,
+    mut each: impl FnMut(&[u8], bool) -> Result<(), E>,
+) -> Result<(), E>
+where
+    R: BufRead + ?Sized,
+    E: From<io::Error>,
+{
+    let mut acc: Vec<u8> = Vec::new();
+    let mut cut = false;
+    let mut partial = false;
+    loop {
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if buf.is_empty() {
+            if partial {
+                each(&acc, cut)?;
+            }
+            return Ok(());
+        }
+        let (chunk, end, used) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (&buf[..i], true, i + 1),
+            None => (buf, false, buf.len()),
+        };
+        if !partial && end && chunk.len() <= max {
+            // The common case: the whole line is in the buffer.
+            each(chunk, false)?;
+        } else {
+            let room = max.saturating_sub(acc.len());
+            if chunk.len() > room {
+                cut = true;
+            }
+            acc.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            partial = true;
+            if end {
+                each(&acc, cut)?;
+                acc.clear();
+                cut = false;
+                partial = false;
+            }
+        }
+        r.consume(used);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(input: &[u8], max: usize) -> Vec<(Vec<u8>, bool)> {
+        let mut r = BufReader::with_capacity(8, input);
+        let mut v = Vec::new();
+        lines::<_, io::Error>(&mut r, max, |l, c| {
+            v.push((l.to_vec(), c));
+            Ok(())
+        })
+        .unwrap();
+        v
+    }
+
+    #[test]
+    fn lines_across_reads_and_a_last_line_without_newline() {
+        let v = collect(b"short\na line longer than eight\n\nend", 100);
+        let texts: Vec<&[u8]> = v.iter().map(|(l, _)| l.as_slice()).collect();
+        assert_eq!(
+            texts,
+            [&b"short"[..], b"a line longer than eight", b"", b"end"]
+        );
+        assert!(v.iter().all(|(_, c)| !c));
+    }
+
+    #[test]
+    fn over_long_line_is_cut_and_the_next_line_is_intact() {
+        let v = collect(b"0123456789abcdef\nnext\n", 10);
+        assert_eq!(
+            v,
+            vec![(b"0123456789".to_vec(), true), (b"next".to_vec(), false)]
+        );
+    }
+
+    #[test]
+    fn gzip_with_several_members_is_decoded_whole() {
+        use flate2::{Compression, write::GzEncoder};
+        use std::io::Write;
+        let mut data = Vec::new();
+        for part in [&b"one\n"[..], b"two\n"] {
+            let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+            e.write_all(part).unwrap();
+            data.extend(e.finish().unwrap());
+        }
+        let mut r = sniff(Box::new(io::Cursor::new(data))).unwrap();
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "one\ntwo\n");
+    }
+
+    #[test]
+    fn one_byte_input_is_not_mistaken_for_gzip() {
+        let mut r = sniff(Box::new(io::Cursor::new(vec![0x1f]))).unwrap();
+        let mut v = Vec::new();
+        r.read_to_end(&mut v).unwrap();
+        assert_eq!(v, [0x1f]);
+    }
+}

@@ -1,0 +1,360 @@
+//! Report: what a person or a program reads. A table for people, JSON for programs (the
+//! `unclosed/1` contract in the README), NDJSON as findings are decided, and a finding list.
+//!
+//! Only derived facts are reported: call sites, counts, labels. Object reprs, which carry
+//! URLs, headers and proxy passwords (FORMATS.md §11), are never printed.
+
+use std::io::{self, Write};
+
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
+use serde_json::{Value, json};
+
+use crate::classify::Label;
+use crate::escape::terminal;
+use crate::group::{Counts, SiteSummary, Summary, Triaged};
+use crate::scan::InputStats;
+
+/// The JSON schema name; bumped only on an incompatible change.
+pub const SCHEMA: &str = "unclosed/1";
+
+/// How to get call sites, said when findings carry no creation traceback.
+pub const SITE_HINT: &str = "No call sites: the log has no creation tracebacks. Run the program with asyncio debug mode \
+(PYTHONASYNCIODEBUG=1 or python -X dev) for asyncio's source_traceback, or on Python 3.12+ with \
+PYTHONTRACEMALLOC=25 and -W default::ResourceWarning for tracemalloc's.";
+
+/// What the labels mean, said under the table.
+pub const LABELS: &str = "leak: sockets were held until garbage collection (pooled by a connector, or held by an unread \
+response or unreleased connection). noise: a session was collected unclosed but held no socket. \
+unknown: the log does not show enough to tell.";
+
+/// One input, as the reports name it.
+#[derive(Clone, Debug)]
+pub struct InputReport {
+    /// The path, or `<stdin>`.
+    pub name: String,
+    /// The grammar it was read with.
+    pub grammar: String,
+    /// Its counts.
+    pub stats: InputStats,
+    /// Lines cut at the line limit (physical or joined).
+    pub cut_lines: u64,
+}
+
+fn counts_json(c: &Counts) -> serde_json::Map<String, Value> {
+    match serde_json::to_value(c) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn site_json(s: &SiteSummary, inputs: &[InputReport]) -> Value {
+    let mut m = serde_json::Map::new();
+    let site = s.site.as_ref();
+    m.insert("site".into(), json!(site.map(|x| x.key())));
+    m.insert("file".into(), json!(site.map(|x| &x.file)));
+    m.insert("line".into(), json!(site.map(|x| x.line)));
+    m.insert(
+        "function".into(),
+        json!(site.and_then(|x| x.function.as_ref())),
+    );
+    m.insert("code".into(), json!(site.and_then(|x| x.code.as_ref())));
+    m.insert("outer".into(), json!(site.and_then(|x| x.outer.as_ref())));
+    m.insert("label".into(), json!(s.label()));
+    m.extend(counts_json(&s.counts));
+    m.insert("first_seen".into(), json!(s.first_seen));
+    m.insert("last_seen".into(), json!(s.last_seen));
+    m.insert(
+        "first_at".into(),
+        json!(location(inputs, s.first_at.0, s.first_at.1)),
+    );
+    Value::Object(m)
+}
+
+fn location(inputs: &[InputReport], input: usize, line: u64) -> String {
+    let name = inputs.get(input).map_or("?", |i| i.name.as_str());
+    format!("{name}:{line}")
+}
+
+/// The summary as the `unclosed/1` JSON object.
+pub fn summary_json(s: &Summary, inputs: &[InputReport]) -> Value {
+    let mut totals = counts_json(&s.totals);
+    if let Ok(Value::Object(r)) = serde_json::to_value(s.related) {
+        totals.extend(r);
+    }
+    totals.insert("truncated".into(), json!(s.truncated));
+    json!({
+        "schema": SCHEMA,
+        "totals": totals,
+        "sites": s.sites().into_iter().map(|x| site_json(x, inputs)).collect::<Vec<_>>(),
+        "overflow": (s.overflow.findings > 0).then(|| counts_json(&s.overflow)),
+        "unawaited_closes": s.unawaited.iter().map(|((f, l), n)| json!({"file": f, "line": l, "count": n})).collect::<Vec<_>>(),
+        "hint": s.needs_site_hint().then_some(SITE_HINT),
+        "inputs": inputs.iter().map(|i| json!({
+            "name": i.name, "grammar": i.grammar, "lines": i.stats.lines,
+            "bytes": i.stats.bytes, "cut_lines": i.cut_lines,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One finding as an NDJSON object (`{"type":"finding",…}`).
+pub fn finding_json(t: &Triaged, inputs: &[InputReport]) -> Value {
+    let site = t.site.as_ref();
+    json!({
+        "type": "finding",
+        "label": t.label.name(),
+        "sessions": t.sessions,
+        "connectors": t.connectors,
+        "responses": t.responses,
+        "connections": t.connections,
+        "pooled_connections": t.pooled_connections,
+        "truncated": t.truncated,
+        "site": site.map(|x| x.key()),
+        "file": site.map(|x| &x.file),
+        "line": site.map(|x| x.line),
+        "function": site.and_then(|x| x.function.as_ref()),
+        "input": inputs.get(t.input).map(|i| &i.name),
+        "input_line": t.line,
+        "ts": t.ts,
+    })
+}
+
+/// Writes one JSON value on its own line.
+pub fn write_json_line(w: &mut dyn Write, v: &Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, v)?;
+    w.write_all(b"\n")
+}
+
+fn paint(text: &str, color: Option<Color>, on: bool) -> Cell {
+    let cell = Cell::new(text);
+    match (on, color) {
+        (true, Some(c)) => cell.fg(c).add_attribute(Attribute::Bold),
+        _ => cell,
+    }
+}
+
+fn label_color(label: &str) -> Option<Color> {
+    match label {
+        "leak" => Some(Color::Red),
+        "mixed" => Some(Color::Magenta),
+        "unknown" => Some(Color::Yellow),
+        "noise" => Some(Color::Green),
+        _ => None,
+    }
+}
+
+/// One line per finding: `input:line: label, what, site`.
+pub fn write_list_line(w: &mut dyn Write, t: &Triaged, inputs: &[InputReport]) -> io::Result<()> {
+    let mut what = Vec::new();
+    for (n, name) in [
+        (t.sessions, "session"),
+        (t.connectors, "connector"),
+        (t.responses, "response"),
+        (t.connections, "connection"),
+    ] {
+        if n > 0 {
+            what.push(name);
+        }
+    }
+    let held = match (t.connectors, t.label) {
+        (0, _) => String::new(),
+        (_, Label::Unknown) => ", pooled connections not shown".into(),
+        _ => format!(
+            ", {} pooled connection{}{}",
+            t.pooled_connections,
+            plural(t.pooled_connections),
+            if t.truncated { " (list cut off)" } else { "" }
+        ),
+    };
+    let site = t.site.as_ref().map_or_else(
+        || "no call site".to_string(),
+        |s| {
+            let f = s
+                .function
+                .as_deref()
+                .map(|f| format!(" in {f}"))
+                .unwrap_or_default();
+            format!("created at {}:{}{f}", s.file, s.line)
+        },
+    );
+    writeln!(
+        w,
+        "{}: {}: {}{held}; {}",
+        terminal(&location(inputs, t.input, t.line)),
+        t.label.name(),
+        what.join(" + "),
+        terminal(&site)
+    )
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The human summary: one row per call site, totals, and what the labels mean.
+pub fn write_table(
+    w: &mut dyn Write,
+    s: &Summary,
+    inputs: &[InputReport],
+    color: bool,
+) -> io::Result<()> {
+    let t = &s.totals;
+    let lines: u64 = inputs.iter().map(|i| i.stats.lines).sum();
+    let names = inputs
+        .iter()
+        .map(|i| format!("{} ({})", i.name, i.grammar))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if t.findings == 0 {
+        writeln!(
+            w,
+            "No aiohttp garbage-collection warnings in {lines} lines of {}.",
+            terminal(&names)
+        )?;
+        return write_related(w, s);
+    }
+    writeln!(
+        w,
+        "{} in {lines} lines of {}",
+        finding_word(t.findings),
+        terminal(&names)
+    )?;
+    let sites = s.sites();
+    let with_times = sites.iter().any(|x| x.first_seen.is_some());
+    let extra = [
+        (t.responses > 0, "Responses"),
+        (t.connections > 0, "Connections"),
+    ];
+    let mut header = vec!["Call site", "Label", "Findings", "Sessions", "Connectors"];
+    header.extend(extra.iter().filter(|(on, _)| *on).map(|(_, h)| *h));
+    header.push("Pooled conns");
+    if with_times {
+        header.extend(["First seen", "Last seen"]);
+    }
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table.set_header(header);
+    for x in sites {
+        let c = &x.counts;
+        let site = match &x.site {
+            Some(site) => {
+                let mut text = format!("{}:{}", site.file, site.line);
+                if let Some(f) = &site.function {
+                    text.push_str(&format!(" in {f}"));
+                }
+                if let Some(code) = &site.code {
+                    text.push_str(&format!("\n  {code}"));
+                }
+                terminal(&text).into_owned()
+            }
+            None => "(no call site in the log)".to_string(),
+        };
+        let mut row = vec![
+            Cell::new(site),
+            paint(x.label(), label_color(x.label()), color),
+        ];
+        for n in [c.findings, c.sessions, c.connectors] {
+            row.push(Cell::new(n));
+        }
+        if t.responses > 0 {
+            row.push(Cell::new(c.responses));
+        }
+        if t.connections > 0 {
+            row.push(Cell::new(c.connections));
+        }
+        row.push(Cell::new(c.pooled_connections));
+        if with_times {
+            for ts in [&x.first_seen, &x.last_seen] {
+                row.push(Cell::new(terminal(ts.as_deref().unwrap_or("-"))));
+            }
+        }
+        table.add_row(row);
+    }
+    writeln!(w, "{table}")?;
+    if s.overflow.findings > 0 {
+        writeln!(
+            w,
+            "…and {} at further sites not listed (over {} sites).",
+            finding_word(s.overflow.findings),
+            crate::group::MAX_SITES
+        )?;
+    }
+    writeln!(
+        w,
+        "Total: {} leak{} holding {} pooled connection{}, {} noise, {} unknown; {} session{}, {} connector{}, {} unread response{}, {} unreleased connection{}.",
+        t.leak,
+        plural(t.leak),
+        t.pooled_connections,
+        plural(t.pooled_connections),
+        t.noise,
+        t.unknown,
+        t.sessions,
+        plural(t.sessions),
+        t.connectors,
+        plural(t.connectors),
+        t.responses,
+        plural(t.responses),
+        t.connections,
+        plural(t.connections),
+    )?;
+    if s.truncated > 0 {
+        writeln!(
+            w,
+            "{} cut off in the log: counted as far as they go.",
+            finding_word(s.truncated)
+        )?;
+    }
+    write_related(w, s)?;
+    writeln!(w, "Labels: {LABELS}")?;
+    if s.needs_site_hint() {
+        let hint = if s.with_traceback == 0 {
+            SITE_HINT.to_string()
+        } else {
+            format!(
+                "{} of {} findings have no call site. {}",
+                t.findings - s.with_traceback,
+                t.findings,
+                &SITE_HINT[SITE_HINT.find("Run").unwrap_or(0)..]
+            )
+        };
+        writeln!(w, "Hint: {hint}")?;
+    }
+    Ok(())
+}
+
+fn finding_word(n: u64) -> String {
+    format!("{n} finding{}", plural(n))
+}
+
+fn write_related(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    let r = &s.related;
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (r.transports, "unclosed transport"),
+        (r.sockets, "unclosed socket"),
+        (r.tasks, "pending task destroyed"),
+        (r.unawaited_closes, "ClientSession.close() never awaited"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} × {what}"));
+        }
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "Also seen: {}.", parts.join(", "))?;
+    for ((file, line), n) in s.unawaited.iter().take(10) {
+        writeln!(
+            w,
+            "  {}:{line}: `session.close()` without `await` ({n}×): add `await`.",
+            terminal(file)
+        )?;
+    }
+    Ok(())
+}

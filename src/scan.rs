@@ -1,0 +1,234 @@
+//! Scan: the whole pure pipeline for one input, from physical lines to decided findings.
+//!
+//! Bytes in, findings out: no I/O here. The caller feeds physical lines (see
+//! [`crate::read`]) and collects what is decided, as soon as it is decided, which is what
+//! streaming output needs. State is bounded whatever the input's length: the detection
+//! buffer, one open block and two held objects per stream, and at most [`MAX_STREAMS`]
+//! streams.
+
+use std::collections::HashMap;
+
+use memchr::memmem;
+
+use crate::assemble::{Assembler, Event, Pos};
+use crate::envelope::{self, Grammar, Logical, Unwrapper};
+use crate::pair::{Decided, Pairer};
+
+/// Streams tracked per input (containers' stdout/stderr, journald units, pids); past that,
+/// the stream idle longest is decided and forgotten.
+pub const MAX_STREAMS: usize = 1024;
+
+/// Bytes of leading lines kept to choose the grammar.
+const DETECT_BYTES: usize = 1 << 20;
+
+/// Texts that can start a block. A line with none of them, while no block is open, cannot
+/// matter and is skipped without being decoded or unwrapped.
+const TRIGGERS: [&str; 4] = [
+    "nclosed",
+    "Task was destroyed",
+    "never awaited",
+    "Exception ignored",
+];
+
+/// Counts about one input.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputStats {
+    /// Physical lines read.
+    pub lines: u64,
+    /// Bytes read (after gzip decoding).
+    pub bytes: u64,
+    /// Lines longer than the line limit, cut there.
+    pub cut_lines: u64,
+}
+
+#[derive(Debug, Default)]
+struct Stream {
+    assembler: Assembler,
+    pairer: Pairer,
+    last_used: u64,
+}
+
+impl Stream {
+    fn is_busy(&self) -> bool {
+        self.assembler.is_open() || self.pairer.is_waiting()
+    }
+
+    fn finish(&mut self, out: &mut Vec<Decided>) {
+        let mut events = Vec::new();
+        self.assembler.finish(&mut events);
+        for e in events {
+            self.pairer.push(e, out);
+        }
+        self.pairer.finish(out);
+    }
+}
+
+/// Literal searchers for [`TRIGGERS`], built once and shared by every input.
+#[derive(Debug)]
+pub struct Prefilter {
+    finders: Vec<memmem::Finder<'static>>,
+}
+
+impl Default for Prefilter {
+    fn default() -> Self {
+        Prefilter {
+            finders: TRIGGERS
+                .iter()
+                .map(|t| memmem::Finder::new(t.as_bytes()))
+                .collect(),
+        }
+    }
+}
+
+impl Prefilter {
+    /// Whether `line` may start a block.
+    pub fn may_matter(&self, line: &[u8]) -> bool {
+        self.finders.iter().any(|f| f.find(line).is_some())
+    }
+}
+
+/// The pipeline state of one input.
+#[derive(Debug)]
+pub struct Scanner<'g> {
+    unwrapper: Unwrapper<'g>,
+    grammars: &'g [Grammar],
+    prefilter: &'g Prefilter,
+    /// Leading lines kept until the grammar is chosen.
+    pending: Option<(Vec<(String, u64)>, usize)>,
+    streams: HashMap<String, Stream>,
+    busy: bool,
+    logical: Vec<Logical>,
+    events: Vec<Event>,
+    /// Counts about the input.
+    pub stats: InputStats,
+}
+
+impl<'g> Scanner<'g> {
+    /// A scanner over `grammars`; `forced` skips detection.
+    pub fn new(grammars: &'g [Grammar], forced: Option<usize>, prefilter: &'g Prefilter) -> Self {
+        Scanner {
+            unwrapper: Unwrapper::new(grammars, forced),
+            grammars,
+            prefilter,
+            pending: forced.is_none().then(|| (Vec::new(), 0)),
+            streams: HashMap::new(),
+            busy: false,
+            logical: Vec::new(),
+            events: Vec::new(),
+            stats: InputStats::default(),
+        }
+    }
+
+    /// The grammar the input is read with (`bare` until it is chosen).
+    pub fn grammar(&self) -> &str {
+        self.unwrapper.grammar_name()
+    }
+
+    /// Reads one physical line, without its `\n`. `cut` says the reader cut it at the limit.
+    pub fn push_line(&mut self, line: &[u8], cut: bool, out: &mut Vec<Decided>) {
+        self.stats.lines += 1;
+        self.stats.bytes += line.len() as u64 + 1;
+        self.stats.cut_lines += u64::from(cut);
+        let n = self.stats.lines;
+        if let Some((held, bytes)) = &mut self.pending {
+            let text = String::from_utf8_lossy(strip_cr(line)).into_owned();
+            *bytes += text.len();
+            held.push((text, n));
+            if held.iter().filter(|(t, _)| !t.trim().is_empty()).count() >= envelope::DETECT_LINES
+                || *bytes >= DETECT_BYTES
+            {
+                self.choose(out);
+            }
+            return;
+        }
+        if !self.busy && !self.unwrapper.has_pieces() && !self.prefilter.may_matter(line) {
+            return;
+        }
+        let text = String::from_utf8_lossy(strip_cr(line));
+        self.read_text(&text, n, out);
+    }
+
+    /// Decides everything held: at the end of the input.
+    pub fn finish(&mut self, out: &mut Vec<Decided>) {
+        if self.pending.is_some() {
+            self.choose(out);
+        }
+        let mut logical = std::mem::take(&mut self.logical);
+        self.unwrapper.finish(&mut logical);
+        let n = self.stats.lines;
+        self.feed(&mut logical, n, out);
+        self.logical = logical;
+        let mut keys: Vec<String> = self.streams.keys().cloned().collect();
+        keys.sort();
+        for k in keys {
+            if let Some(s) = self.streams.get_mut(&k) {
+                s.finish(out);
+            }
+        }
+        self.busy = false;
+    }
+
+    /// Lines that could not be read whole: cut physical lines and cut joined pieces.
+    pub fn cut_lines(&self) -> u64 {
+        self.stats.cut_lines + self.unwrapper.cut
+    }
+
+    fn choose(&mut self, out: &mut Vec<Decided>) {
+        let Some((held, _)) = self.pending.take() else {
+            return;
+        };
+        let g = envelope::detect(self.grammars, held.iter().map(|(t, _)| t.as_str()));
+        self.unwrapper.choose(g);
+        for (text, n) in held {
+            if self.busy
+                || self.unwrapper.has_pieces()
+                || self.prefilter.may_matter(text.as_bytes())
+            {
+                self.read_text(&text, n, out);
+            }
+        }
+    }
+
+    fn read_text(&mut self, text: &str, n: u64, out: &mut Vec<Decided>) {
+        let mut logical = std::mem::take(&mut self.logical);
+        self.unwrapper.unwrap(text, &mut logical);
+        self.feed(&mut logical, n, out);
+        self.logical = logical;
+        self.busy = self.streams.values().any(Stream::is_busy);
+    }
+
+    fn feed(&mut self, logical: &mut Vec<Logical>, n: u64, out: &mut Vec<Decided>) {
+        for l in logical.drain(..) {
+            if !self.streams.contains_key(&l.stream) && self.streams.len() >= MAX_STREAMS {
+                self.evict(out);
+            }
+            let s = self.streams.entry(l.stream).or_default();
+            s.last_used = n;
+            let pos = Pos { line: n, ts: l.ts };
+            s.assembler.push(&l.text, &pos, &mut self.events);
+            for e in self.events.drain(..) {
+                s.pairer.push(e, out);
+            }
+        }
+    }
+
+    fn evict(&mut self, out: &mut Vec<Decided>) {
+        let oldest = self
+            .streams
+            .iter()
+            .min_by_key(|(k, s)| (s.last_used, (*k).clone()))
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest
+            && let Some(mut s) = self.streams.remove(&k)
+        {
+            s.finish(out);
+        }
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests;
