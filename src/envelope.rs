@@ -261,30 +261,35 @@ impl Grammar {
     }
 }
 
-/// Chooses the grammar that reads most of `lines`; plain text when none reads at least half
-/// of the non-empty ones. Returns an index into `grammars`.
+/// Chooses the grammar that reads most of `lines`: a structured one that reads at least half
+/// of the record starts, else a plain one whose record regex reads a quarter of them, else
+/// plain text. Indented lines continue a record in several formats, so they are not counted.
+/// Returns an index into `grammars`.
 pub fn detect<'a>(grammars: &[Grammar], lines: impl IntoIterator<Item = &'a str>) -> usize {
     let lines: Vec<&str> = lines
         .into_iter()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !l.starts_with([' ', '\t']))
         .take(DETECT_LINES)
         .collect();
     let fallback = grammars
         .iter()
         .position(|g| g.name == "bare")
         .unwrap_or(grammars.len().saturating_sub(1));
-    let mut best = (0usize, fallback);
-    for (i, g) in grammars.iter().enumerate() {
-        let n = lines.iter().filter(|l| g.matches(l) == Some(true)).count();
-        if n > best.0 {
-            best = (n, i);
+    let score = |g: &Grammar| lines.iter().filter(|l| g.matches(l) == Some(true)).count();
+    let best = |structured: bool, share: usize| {
+        let mut best = (0usize, None);
+        for (i, g) in grammars.iter().enumerate() {
+            if g.is_structured() != structured {
+                continue;
+            }
+            let n = score(g);
+            if n > best.0 && n * share >= lines.len() {
+                best = (n, Some(i));
+            }
         }
-    }
-    if best.0 * 2 >= lines.len() && best.0 > 0 {
         best.1
-    } else {
-        fallback
-    }
+    };
+    best(true, 2).or_else(|| best(false, 4)).unwrap_or(fallback)
 }
 
 /// Unwraps the lines of one input, keeping what spans lines: pieces of a split line (CRI
@@ -335,25 +340,32 @@ impl<'g> Unwrapper<'g> {
 
     /// Unwraps one physical line (without its line ending) into zero or more logical lines.
     pub fn unwrap(&mut self, line: &str, out: &mut Vec<Logical>) {
-        if let Some(i) = self.chosen
+        let chosen_structured = self.chosen.filter(|&i| self.grammars[i].is_structured());
+        if let Some(i) = chosen_structured
             && self.try_grammar(i, line, out)
         {
             return;
         }
         for i in 0..self.grammars.len() {
-            if Some(i) != self.chosen
+            if Some(i) != chosen_structured
                 && self.grammars[i].is_structured()
                 && self.try_grammar(i, line, out)
             {
                 return;
             }
         }
+        // Plain text is the last resort, read by the chosen plain grammar for its timestamps.
         self.indent = None;
-        out.push(Logical {
-            stream: String::new(),
-            text: line.to_owned(),
-            ts: None,
-        });
+        match self.chosen {
+            Some(i) if chosen_structured.is_none() => {
+                self.try_grammar(i, line, out);
+            }
+            _ => out.push(Logical {
+                stream: String::new(),
+                text: line.to_owned(),
+                ts: None,
+            }),
+        }
     }
 
     /// Emits what is left of split lines (at the end of the input, or after a quiet spell).

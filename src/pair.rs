@@ -7,11 +7,22 @@
 //!   one finding, unless their creation tracebacks show the connector was not made by that
 //!   session. Any ordinary line between them in the same stream keeps them apart.
 //!
-//! Everything else is a finding of its own. A pairer holds at most two blocks.
+//! One more case needs no adjacency: when a session is kept alive after its warning (pytest
+//! keeps it as the warning's `source`), its connector is collected much later, far from it.
+//! In debug mode the connector's creation traceback is the session's plus aiohttp's
+//! `ClientSession.__init__`, which proves the pair; so sessions left alone that carry a
+//! traceback are held (at most [`MAX_HELD`]) until such a connector comes or the input ends.
+//!
+//! Everything else is a finding of its own.
 
 use crate::assemble::{Block, Event, Frame, Pos};
 use crate::group::is_library;
 use crate::parse::{Channel, Kind, Pool, Trace};
+
+use std::collections::VecDeque;
+
+/// Lone sessions with a creation traceback held for a late connector, per stream.
+pub const MAX_HELD: usize = 64;
 
 /// One object reported by one or both channels.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,10 +123,13 @@ pub struct Pairer {
     warning: Option<Object>,
     /// A session or connector that its partner may still follow.
     waiting: Option<Object>,
+    /// Lone sessions with a creation traceback, oldest first.
+    held: VecDeque<Object>,
 }
 
 impl Pairer {
-    /// Whether anything is held back waiting for the next block.
+    /// Whether anything waits for the very next block (held sessions wait for no line in
+    /// particular, so they do not count).
     pub fn is_waiting(&self) -> bool {
         self.warning.is_some() || self.waiting.is_some()
     }
@@ -124,7 +138,7 @@ impl Pairer {
     pub fn push(&mut self, event: Event, out: &mut Vec<Decided>) {
         match event {
             Event::Blank => {}
-            Event::Text => self.finish(out),
+            Event::Text => self.separate(out),
             Event::Block(b) => {
                 let o = Object::from(*b);
                 if o.warned {
@@ -149,13 +163,45 @@ impl Pairer {
         }
     }
 
-    /// Decides everything held back.
+    /// Decides everything held back: at the end of the input or after a quiet spell.
     pub fn finish(&mut self, out: &mut Vec<Decided>) {
+        self.separate(out);
+        out.extend(self.held.drain(..).map(single));
+    }
+
+    /// An ordinary line: nothing before it is adjacent to anything after it.
+    fn separate(&mut self, out: &mut Vec<Decided>) {
         if let Some(w) = self.warning.take() {
             self.object(w, out);
         }
         if let Some(p) = self.waiting.take() {
-            out.push(single(p));
+            self.alone(p, out);
+        }
+    }
+
+    /// Decides an object that no adjacent block pairs with.
+    fn alone(&mut self, o: Object, out: &mut Vec<Decided>) {
+        match o.kind {
+            Kind::Session if o.trace == Some(Trace::Source) => {
+                if self.held.len() >= MAX_HELD
+                    && let Some(old) = self.held.pop_front()
+                {
+                    out.push(single(old));
+                }
+                self.held.push_back(o);
+            }
+            Kind::Connector if o.trace == Some(Trace::Source) && o.made_by_session() => {
+                match self.held.iter().position(|s| extends(&o.frames, &s.frames)) {
+                    Some(i) => {
+                        let session = self.held.remove(i).expect("index from position");
+                        out.push(Decided::Finding(Finding {
+                            objects: vec![session, o],
+                        }));
+                    }
+                    None => out.push(single(o)),
+                }
+            }
+            _ => out.push(single(o)),
         }
     }
 
@@ -165,7 +211,7 @@ impl Pairer {
             Kind::Connector => Kind::Session,
             _ => {
                 if let Some(p) = self.waiting.take() {
-                    out.push(single(p));
+                    self.alone(p, out);
                 }
                 out.push(single(o));
                 return;
@@ -183,15 +229,15 @@ impl Pairer {
                         objects: vec![session, connector],
                     }));
                 } else if o_is_session_first(&session, &connector) {
-                    out.push(single(session));
+                    self.alone(session, out);
                     self.waiting = Some(connector);
                 } else {
-                    out.push(single(connector));
+                    self.alone(connector, out);
                     self.waiting = Some(session);
                 }
             }
             Some(p) => {
-                out.push(single(p));
+                self.alone(p, out);
                 self.waiting = Some(o);
             }
             None => self.waiting = Some(o),
@@ -219,6 +265,17 @@ fn belong_together(session: &Object, connector: &Object) -> bool {
         return true;
     }
     connector.made_by_session() && session.app_frame() == connector.app_frame()
+}
+
+/// Whether `longer` is `prefix` followed only by library frames (aiohttp's own `__init__`s).
+fn extends(longer: &[Frame], prefix: &[Frame]) -> bool {
+    !prefix.is_empty()
+        && longer.len() > prefix.len()
+        && longer[..prefix.len()]
+            .iter()
+            .zip(prefix)
+            .all(|(a, b)| a.path == b.path && a.line == b.line && a.function == b.function)
+        && longer[prefix.len()..].iter().all(|f| is_library(&f.path))
 }
 
 #[cfg(test)]

@@ -1,1 +1,205 @@
+//! Block texts are real aiohttp output quoted in FORMATS.md unless a test says it is a
+//! hand-made edge case.
+
 use super::*;
+
+fn run(lines: &[&str]) -> Vec<Event> {
+    let mut a = Assembler::default();
+    let mut out = Vec::new();
+    for (n, l) in lines.iter().enumerate() {
+        a.push(
+            l,
+            &Pos {
+                line: n as u64 + 1,
+                ts: None,
+            },
+            &mut out,
+        );
+    }
+    a.finish(&mut out);
+    out
+}
+
+fn blocks(events: &[Event]) -> Vec<&Block> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Block(b) => Some(b.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+const SESSION_AND_CONNECTOR: [&str; 5] = [
+    "Unclosed client session",
+    "client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>",
+    "Unclosed connector",
+    "connections: ['[(<aiohttp.client_proto.ResponseHandler object at 0x7fbdd8f7bee0>, 1804.286229171)]']",
+    "connector: <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>",
+];
+
+#[test]
+fn session_then_connector_make_two_complete_blocks() {
+    let ev = run(&SESSION_AND_CONNECTOR);
+    let b = blocks(&ev);
+    assert_eq!(b.len(), 2);
+    assert_eq!(
+        (b[0].kind, b[0].complete, b[0].pos.line),
+        (Kind::Session, true, 1)
+    );
+    assert_eq!(b[1].kind, Kind::Connector);
+    assert_eq!(b[1].pool.map(|p| p.connections), Some(1));
+    assert_eq!(
+        b[1].repr.as_deref(),
+        Some("<aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>")
+    );
+    assert_eq!(ev.len(), 2, "no stray events: {ev:?}");
+}
+
+#[test]
+fn block_ends_at_first_foreign_line_which_is_text() {
+    let ev = run(&[
+        SESSION_AND_CONNECTOR[0],
+        SESSION_AND_CONNECTOR[1],
+        "INFO: GET /health 200",
+        "",
+    ]);
+    assert!(
+        matches!(ev.as_slice(), [Event::Block(_), Event::Text, Event::Blank]),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn response_block_keeps_its_empty_line_and_source_traceback() {
+    // Hand-made in the layout of FORMATS.md §2 (response repr, then the traceback key).
+    let ev = run(&[
+        "Unclosed response",
+        "client_response: <ClientResponse(http://127.0.0.1:8080/) [200 OK]>",
+        "<CIMultiDictProxy('Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2')>",
+        "",
+        "source_traceback: Object created at (most recent call last):",
+        "  File \"/app/main.py\", line 30, in <module>",
+        "    asyncio.run(main())",
+        "  File \"/app/main.py\", line 22, in main",
+        "    resp = await session.get(URL)",
+        "  File \"/venv/lib/python3.12/site-packages/aiohttp/client.py\", line 700, in _request",
+        "    resp = await req.send(conn)",
+        "next record",
+    ]);
+    let b = blocks(&ev);
+    assert_eq!(b.len(), 1);
+    assert!(b[0].complete);
+    assert_eq!(b[0].frames.len(), 3);
+    assert_eq!(
+        b[0].frames[1].code.as_deref(),
+        Some("resp = await session.get(URL)")
+    );
+    assert_eq!(b[0].trace, Some(Trace::Source));
+    assert!(matches!(ev.last(), Some(Event::Text)));
+}
+
+#[test]
+fn handle_traceback_frames_are_never_kept_as_creation_frames() {
+    let ev = run(&[
+        "Unclosed client session",
+        "client_session: <aiohttp.client.ClientSession object at 0x7f>",
+        "handle_traceback: Handle created at (most recent call last):",
+        "  File \"/app/main.py\", line 9, in schedule",
+        "    loop.call_soon(cb)",
+    ]);
+    let b = blocks(&ev);
+    assert_eq!(b.len(), 1);
+    assert!(b[0].frames.is_empty());
+    assert_eq!(b[0].trace, None);
+}
+
+#[test]
+fn warning_block_with_echo_and_tracemalloc_hint() {
+    let ev = run(&[
+        "/venv/lib/python3.11/site-packages/aiohttp/client.py:459: ResourceWarning: Unclosed client session <aiohttp.client.ClientSession object at 0x7f3c62d35e90>",
+        "  _warnings.warn(",
+        "ResourceWarning: Enable tracemalloc to get the object allocation traceback",
+        "Unclosed client session",
+    ]);
+    let b = blocks(&ev);
+    assert_eq!(b.len(), 2);
+    assert_eq!(b[0].channel, Channel::Warning);
+    assert_eq!(
+        b[0].repr.as_deref(),
+        Some("<aiohttp.client.ClientSession object at 0x7f3c62d35e90>")
+    );
+    assert_eq!(b[1].channel, Channel::Log);
+}
+
+#[test]
+fn warning_block_with_tracemalloc_frames() {
+    // Hand-made in tracemalloc's layout (FORMATS.md §6).
+    let ev = run(&[
+        "/venv/lib/python3.12/site-packages/aiohttp/client.py:459: ResourceWarning: Unclosed client session <aiohttp.client.ClientSession object at 0x7f>",
+        "  _warnings.warn(",
+        "Object allocated at (most recent call last):",
+        "  File \"/app/main.py\", lineno 30",
+        "    asyncio.run(main())",
+        "  File \"/app/main.py\", lineno 12",
+        "    session = aiohttp.ClientSession()",
+    ]);
+    let b = blocks(&ev);
+    assert_eq!(b[0].trace, Some(Trace::Allocated));
+    assert_eq!(
+        b[0].frames.last().map(|f| (f.line, f.function.clone())),
+        Some((12, None))
+    );
+}
+
+#[test]
+fn unraisable_report_becomes_a_warning_block() {
+    let ev = run(&[
+        "Exception ignored in: <function ClientSession.__del__ at 0x7f3c62d35e90>",
+        "Traceback (most recent call last):",
+        "  File \"/venv/lib/python3.11/site-packages/aiohttp/client.py\", line 459, in __del__",
+        "    _warnings.warn(",
+        "ResourceWarning: Unclosed client session <aiohttp.client.ClientSession object at 0x7f>",
+    ]);
+    let b = blocks(&ev);
+    assert_eq!(b.len(), 1);
+    assert_eq!(
+        (b[0].kind, b[0].channel, b[0].complete),
+        (Kind::Session, Channel::Warning, true)
+    );
+    assert!(
+        b[0].frames.is_empty(),
+        "the __del__ traceback is not a creation traceback"
+    );
+}
+
+#[test]
+fn header_without_body_is_unknown_only_after_a_record_prefix() {
+    // Hand-made: a log cut right after a connector header.
+    let ev = run(&["ERROR:asyncio:Unclosed connector"]);
+    let b = blocks(&ev);
+    assert_eq!(b.len(), 1);
+    assert!(!b[0].complete);
+    let ev = run(&["The cause was: Unclosed connector", "the end"]);
+    assert!(blocks(&ev).is_empty(), "{ev:?}");
+}
+
+#[test]
+fn over_long_traceback_keeps_outer_and_innermost_frames() {
+    // Hand-made: a recursion deeper than MAX_FRAMES.
+    let mut lines = vec![
+        "Unclosed client session".to_string(),
+        "client_session: <aiohttp.client.ClientSession object at 0x7f>".to_string(),
+        "source_traceback: Object created at (most recent call last):".to_string(),
+    ];
+    for i in 0..1000 {
+        lines.push(format!("  File \"/app/deep.py\", line {i}, in f"));
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let ev = run(&refs);
+    let b = blocks(&ev);
+    assert_eq!(b[0].frames.len(), MAX_FRAMES);
+    assert_eq!(b[0].frames[0].line, 0);
+    assert_eq!(b[0].frames.last().unwrap().line, 999);
+    assert_eq!(b[0].frames_dropped as usize, 1000 - MAX_FRAMES);
+}

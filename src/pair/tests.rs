@@ -1,1 +1,199 @@
+//! Block texts follow FORMATS.md §1–§5; the traceback frames are hand-made in asyncio's layout.
+
 use super::*;
+use crate::assemble::Assembler;
+
+fn decide(lines: &[&str]) -> Vec<Decided> {
+    let mut a = Assembler::default();
+    let mut p = Pairer::default();
+    let mut events = Vec::new();
+    let mut out = Vec::new();
+    for (n, l) in lines.iter().enumerate() {
+        a.push(
+            l,
+            &Pos {
+                line: n as u64 + 1,
+                ts: None,
+            },
+            &mut events,
+        );
+        for e in events.drain(..) {
+            p.push(e, &mut out);
+        }
+    }
+    a.finish(&mut events);
+    for e in events.drain(..) {
+        p.push(e, &mut out);
+    }
+    p.finish(&mut out);
+    out
+}
+
+fn shapes(d: &[Decided]) -> Vec<Vec<Kind>> {
+    d.iter()
+        .map(|x| match x {
+            Decided::Finding(f) => f.objects.iter().map(|o| o.kind).collect(),
+            Decided::Related(o) => vec![o.kind],
+        })
+        .collect()
+}
+
+const S: [&str; 2] = [
+    "Unclosed client session",
+    "client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>",
+];
+const C: [&str; 3] = [
+    "Unclosed connector",
+    "connections: ['[(<aiohttp.client_proto.ResponseHandler object at 0x7fbdd8f7bee0>, 1804.286229171)]']",
+    "connector: <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>",
+];
+
+#[test]
+fn adjacent_session_and_connector_are_one_finding() {
+    let d = decide(&[S[0], S[1], C[0], C[1], C[2]]);
+    assert_eq!(shapes(&d), vec![vec![Kind::Session, Kind::Connector]]);
+}
+
+#[test]
+fn connector_before_its_session_still_pairs() {
+    let d = decide(&[C[0], C[1], C[2], S[0], S[1]]);
+    assert_eq!(shapes(&d), vec![vec![Kind::Session, Kind::Connector]]);
+}
+
+#[test]
+fn an_ordinary_line_between_them_keeps_them_apart() {
+    let d = decide(&[S[0], S[1], "INFO GET /x 200", C[0], C[1], C[2]]);
+    assert_eq!(shapes(&d), vec![vec![Kind::Session], vec![Kind::Connector]]);
+}
+
+#[test]
+fn blank_lines_do_not_separate() {
+    let d = decide(&[S[0], S[1], "", C[0], C[1], C[2]]);
+    assert_eq!(shapes(&d), vec![vec![Kind::Session, Kind::Connector]]);
+}
+
+#[test]
+fn two_sessions_then_one_connector_pairs_the_second() {
+    let d = decide(&[S[0], S[1], S[0], S[1], C[0], C[1], C[2]]);
+    assert_eq!(
+        shapes(&d),
+        vec![vec![Kind::Session], vec![Kind::Session, Kind::Connector]]
+    );
+    let Decided::Finding(f) = &d[1] else { panic!() };
+    assert_eq!(f.objects[0].pos.line, 3);
+}
+
+#[test]
+fn both_channels_of_each_object_merge_into_one_object() {
+    let d = decide(&[
+        "/venv/lib/python3.11/site-packages/aiohttp/client.py:459: ResourceWarning: Unclosed client session <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>",
+        "  _warnings.warn(",
+        "ResourceWarning: Enable tracemalloc to get the object allocation traceback",
+        S[0],
+        S[1],
+        "/venv/lib/python3.11/site-packages/aiohttp/connector.py:283: ResourceWarning: Unclosed connector <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>",
+        "  _warnings.warn(f\"Unclosed connector {self!r}\", ResourceWarning, **kwargs)",
+        "ResourceWarning: Enable tracemalloc to get the object allocation traceback",
+        C[0],
+        C[1],
+        C[2],
+    ]);
+    assert_eq!(shapes(&d), vec![vec![Kind::Session, Kind::Connector]]);
+    let Decided::Finding(f) = &d[0] else { panic!() };
+    assert!(f.objects.iter().all(|o| o.logged && o.warned));
+    assert_eq!(f.objects[1].pool.map(|p| p.connections), Some(1));
+}
+
+#[test]
+fn warning_and_log_of_different_objects_stay_two() {
+    let d = decide(&[
+        "/venv/lib/python3.11/site-packages/aiohttp/client.py:459: ResourceWarning: Unclosed client session <aiohttp.client.ClientSession object at 0x1111>",
+        "  _warnings.warn(",
+        S[0],
+        S[1],
+    ]);
+    assert_eq!(shapes(&d), vec![vec![Kind::Session], vec![Kind::Session]]);
+}
+
+fn session_traced(site_line: u32) -> Vec<String> {
+    vec![
+        S[0].into(),
+        S[1].into(),
+        "source_traceback: Object created at (most recent call last):".into(),
+        "  File \"/app/main.py\", line 40, in <module>".into(),
+        "    asyncio.run(main())".into(),
+        format!("  File \"/app/main.py\", line {site_line}, in fetch"),
+        "    session = aiohttp.ClientSession(connector=shared, connector_owner=False)".into(),
+    ]
+}
+
+fn connector_traced(inside_session: bool) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        C[0].into(),
+        C[1].into(),
+        C[2].into(),
+        "source_traceback: Object created at (most recent call last):".into(),
+        "  File \"/app/main.py\", line 40, in <module>".into(),
+        "    asyncio.run(main())".into(),
+    ];
+    if inside_session {
+        v.push("  File \"/app/main.py\", line 12, in fetch".into());
+        v.push("  File \"/venv/lib/python3.12/site-packages/aiohttp/client.py\", line 293, in __init__".into());
+    } else {
+        v.push("  File \"/app/main.py\", line 5, in make_connector".into());
+    }
+    v
+}
+
+#[test]
+fn tracebacks_pair_a_connector_made_by_its_session() {
+    let mut lines = session_traced(12);
+    lines.extend(connector_traced(true));
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_eq!(
+        shapes(&decide(&refs)),
+        vec![vec![Kind::Session, Kind::Connector]]
+    );
+}
+
+#[test]
+fn tracebacks_keep_a_shared_connector_apart_from_an_adjacent_session() {
+    let mut lines = session_traced(12);
+    lines.extend(connector_traced(false));
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    // The traced session is held for a late connector of its own, so it is decided last.
+    assert_eq!(
+        shapes(&decide(&refs)),
+        vec![vec![Kind::Connector], vec![Kind::Session]]
+    );
+}
+
+#[test]
+fn related_texts_are_counted_apart() {
+    let d = decide(&[
+        "/usr/lib/python3.11/asyncio/selector_events.py:864: ResourceWarning: unclosed transport <_SelectorSocketTransport fd=9>",
+        "Task was destroyed but it is pending!",
+        "task: <Task pending name='Task-2' coro=<fetch() running at /app/main.py:10>>",
+    ]);
+    assert!(d.iter().all(|x| matches!(x, Decided::Related(_))));
+    assert_eq!(shapes(&d), vec![vec![Kind::Transport], vec![Kind::Task]]);
+}
+
+#[test]
+fn a_late_connector_pairs_with_the_held_session_whose_traceback_it_extends() {
+    // The pytest shape (samples/logs/pytest_warnings_summary.log): sessions first, their
+    // connectors at exit, ordinary text between.
+    let mut lines = session_traced(12);
+    lines.push("INFO unrelated".into());
+    lines.extend(session_traced(30));
+    lines.push("===== 2 failed =====".into());
+    lines.extend(connector_traced(true));
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let d = decide(&refs);
+    assert_eq!(
+        shapes(&d),
+        vec![vec![Kind::Session, Kind::Connector], vec![Kind::Session]]
+    );
+    let Decided::Finding(f) = &d[0] else { panic!() };
+    assert_eq!(f.objects[0].frames.last().unwrap().line, 12);
+}

@@ -1,1 +1,167 @@
+//! Whole-input behaviour of the pure pipeline. The warning texts are FORMATS.md's real
+//! examples; envelopes and damage are hand-made edge cases.
+
 use super::*;
+use crate::pair::Finding;
+
+fn scan(input: &[u8]) -> (Vec<Decided>, InputStats, String) {
+    let g = Grammar::builtin();
+    let pf = Prefilter::default();
+    let mut s = Scanner::new(&g, None, &pf);
+    let mut out = Vec::new();
+    for line in input.split(|b| *b == b'\n') {
+        s.push_line(line, false, &mut out);
+    }
+    s.finish(&mut out);
+    (out, s.stats.clone(), s.grammar().to_string())
+}
+
+fn findings(d: &[Decided]) -> Vec<&Finding> {
+    d.iter()
+        .filter_map(|x| {
+            if let Decided::Finding(f) = x {
+                Some(f)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+const BLOCKS: &str = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>
+Unclosed connector
+connections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7f1befaa2ba0>, 2092.40), (<aiohttp.client_proto.ResponseHandler object at 0x7f1befaa2970>, 2092.40)])', 'deque([(<aiohttp.client_proto.ResponseHandler object at 0x7f1befaa2f20>, 2092.40)])']
+connector: <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>";
+
+fn pooled(d: &[Decided]) -> u64 {
+    findings(d)
+        .iter()
+        .flat_map(|f| &f.objects)
+        .filter_map(|o| o.pool)
+        .map(|p| p.connections)
+        .sum()
+}
+
+#[test]
+fn bare_blocks_pair_and_count() {
+    let (d, stats, g) = scan(BLOCKS.as_bytes());
+    assert_eq!(findings(&d).len(), 1);
+    assert_eq!(pooled(&d), 3);
+    assert_eq!(stats.lines, 5);
+    assert_eq!(g, "bare");
+}
+
+fn cri(stream: &str, text: &str) -> String {
+    format!("2026-11-23T22:27:48.367084394Z {stream} F {text}")
+}
+
+#[test]
+fn cri_lines_of_another_stream_do_not_separate_a_pair() {
+    let mut lines = Vec::new();
+    for (i, l) in BLOCKS.lines().enumerate() {
+        lines.push(cri("stderr", l));
+        if i == 1 {
+            lines.push(cri("stdout", "INFO GET /v1/chat 200"));
+        }
+    }
+    let (d, _, g) = scan(lines.join("\n").as_bytes());
+    assert_eq!(g, "cri");
+    assert_eq!(
+        findings(&d)
+            .iter()
+            .map(|f| f.objects.len())
+            .collect::<Vec<_>>(),
+        [2]
+    );
+    assert_eq!(pooled(&d), 3);
+}
+
+#[test]
+fn cri_partial_lines_join_into_one_connections_line() {
+    let conn = BLOCKS.lines().nth(3).unwrap();
+    let (a, b) = conn.split_at(100);
+    let lines = [
+        cri("stderr", "Unclosed connector"),
+        format!("2026-11-23T22:27:48.367084394Z stderr P {a}"),
+        cri("stdout", "INFO unrelated"),
+        cri("stderr", b),
+        cri(
+            "stderr",
+            "connector: <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>",
+        ),
+    ];
+    let (d, _, _) = scan(lines.join("\n").as_bytes());
+    assert_eq!(pooled(&d), 3);
+    assert!(findings(&d)[0].objects[0].pool.unwrap().complete);
+}
+
+#[test]
+fn docker_json_split_at_16k_is_joined() {
+    // Hand-made: a 300-entry deque, split the way Docker splits lines over 16 KiB.
+    let entries: Vec<String> = (0..300)
+        .map(|i| {
+            format!("(<aiohttp.client_proto.ResponseHandler object at 0x7f{i:010x}>, 2092.40)")
+        })
+        .collect();
+    let conn = format!("connections: ['deque([{}])']\n", entries.join(", "));
+    let mut lines = vec![
+        serde_json::json!({"log": "Unclosed connector\n", "stream": "stderr", "time": "t"})
+            .to_string(),
+    ];
+    let bytes = conn.as_bytes();
+    for chunk in bytes.chunks(16 * 1024) {
+        lines.push(serde_json::json!({"log": std::str::from_utf8(chunk).unwrap(), "stream": "stderr", "time": "t"}).to_string());
+    }
+    lines.push(serde_json::json!({"log": "connector: <aiohttp.connector.TCPConnector object at 0x1>\n", "stream": "stderr", "time": "t"}).to_string());
+    let (d, _, g) = scan(lines.join("\n").as_bytes());
+    assert_eq!(g, "docker-json");
+    assert_eq!(pooled(&d), 300);
+}
+
+#[test]
+fn json_logger_record_holds_the_whole_block() {
+    let rec = serde_json::json!({"asctime": "2026-11-23 22:27:48,367", "levelname": "ERROR", "name": "asyncio", "message": BLOCKS});
+    let input = format!("{{\"message\": \"started\"}}\n{rec}\n{{\"message\": \"next\"}}");
+    let (d, _, g) = scan(input.as_bytes());
+    assert_eq!(g, "json-logger");
+    assert_eq!(findings(&d).len(), 1);
+    assert_eq!(pooled(&d), 3);
+    assert_eq!(
+        findings(&d)[0].objects[0].pos.ts.as_deref(),
+        Some("2026-11-23 22:27:48,367")
+    );
+}
+
+#[test]
+fn invalid_utf8_nul_bytes_and_crlf_do_not_hide_blocks() {
+    let mut input = b"\xff\xfe garbage \x00\x00 \xc3\n".to_vec();
+    input.extend(BLOCKS.replace('\n', "\r\n").as_bytes());
+    let (d, _, _) = scan(&input);
+    assert_eq!(pooled(&d), 3);
+}
+
+#[test]
+fn block_cut_by_the_end_of_input_is_still_reported() {
+    let cut = &BLOCKS[..BLOCKS.find("0x7f1befaa2f20").unwrap()];
+    let (d, _, _) = scan(cut.as_bytes());
+    let f = findings(&d);
+    assert_eq!(f.len(), 1);
+    let p = f[0].objects[1].pool.unwrap();
+    assert_eq!((p.connections, p.complete), (2, false));
+}
+
+#[test]
+fn interleaved_streams_are_bounded() {
+    // Hand-made: more journald units than MAX_STREAMS, each opening a block.
+    let mut lines = Vec::new();
+    for i in 0..(MAX_STREAMS + 10) {
+        lines.push(format!(
+            "Nov 23 22:27:48 host app{i}[{i}]: Unclosed client session"
+        ));
+    }
+    let (d, _, g) = scan(lines.join("\n").as_bytes());
+    assert_eq!(g, "journald-short");
+    // Every header is reported (unknown: no body), none lost to eviction.
+    assert_eq!(findings(&d).len(), MAX_STREAMS + 10);
+}
