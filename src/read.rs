@@ -55,13 +55,22 @@ pub fn sniff(mut raw: Box<dyn Read>) -> io::Result<Box<dyn BufRead>> {
     }
 }
 
-/// Calls `each(line, cut)` for every line of `r`, without its `\n`; `cut` says the line was
-/// longer than `max` and only its first `max` bytes are given. A last line without `\n`
-/// is given too. Stops at the first error from `r` or from `each`.
+/// What [`lines`] says of a line besides its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineInfo {
+    /// Bytes the line took in the input, its `\n` included.
+    pub raw_len: u64,
+    /// The line was longer than the limit and only its first bytes are given.
+    pub cut: bool,
+}
+
+/// Calls `each(line, info)` for every line of `r`, without its `\n`; a line longer than
+/// `max` is given cut to its first `max` bytes. A last line without `\n` is given too.
+/// Stops at the first error from `r` or from `each`.
 pub fn lines<R, E>(
     r: &mut R,
     max: usize,
-    mut each: impl FnMut(&[u8], bool) -> Result<(), E>,
+    mut each: impl FnMut(&[u8], LineInfo) -> Result<(), E>,
 ) -> Result<(), E>
 where
     R: BufRead + ?Sized,
@@ -70,6 +79,7 @@ where
     let mut acc: Vec<u8> = Vec::new();
     let mut cut = false;
     let mut partial = false;
+    let mut raw_len = 0u64;
     loop {
         let buf = match r.fill_buf() {
             Ok(b) => b,
@@ -78,7 +88,7 @@ where
         };
         if buf.is_empty() {
             if partial {
-                each(&acc, cut)?;
+                each(&acc, LineInfo { raw_len, cut })?;
             }
             return Ok(());
         }
@@ -88,8 +98,15 @@ where
         };
         if !partial && end && chunk.len() <= max {
             // The common case: the whole line is in the buffer.
-            each(chunk, false)?;
+            each(
+                chunk,
+                LineInfo {
+                    raw_len: used as u64,
+                    cut: false,
+                },
+            )?;
         } else {
+            raw_len += used as u64;
             let room = max.saturating_sub(acc.len());
             if chunk.len() > room {
                 cut = true;
@@ -97,10 +114,11 @@ where
             acc.extend_from_slice(&chunk[..chunk.len().min(room)]);
             partial = true;
             if end {
-                each(&acc, cut)?;
+                each(&acc, LineInfo { raw_len, cut })?;
                 acc.clear();
                 cut = false;
                 partial = false;
+                raw_len = 0;
             }
         }
         r.consume(used);
@@ -114,8 +132,8 @@ mod tests {
     fn collect(input: &[u8], max: usize) -> Vec<(Vec<u8>, bool)> {
         let mut r = BufReader::with_capacity(8, input);
         let mut v = Vec::new();
-        lines::<_, io::Error>(&mut r, max, |l, c| {
-            v.push((l.to_vec(), c));
+        lines::<_, io::Error>(&mut r, max, |l, info| {
+            v.push((l.to_vec(), info.cut));
             Ok(())
         })
         .unwrap();

@@ -13,6 +13,7 @@ use memchr::memmem;
 use crate::assemble::{Assembler, Event, Pos};
 use crate::envelope::{self, Grammar, Logical, Unwrapper};
 use crate::pair::{Decided, Pairer};
+use crate::read::LineInfo;
 
 /// Streams tracked per input (containers' stdout/stderr, journald units, pids); past that,
 /// the stream idle longest is decided and forgotten.
@@ -124,11 +125,11 @@ impl<'g> Scanner<'g> {
         self.unwrapper.grammar_name()
     }
 
-    /// Reads one physical line, without its `\n`. `cut` says the reader cut it at the limit.
-    pub fn push_line(&mut self, line: &[u8], cut: bool, out: &mut Vec<Decided>) {
+    /// Reads one physical line, without its `\n`, as [`crate::read::lines`] gives it.
+    pub fn push_line(&mut self, line: &[u8], info: LineInfo, out: &mut Vec<Decided>) {
         self.stats.lines += 1;
-        self.stats.bytes += line.len() as u64 + 1;
-        self.stats.cut_lines += u64::from(cut);
+        self.stats.bytes += info.raw_len;
+        self.stats.cut_lines += u64::from(info.cut);
         let n = self.stats.lines;
         if let Some((held, bytes)) = &mut self.pending {
             let text = String::from_utf8_lossy(strip_cr(line)).into_owned();

@@ -10,7 +10,14 @@ fn scan(input: &[u8]) -> (Vec<Decided>, InputStats, String) {
     let mut s = Scanner::new(&g, None, &pf);
     let mut out = Vec::new();
     for line in input.split(|b| *b == b'\n') {
-        s.push_line(line, false, &mut out);
+        s.push_line(
+            line,
+            LineInfo {
+                raw_len: line.len() as u64 + 1,
+                cut: false,
+            },
+            &mut out,
+        );
     }
     s.finish(&mut out);
     (out, s.stats.clone(), s.grammar().to_string())

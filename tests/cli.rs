@@ -1,0 +1,418 @@
+//! The binary as a user runs it: exit statuses, messages, formats, and bad input.
+//! Warning texts are FORMATS.md's real examples; the damage is hand-made.
+
+use std::io::{Read, Write};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+const LEAK: &str = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>
+Unclosed connector
+connections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7f1befaa2ba0>, 2092.40), (<aiohttp.client_proto.ResponseHandler object at 0x7f1befaa2970>, 2092.40)])']
+connector: <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>
+";
+
+const NOISE: &str = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>
+";
+
+/// The binary, with a hang guard: a test that hangs fails instead of stalling CI.
+fn unclosed() -> Command {
+    let mut c = Command::cargo_bin("unclosed").unwrap();
+    c.timeout(Duration::from_secs(120)).env_remove("NO_COLOR");
+    c
+}
+
+fn json_of(out: &[u8]) -> Value {
+    serde_json::from_slice(out).unwrap()
+}
+
+#[test]
+fn help_names_the_commands_formats_and_how_to_get_call_sites() {
+    unclosed()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("scan"));
+    unclosed()
+        .args(["scan", "--help"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("--format")
+                .and(predicate::str::contains("PYTHONASYNCIODEBUG=1")),
+        )
+        .stdout(predicate::str::contains("Exit status"));
+}
+
+#[test]
+fn missing_file_is_exit_2_naming_the_file() {
+    unclosed()
+        .args(["scan", "no/such/file.log"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("no/such/file.log")
+                .and(predicate::str::contains("No such file")),
+        );
+}
+
+#[test]
+fn a_missing_file_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.log");
+    std::fs::write(&good, LEAK).unwrap();
+    let out = unclosed()
+        .args(["scan", "-f", "json", "missing.log", good.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing.log"))
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json_of(&out)["totals"]["leak"], 1);
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    unclosed()
+        .args(["scan", "--format", "xml"])
+        .assert()
+        .code(2);
+    unclosed()
+        .args(["scan", "--grammar", "nope"])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("known: cri"));
+    unclosed().arg("frobnicate").assert().code(2);
+    unclosed()
+        .args(["scan", "--skip-frames", "a[b"])
+        .write_stdin("")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_grammar_file_that_fails_its_sample_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("mine.toml");
+    std::fs::write(&g, "name = \"mine\"\nsummary = \"x\"\nkind = \"prefix\"\nregex = '^app\\| (?P<text>.*)$'\n[[sample]]\nline = \"web| x\"\ntext = [\"x\"]\n").unwrap();
+    unclosed()
+        .args(["scan", "--grammar-file", g.to_str().unwrap()])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("mine.toml").and(predicate::str::contains("sample 1")));
+}
+
+#[test]
+fn a_grammar_file_adds_an_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("mine.toml");
+    std::fs::write(&g, "name = \"mine\"\nsummary = \"x\"\nkind = \"prefix\"\nregex = '^app\\| (?P<text>.*)$'\n[[sample]]\nline = \"app| x\"\ntext = [\"x\"]\n").unwrap();
+    let input: String = LEAK.lines().map(|l| format!("app| {l}\n")).collect();
+    let out = unclosed()
+        .args(["scan", "-f", "json", "--grammar-file", g.to_str().unwrap()])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert_eq!(v["inputs"][0]["grammar"], "mine");
+    assert_eq!(v["totals"]["pooled_connections"], 2);
+    unclosed()
+        .args(["grammars", "--grammar-file", g.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("mine"));
+}
+
+#[test]
+fn table_explains_labels_totals_and_how_to_get_sites() {
+    unclosed()
+        .args(["scan"])
+        .write_stdin(format!("{LEAK}INFO x\n{NOISE}"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 findings"))
+        .stdout(predicate::str::contains(
+            "1 leak holding 2 pooled connections, 1 noise, 0 unknown",
+        ))
+        .stdout(predicate::str::contains("Labels: leak:"))
+        .stdout(predicate::str::contains("PYTHONASYNCIODEBUG=1"))
+        .stdout(predicate::str::contains("\x1b[").not());
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    unclosed()
+        .args(["scan", "--color", "always"])
+        .write_stdin(LEAK)
+        .assert()
+        .stdout(predicate::str::contains("\x1b["));
+    unclosed()
+        .args(["scan", "--color", "never"])
+        .write_stdin(LEAK)
+        .assert()
+        .stdout(predicate::str::contains("\x1b[").not());
+    unclosed()
+        .args(["scan"])
+        .env("NO_COLOR", "1")
+        .write_stdin(LEAK)
+        .assert()
+        .stdout(predicate::str::contains("\x1b[").not());
+}
+
+#[test]
+fn ndjson_prints_findings_then_one_summary() {
+    let out = unclosed()
+        .args(["scan", "-f", "ndjson"])
+        .write_stdin(format!("{LEAK}INFO x\n{NOISE}"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = lines.iter().map(|v| v["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["finding", "finding", "summary"]);
+    assert_eq!(lines[0]["label"], "leak");
+    assert_eq!(lines[0]["pooled_connections"], 2);
+    assert_eq!(lines[0]["input"], "<stdin>");
+    assert_eq!(lines[0]["input_line"], 1);
+    assert_eq!(lines[1]["label"], "noise");
+    assert_eq!(lines[2]["schema"], "unclosed/1");
+}
+
+#[test]
+fn list_gives_each_finding_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("app.log");
+    std::fs::write(&f, format!("{LEAK}INFO x\n{NOISE}")).unwrap();
+    let shown = format!("{}:7: noise: session; no call site", f.display());
+    unclosed()
+        .args(["scan", "-f", "list", f.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "{}:1: leak: session + connector, 2 pooled connections",
+            f.display()
+        )))
+        .stdout(predicate::str::contains(shown));
+}
+
+#[test]
+fn log_text_cannot_reach_the_terminal_raw() {
+    let evil = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7f>
+source_traceback: Object created at (most recent call last):
+  File \"/app/\x1b]0;pwned\x07ev\u{202e}il.py\", line 3, in f\x1b[2J
+    x = aiohttp.ClientSession()\r\x1b[31m
+";
+    for format in ["table", "list"] {
+        let out = unclosed()
+            .args(["scan", "-f", format, "--color", "never"])
+            .write_stdin(evil)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains('\x1b')
+                && !text.contains('\x07')
+                && !text.contains('\r')
+                && !text.contains('\u{202e}'),
+            "{format}: {text:?}"
+        );
+        assert!(text.contains("\\u{1b}"), "{format}: escapes are visible");
+    }
+    let out = unclosed()
+        .args(["scan", "-f", "json"])
+        .write_stdin(evil)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(!out.contains(&0x1b));
+    assert!(
+        json_of(&out)["sites"][0]["file"]
+            .as_str()
+            .unwrap()
+            .contains('\x1b'),
+        "JSON keeps the text, escaped"
+    );
+}
+
+#[test]
+fn broken_pipe_is_a_quiet_exit() {
+    let input: String = std::iter::repeat_n(format!("{NOISE}INFO x\n"), 50_000).collect();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("unclosed"))
+        .args(["scan", "-f", "list"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let status = child.wait().unwrap();
+    writer.join().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {err}");
+    assert_eq!(err, "");
+}
+
+#[test]
+fn empty_input_is_a_clean_run() {
+    unclosed()
+        .arg("scan")
+        .write_stdin("")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "No aiohttp garbage-collection warnings in 0 lines",
+        ));
+}
+
+#[test]
+fn random_bytes_do_not_panic_and_blocks_after_them_are_found() {
+    // 10 MB from a fixed xorshift generator, then a real block.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut data = Vec::with_capacity(10 << 20);
+    while data.len() < 10 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data.extend_from_slice(b"\n");
+    data.extend_from_slice(LEAK.as_bytes());
+    let out = unclosed()
+        .args(["scan", "-f", "json"])
+        .write_stdin(data)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert!(v["totals"]["pooled_connections"].as_u64().unwrap() >= 2);
+    assert!(v["totals"]["leak"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn nul_bytes_and_invalid_utf8_around_blocks() {
+    let mut data = b"\x00\x00\xff\xfe\n".to_vec();
+    data.extend_from_slice(LEAK.as_bytes());
+    data.extend_from_slice(b"\x00\xc3\x28\n");
+    let out = unclosed()
+        .args(["scan", "-f", "json"])
+        .write_stdin(data)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json_of(&out)["totals"]["pooled_connections"], 2);
+}
+
+#[test]
+fn a_100_mb_line_without_newline_is_cut_within_bounded_memory() {
+    // The address-space limit makes a reader that loads the line whole fail to allocate.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("huge.log");
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&f).unwrap());
+        w.write_all(LEAK.as_bytes()).unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..100 {
+            w.write_all(&chunk).unwrap();
+        }
+    }
+    let bin = assert_cmd::cargo::cargo_bin("unclosed");
+    let script = format!(
+        "ulimit -v 65536 && exec '{}' scan -f json '{}'",
+        bin.display(),
+        f.display()
+    );
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("1 line(s) longer than"))
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert_eq!(v["totals"]["pooled_connections"], 2);
+    assert_eq!(v["inputs"][0]["cut_lines"], 1);
+    assert_eq!(v["inputs"][0]["bytes"], LEAK.len() as u64 + (100 << 20));
+}
+
+#[test]
+fn gzip_from_stdin_is_decoded() {
+    use flate2::{Compression, write::GzEncoder};
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    e.write_all(LEAK.as_bytes()).unwrap();
+    let out = unclosed()
+        .args(["scan", "-f", "json"])
+        .write_stdin(e.finish().unwrap())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json_of(&out)["totals"]["pooled_connections"], 2);
+}
+
+#[test]
+fn corrupt_gzip_is_exit_2_and_keeps_what_was_read() {
+    use flate2::{Compression, write::GzEncoder};
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    let mut body = LEAK.repeat(2000).into_bytes();
+    body.extend(b"INFO tail\n");
+    e.write_all(&body).unwrap();
+    let mut gz = e.finish().unwrap();
+    let n = gz.len();
+    gz.truncate(n * 3 / 4);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("cut.log.gz");
+    std::fs::write(&f, gz).unwrap();
+    let out = unclosed()
+        .args(["scan", "-f", "json", f.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cut.log.gz").and(predicate::str::contains("read error")))
+        .get_output()
+        .stdout
+        .clone();
+    assert!(json_of(&out)["totals"]["leak"].as_u64().unwrap() > 100);
+}
