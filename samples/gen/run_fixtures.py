@@ -1,0 +1,302 @@
+"""Runs every scenario program under its settings, captures its real output
+(per line: arrival time, stream), wraps it in the fixture's envelope and
+writes samples/logs/<name>.log (+ .log.gz for one) and <name>.truth.json.
+
+Usage: python run_fixtures.py VENVS_DIR [fixture-name ...]
+"""
+import gzip
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+
+import envelopes as E
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLES = os.path.dirname(HERE)
+REPO = os.path.dirname(SAMPLES)
+LOGS = os.path.join(SAMPLES, "logs")
+
+VENVS = {
+    "A": ("py312-aio313", "3.12.1", "3.13.5"),
+    "B": ("py311-aio310", "3.11.7", "3.10.11"),
+    "C": ("py313-aio311", "3.13.0", "3.11.18"),
+}
+DEBUG = {"PYTHONASYNCIODEBUG": "1"}
+WDEF = ["-W", "default::ResourceWarning"]
+TM = {"PYTHONTRACEMALLOC": "25"}
+
+
+def F(name, venv, script, envelope, env=None, wopts=None, style="bare", notes="", **kw):
+    d = dict(name=name, venv=venv, script=script, envelope=envelope, env=env or {},
+             wopts=wopts or [], style=style, notes=notes)
+    d.update(kw)
+    return d
+
+
+FIXTURES = [
+    F("percall_debug_bare", "A", "percall.py", "bare", DEBUG),
+    F("percall_realistic_asctime", "A", "percall.py", "logging", {"ACCESS_LOG": "1"}, style="asctime",
+      notes="Realistic service log: app INFO lines and aiohttp.access lines of the local upstream interleaved with the blocks (debug off: no call sites)."),
+    F("percall_wdefault_debug", "A", "percall.py", "bare", DEBUG, WDEF,
+      notes="-W default: each object's W block precedes its L block."),
+    F("percall_tracemalloc", "A", "percall.py", "bare", TM, WDEF,
+      notes="Call sites only from tracemalloc 'Object allocated at' in W blocks (debug off)."),
+    F("noise_basic_debug", "A", "noise.py", "logging", DEBUG, style="basic"),
+    F("unread_debug_wdefault", "A", "unread.py", "logging", DEBUG, WDEF, style="basic"),
+    F("unread_nodebug", "A", "unread.py", "bare", {},
+      notes="Same program as unread_debug_wdefault without debug mode: aiohttp prints no 'Unclosed response', only the sessions."),
+    F("asyncio_run_debug", "A", "asyncio_run.py", "bare", DEBUG),
+    F("shared_connector_debug", "A", "shared.py", "logging", DEBUG, style="asctime"),
+    F("correct_code", "A", "correct.py", "logging", DEBUG, style="asctime"),
+    F("bigpool_docker_json", "A", "bigpool.py", "docker-json", {}),
+    F("bigpool_cri_partial", "A", "bigpool.py", "cri", {}, cri_split=8192, cri_z="+00:00",
+      notes="CRI-O/conmon style: fixed 9-digit fraction, '+00:00' offset, lines over 8192 bytes split into P pieces."),
+    F("percall_uvloop_debug", "A", "percall.py", "bare", dict(DEBUG, LOOP="uvloop"), loop="uvloop"),
+    F("percall_werror", "A", "percall.py", "bare", {}, ["-W", "error::ResourceWarning"],
+      notes="-W error::ResourceWarning: 'Exception ignored in:' form; L blocks never printed, connectors' pooled counts hidden (see hidden_pooled_connections)."),
+    F("percall_loguru", "A", "percall.py", "loguru", DEBUG, style="loguru"),
+    F("uvicorn_leak", "A", "uvicorn_app.py", "uvicorn", DEBUG, loop="uvloop",
+      notes="uvicorn 0.54 (loop=auto picks uvloop, run through asyncio.run(loop_factory=...)): PYTHONASYNCIODEBUG=1 IS honoured here, so the blocks carry source_traceback (no asyncio base_events frames: uvloop's are C). Blocks go bare through logging.lastResort between uvicorn's own INFO lines."),
+    F("percall_json_logger", "A", "percall.py", "json-logger", DEBUG, style="json-logger"),
+    F("percall_structlog", "A", "percall.py", "structlog", DEBUG, style="structlog"),
+    F("pytest_captured_log", "A", "pytest", "pytest", DEBUG),
+    F("pytest_warnings_summary", "A", "pytest", "pytest", DEBUG, WDEF),
+    F("percall_docker_timestamps", "A", "percall.py", "docker-timestamps", DEBUG),
+    F("percall_cri", "A", "percall.py", "cri", dict(DEBUG, APP_STDOUT="1"), style="basic",
+      notes="containerd style CRI lines; app INFO lines on stdout, asyncio's blocks on stderr."),
+    F("percall_journald_short", "A", "percall.py", "journald-short", DEBUG, style="basic",
+      notes="stderr piped to journald (one entry per line), journalctl -o short."),
+    F("percall_journald_short_iso", "A", "percall.py", "journald-short-iso", DEBUG, style="journal",
+      notes="native journal entries (JournalHandler-like, one entry per record), journalctl -o short-iso: continuation lines indented."),
+    F("percall_journald_json", "A", "percall.py", "journald-json", DEBUG, style="journal",
+      notes="native journal entries, journalctl -o json: the whole block in MESSAGE."),
+    F("percall_heroku", "A", "percall.py", "heroku", DEBUG, gzip=True),
+    F("percall_pm2", "A", "percall.py", "pm2", DEBUG, style="basic"),
+    F("ci_pytest_then_docker", "A", "ci", "ci-mixed", DEBUG,
+      notes="CI job log: a real pytest run (debug on: call sites), then `docker logs --timestamps` of a service container running shared.py (debug off: its 6 findings have no call site and are not in sites)."),
+    F("list_percall_debug_wdefault", "B", "percall.py", "bare", DEBUG, WDEF,
+      notes="aiohttp 3.10.11: connections printed in the old list form. Python 3.11: tracemalloc never applies."),
+    F("list_percall_basic", "B", "percall.py", "logging", {}, style="basic"),
+    F("list_shared_debug", "B", "shared.py", "bare", DEBUG),
+    F("list_unread_debug", "B", "unread.py", "logging", DEBUG, style="asctime"),
+    F("aio311_tracemalloc_debug", "C", "percall.py", "bare", dict(DEBUG, **TM), WDEF,
+      notes="aiohttp 3.11.18 (deque form), Python 3.13: W blocks with tracemalloc frames and L blocks with source_traceback."),
+    F("connection_debug_wdefault", "A", "connection.py", "bare", DEBUG, WDEF,
+      notes="Unclosed connection: connections acquired by hand with connector.connect() and never released."),
+    F("list_connection_debug", "B", "connection.py", "logging", DEBUG, style="basic"),
+]
+
+
+def capture(cmd, env, cwd):
+    """Run cmd; return [(time, stream, text)] in arrival order, and the pid."""
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    lock = threading.Lock()
+
+    def pump(fh, name):
+        for raw in iter(fh.readline, b""):
+            t = time.time()
+            with lock:
+                lines.append((t, name, raw.decode("utf-8", "replace").rstrip("\n")))
+
+    ts = [threading.Thread(target=pump, args=(p.stdout, "stdout")),
+          threading.Thread(target=pump, args=(p.stderr, "stderr"))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    rc = p.wait(timeout=300)
+    lines.sort(key=lambda x: x[0])
+    return lines, p.pid, rc
+
+
+def run_program(fx, venvs, truth_path, journal_path=None, script=None):
+    for stale in (truth_path, journal_path):
+        if stale and os.path.exists(stale):
+            os.remove(stale)
+    vdir, pyver, aiover = VENVS[fx["venv"]]
+    py = os.path.join(venvs, vdir, "bin", "python")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONASYNCIODEBUG", "PYTHONTRACEMALLOC", "PYTHONWARNINGS", "PYTHONDEVMODE")}
+    env.update(fx["env"])
+    env.update(TRUTH_OUT=truth_path, LOG_STYLE=fx["style"], PYTHONUNBUFFERED="1",
+               PYTHONDONTWRITEBYTECODE="1", COLUMNS="100")
+    if journal_path:
+        env["JOURNAL_OUT"] = journal_path
+    script = script or fx["script"]
+    if script == "pytest":
+        cmd = [py] + fx["wopts"] + ["-m", "pytest", "-p", "no:cacheprovider"]
+        cwd = os.path.join(HERE, "pytest_suite")
+    else:
+        cmd = [py] + fx["wopts"] + [os.path.join(HERE, script)]
+        cwd = REPO
+    return capture(cmd, env, cwd)
+
+
+def make(fx, venvs, tmp):
+    name = fx["name"]
+    tpath = os.path.join(tmp, name + ".raw.json")
+    jpath = os.path.join(tmp, name + ".journal.jsonl")
+    env_name = fx["envelope"]
+    extra_raw = None
+    if env_name == "ci-mixed":
+        lines, pid, rc = run_program(dict(fx, wopts=[]), venvs, tpath, script="pytest")
+        tpath2 = os.path.join(tmp, name + ".raw2.json")
+        lines2, pid2, rc2 = run_program(dict(fx, style="asctime", env={}), venvs, tpath2, script="shared.py")
+        extra_raw = json.load(open(tpath2))
+        out = ["##[group]Run python -m pytest -p no:cacheprovider", "python -m pytest -p no:cacheprovider"]
+        out += [l[2] for l in lines]
+        out += ["##[endgroup]", "##[group]Service logs",
+                "+ docker logs --timestamps prices-api"]
+        out += E.docker_timestamps(lines2)
+        out += ["##[endgroup]", "##[error]Process completed with exit code 1."]
+        scripts = ["samples/gen/pytest_suite/test_prices.py", "samples/gen/shared.py"]
+    else:
+        lines, pid, rc = run_program(fx, venvs, tpath, journal_path=jpath if fx["style"] == "journal" else None)
+        scripts = ["samples/gen/pytest_suite/test_prices.py" if fx["script"] == "pytest"
+                   else "samples/gen/" + fx["script"]]
+        host, ident = "api-01", "pricebot"
+        if env_name in ("bare", "logging", "loguru", "uvicorn", "json-logger", "structlog", "pytest"):
+            out = [l[2] for l in lines]
+        elif env_name == "docker-json":
+            out = E.docker_json(lines)
+        elif env_name == "docker-timestamps":
+            out = E.docker_timestamps(lines)
+        elif env_name == "cri":
+            out = E.cri(lines, split=fx.get("cri_split"), z=fx.get("cri_z", "Z"),
+                        fixed=bool(fx.get("cri_split")))
+        elif env_name == "journald-short":
+            out = E.journald_short_stream(lines, host, ident, pid)
+        elif env_name in ("journald-short-iso", "journald-json"):
+            entries = [json.loads(l) for l in open(jpath)]
+            stream = [(t, s, x, pid) for t, s, x in lines]
+            if env_name == "journald-json":
+                if stream:
+                    raise SystemExit("%s: unexpected stdout/stderr output with native journal" % name)
+                out = E.journald_json(entries, host, ident, "pricebot.service",
+                                      "3f1c2b9a8d7e4c6b9a1e2d3c4b5a6978", "b7d9e2f4a1c34e5f8a9b0c1d2e3f4a5b")
+            else:
+                out = E.journald_native_short(entries, host, ident, iso=True, stream_lines=stream)
+        elif env_name == "heroku":
+            out = E.heroku(lines)
+        elif env_name == "pm2":
+            out = E.pm2(lines)
+        else:
+            raise SystemExit("unknown envelope " + env_name)
+    raw = json.load(open(tpath))
+    vdir, pyver, aiover = VENVS[fx["venv"]]
+    settings = {
+        "PYTHONASYNCIODEBUG": fx["env"].get("PYTHONASYNCIODEBUG"),
+        "PYTHONTRACEMALLOC": fx["env"].get("PYTHONTRACEMALLOC"),
+        "warnings": " ".join(fx["wopts"]) or None,
+        "log_style": fx["style"],
+    }
+    if fx["env"].get("APP_STDOUT"):
+        settings["app_logs_on_stdout"] = True
+    if fx["env"].get("ACCESS_LOG"):
+        settings["access_log"] = True
+    totals = dict(raw["totals"])
+    sites = {s["site"]: dict(s) for s in raw["sites"]}
+    hidden = raw.get("hidden_pooled_connections", 0)
+    shows = raw["shows_sites"]
+    notes = [fx["notes"]] if fx["notes"] else []
+    if extra_raw:
+        for k, v in extra_raw["totals"].items():
+            totals[k] += v
+        for s in extra_raw["sites"]:
+            cur = sites.setdefault(s["site"], {k: 0 for k in s if k != "site"} | {"site": s["site"]})
+            for k, v in s.items():
+                if k != "site":
+                    cur[k] += v
+        hidden += extra_raw.get("hidden_pooled_connections", 0)
+        shows = shows or extra_raw["shows_sites"]
+        settings["second_part"] = "shared.py, LOG_STYLE=asctime, no PYTHONASYNCIODEBUG, docker logs --timestamps"
+        if raw["invisible_site_findings"] or extra_raw["invisible_site_findings"]:
+            notes.append("some findings have no visible call site")
+    if raw["invisible_site_findings"] and shows:
+        notes.append("%d finding(s) have no call site in the log (not in sites)" % raw["invisible_site_findings"])
+    for r in [raw] + ([extra_raw] if extra_raw else []):
+        late = [e for e in r["events"] if e.get("alive_at_finish")]
+        if late:
+            notes.append("%d object(s) (%s) were still alive when the truth was written (held by pytest) and "
+                         "are finalized at interpreter exit, after pytest's summary: the truth counts them from "
+                         "the same __del__ condition evaluated on the live objects; their W and L blocks are "
+                         "printed raw at the end of the log." % (
+                             len(late), ", ".join(sorted({e["kind"] for e in late}))))
+        warned = [e for e in r["events"] if (e.get("L") or e.get("W_shown")) and not e.get("alive_at_finish")]
+        if any(e.get("W") not in (None, "ignore") for e in warned):
+            parts = []
+            for kind in ("session", "connector", "response", "connection"):
+                ks = [e for e in warned if e["kind"] == kind]
+                if ks:
+                    parts.append("%s %d/%d" % (kind, sum(1 for e in ks if e.get("W_shown")), len(ks)))
+            notes.append("W blocks printed (per object kind, printed/warned): %s%s." % (
+                ", ".join(parts),
+                "; -W default prints a repeated text (reused address, same location) only once, the L block still appears"
+                if any(not e.get("W_shown") for e in warned) else ""))
+        if r["site_mismatches"]:
+            notes.append("site mismatch: %s" % r["site_mismatches"])
+        if r["alive_tracked_objects"]:
+            pass
+        if r.get("late_events"):
+            notes.append("%d __del__ ran after truth.finish()" % r["late_events"])
+    truth = {
+        "fixture": name,
+        "script": " + ".join(scripts),
+        "aiohttp": aiover,
+        "python": pyver,
+        "loop": fx.get("loop", "asyncio"),
+        "envelope": env_name,
+        "settings": settings,
+        "shows_sites": shows,
+        "totals": totals,
+    }
+    if shows:
+        truth["sites"] = sorted(sites.values(), key=lambda s: s["site"])
+    if hidden:
+        truth["hidden_pooled_connections"] = hidden
+    truth["exit_code"] = rc
+    truth["notes"] = " ".join(notes)
+    text = "\n".join(out) + "\n"
+    logp = os.path.join(LOGS, name + ".log")
+    for p in (logp, logp + ".gz"):
+        if os.path.exists(p):
+            os.remove(p)
+    if fx.get("gzip"):
+        with gzip.GzipFile(logp + ".gz", "wb", mtime=0) as g:
+            g.write(text.encode())
+    else:
+        with open(logp, "w") as fh:
+            fh.write(text)
+    with open(os.path.join(LOGS, name + ".truth.json"), "w") as fh:
+        json.dump(truth, fh, indent=1)
+        fh.write("\n")
+    # keep the raw per-object record next to the venvs (ignored) for debugging
+    with open(os.path.join(tmp, name + ".objects.json"), "w") as fh:
+        json.dump(raw, fh, indent=1)
+    return truth, len(text)
+
+
+def main():
+    venvs = sys.argv[1]
+    only = set(sys.argv[2:])
+    tmp = os.path.join(venvs, "work")
+    os.makedirs(tmp, exist_ok=True)
+    os.makedirs(LOGS, exist_ok=True)
+    for fx in FIXTURES:
+        if only and fx["name"] not in only:
+            continue
+        if not os.path.exists(os.path.join(HERE, fx["script"])) and fx["script"] not in ("pytest", "ci"):
+            print("skip %s (no %s)" % (fx["name"], fx["script"]))
+            continue
+        t0 = time.time()
+        truth, size = make(fx, venvs, tmp)
+        print("%-32s %6d bytes %5.1fs %s" % (fx["name"], size, time.time() - t0, truth["totals"]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
