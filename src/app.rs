@@ -228,7 +228,13 @@ fn scan(args: &ScanArgs) -> Result<i32> {
             if args.format == Format::List && summary.totals.findings > 0 {
                 writeln!(out)?;
             }
-            report::write_table(&mut out, &summary, &inputs, use_color(args.color))?;
+            report::write_table(
+                &mut out,
+                &summary,
+                &inputs,
+                use_color(args.color),
+                io::stdout().is_terminal(),
+            )?;
         }
     }
     out.flush()?;

@@ -6,7 +6,9 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{
+    Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width, presets,
+};
 use serde_json::{Value, json};
 
 use crate::classify::Label;
@@ -23,9 +25,20 @@ pub const SITE_HINT: &str = "No call sites: the log has no creation tracebacks. 
 PYTHONTRACEMALLOC=25 and -W default::ResourceWarning for tracemalloc's.";
 
 /// What the labels mean, said under the table.
-pub const LABELS: &str = "leak: sockets were held until garbage collection (pooled by a connector, or held by an unread \
-response or unreleased connection). noise: a session was collected unclosed but held no socket. \
-unknown: the log does not show enough to tell.";
+pub const LABELS: [(&str, &str); 3] = [
+    (
+        "leak",
+        "sockets were held until garbage collection: pooled by a connector, or held by an unread response or unreleased connection",
+    ),
+    (
+        "noise",
+        "a session was collected unclosed but held no socket (idle GC)",
+    ),
+    (
+        "unknown",
+        "the log does not show enough to tell (a block cut off or without its body)",
+    ),
+];
 
 /// One input, as the reports name it.
 #[derive(Clone, Debug)]
@@ -190,12 +203,14 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// The human summary: one row per call site, totals, and what the labels mean.
+/// The human summary: one row per call site, totals, and what the labels mean. On a
+/// terminal the table wraps to its width.
 pub fn write_table(
     w: &mut dyn Write,
     s: &Summary,
     inputs: &[InputReport],
     color: bool,
+    terminal_width: bool,
 ) -> io::Result<()> {
     let t = &s.totals;
     let lines: u64 = inputs.iter().map(|i| i.stats.lines).sum();
@@ -219,39 +234,49 @@ pub fn write_table(
         terminal(&names)
     )?;
     let sites = s.sites();
-    let with_times = sites.iter().any(|x| x.first_seen.is_some());
+    let mut table = Table::new();
+    table.load_style(presets::UTF8_FULL_CONDENSED);
+    if terminal_width {
+        table.set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        table
+            .force_no_tty()
+            .set_content_arrangement(ContentArrangement::Disabled);
+    }
+    if color {
+        table.enforce_styling();
+    }
+    // On a narrow terminal the call site keeps the room and the timestamps go (JSON has them).
+    let narrow = table.width().is_some_and(|w| w < 150);
+    let with_times = !narrow && sites.iter().any(|x| x.first_seen.is_some());
     let extra = [
         (t.responses > 0, "Responses"),
         (t.connections > 0, "Connections"),
     ];
     let mut header = vec!["Call site", "Label", "Findings", "Sessions", "Connectors"];
     header.extend(extra.iter().filter(|(on, _)| *on).map(|(_, h)| *h));
-    header.push("Pooled conns");
+    header.push("Pooled");
     if with_times {
         header.extend(["First seen", "Last seen"]);
     }
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    if color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
     table.set_header(header);
+    if terminal_width && let Some(site_column) = table.column_mut(0) {
+        // The call site is what the table is for: numbers wrap before it does.
+        site_column.set_constraint(ColumnConstraint::LowerBoundary(Width::Percentage(40)));
+    }
     for x in sites {
         let c = &x.counts;
         let site = match &x.site {
             Some(site) => {
-                let mut text = format!("{}:{}", site.file, site.line);
+                // Escape each part: the newline between them is ours, not the log's.
+                let mut text = terminal(&format!("{}:{}", site.file, site.line)).into_owned();
                 if let Some(f) = &site.function {
-                    text.push_str(&format!(" in {f}"));
+                    text.push_str(&format!(" in {}", terminal(f)));
                 }
                 if let Some(code) = &site.code {
-                    text.push_str(&format!("\n  {code}"));
+                    text.push_str(&format!("\n  {}", terminal(code)));
                 }
-                terminal(&text).into_owned()
+                text
             }
             None => "(no call site in the log)".to_string(),
         };
@@ -311,7 +336,10 @@ pub fn write_table(
         )?;
     }
     write_related(w, s)?;
-    writeln!(w, "Labels: {LABELS}")?;
+    writeln!(w, "Labels:")?;
+    for (label, meaning) in LABELS {
+        writeln!(w, "  {label:<8} {meaning}")?;
+    }
     if s.needs_site_hint() {
         let hint = if s.with_traceback == 0 {
             SITE_HINT.to_string()

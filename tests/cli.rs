@@ -146,7 +146,9 @@ fn table_explains_labels_totals_and_how_to_get_sites() {
         .stdout(predicate::str::contains(
             "1 leak holding 2 pooled connections, 1 noise, 0 unknown",
         ))
-        .stdout(predicate::str::contains("Labels: leak:"))
+        .stdout(predicate::str::contains(
+            "Labels:\n  leak     sockets were held",
+        ))
         .stdout(predicate::str::contains("PYTHONASYNCIODEBUG=1"))
         .stdout(predicate::str::contains("\x1b[").not());
 }

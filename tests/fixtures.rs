@@ -188,7 +188,7 @@ fn a_fixture_cut_in_the_middle_of_a_block_loses_nothing_before_the_cut() {
     let text = std::fs::read_to_string(&log).unwrap();
     let at = text.find("connections: [").expect("a connector block")
         + "connections: ['deque([(<aiohttp".len();
-    let got = scan_json(&[], Some(text[..at].as_bytes().to_vec()));
+    let got = scan_json(&[], Some(text.as_bytes()[..at].to_vec()));
     let t = &got["totals"];
     assert_eq!(t["truncated"], 1, "{t}");
     assert!(
