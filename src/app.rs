@@ -1,25 +1,33 @@
 //! App: run a parsed command line against real files and standard streams.
 //!
-//! This is the I/O edge: it opens inputs, drives the pure [`Scanner`], and writes reports.
-//! Errors name the file they concern; a broken pipe ends the run quietly.
+//! This is the I/O edge: it opens inputs, drives the pure [`Scanner`] and [`Filter`], and
+//! writes reports. Errors name the file they concern; a broken pipe ends the run quietly.
 
 use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::cli::{ColorChoice, Command, Format, GrammarArgs, ReadArgs, ScanArgs};
+use crate::cli::{
+    ColorChoice, Command, DropChoice, FilterArgs, Format, GrammarArgs, ReadArgs, ScanArgs,
+    StatsFormat,
+};
 use crate::envelope::Grammar;
 use crate::exit;
+use crate::filter::{self, Filter};
 use crate::group::{SiteRules, Summary, triage};
+use crate::live::{self, Consumer, Stop};
 use crate::pair::Decided;
-use crate::read;
+use crate::read::{self, LineInfo};
 use crate::report::{self, InputReport};
-use crate::scan::{Prefilter, Scanner};
+use crate::scan::{Out, Prefilter, Scanner};
 
 /// Runs a command and returns the process exit status.
 pub fn run(command: Command) -> i32 {
     let result = match command {
         Command::Scan(args) => scan(&args),
+        Command::Tail(args) => crate::tail::run(&args),
+        Command::Filter(args) => filter(&args),
         Command::Grammars(args) => grammars(&args),
     };
     match result {
@@ -32,7 +40,8 @@ pub fn run(command: Command) -> i32 {
     }
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
+/// Whether an error is a closed pipe on our output (a quiet end, like ripgrep's).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
@@ -61,43 +70,58 @@ fn grammars(args: &GrammarArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
-/// Where findings go while inputs are read.
-struct Sink<'a> {
-    format: Format,
-    out: &'a mut dyn Write,
-    summary: Summary,
-    rules: SiteRules,
+/// What every reading command needs, built once from [`ReadArgs`].
+pub struct Setup {
+    /// The grammars, the user's first.
+    pub grammars: Vec<Grammar>,
+    /// `--grammar`, as an index into `grammars`.
+    pub forced: Option<usize>,
+    /// `--skip-frames`.
+    pub rules: SiteRules,
+    /// Shared literal searchers.
+    pub prefilter: Prefilter,
+    /// `--max-line-bytes`.
+    pub max_line: usize,
+    /// `--flush-ms`.
+    pub flush: Duration,
 }
 
-impl Sink<'_> {
-    fn take(
-        &mut self,
-        decided: &mut Vec<Decided>,
-        input: usize,
-        inputs: &[InputReport],
-    ) -> io::Result<()> {
-        for d in decided.drain(..) {
-            let t = match &d {
-                Decided::Finding(f) => Some(triage(f, input, &self.rules)),
-                Decided::Related(_) => None,
+impl Setup {
+    /// Checks and loads what the options name.
+    pub fn new(r: &ReadArgs) -> Result<Setup> {
+        let grammars = load_grammars(&r.grammar_file)?;
+        let forced =
+            match r.grammar.as_deref() {
+                None => None,
+                Some(name) => Some(grammars.iter().position(|g| g.name == name).ok_or_else(
+                    || {
+                        let names: Vec<&str> = grammars.iter().map(|g| g.name.as_str()).collect();
+                        anyhow!("unknown grammar '{name}'; known: {}", names.join(", "))
+                    },
+                )?),
             };
-            if let Some(t) = &t {
-                match self.format {
-                    Format::Ndjson => {
-                        report::write_json_line(self.out, &report::finding_json(t, inputs))?;
-                        self.out.flush()?;
-                    }
-                    Format::List => report::write_list_line(self.out, t, inputs)?,
-                    Format::Table | Format::Json => {}
-                }
-            }
-            self.summary.add(&d, t.as_ref());
+        let rules = SiteRules::new(&r.skip_frames).context("--skip-frames")?;
+        if r.max_line_bytes < 1024 {
+            return Err(anyhow!("--max-line-bytes must be at least 1024"));
         }
-        Ok(())
+        Ok(Setup {
+            grammars,
+            forced,
+            rules,
+            prefilter: Prefilter::default(),
+            max_line: r.max_line_bytes,
+            flush: Duration::from_millis(r.flush_ms),
+        })
+    }
+
+    /// A scanner for one input.
+    pub fn scanner(&self) -> Scanner<'_> {
+        Scanner::new(&self.grammars, self.forced, &self.prefilter)
     }
 }
 
-fn use_color(choice: ColorChoice) -> bool {
+/// Whether to colour output on stdout.
+pub fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -107,44 +131,227 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// The grammar index `--grammar` names.
-fn forced_grammar(all: &[Grammar], name: Option<&str>) -> Result<Option<usize>> {
-    let Some(name) = name else { return Ok(None) };
-    match all.iter().position(|g| g.name == name) {
-        Some(i) => Ok(Some(i)),
-        None => {
-            let names: Vec<&str> = all.iter().map(|g| g.name.as_str()).collect();
-            Err(anyhow!(
-                "unknown grammar '{name}'; known: {}",
-                names.join(", ")
-            ))
+/// Where decided findings go: reported as they come (NDJSON, lists) and added up.
+pub struct Sink<'w> {
+    format: Format,
+    out: &'w mut dyn Write,
+    color: bool,
+    rules: SiteRules,
+    /// Everything added up.
+    pub summary: Summary,
+    /// The inputs, for names in reports.
+    pub inputs: Vec<InputReport>,
+    /// Findings reported so far (for live status lines).
+    pub reported: u64,
+    /// A status line is kept at the bottom of the terminal (`tail`).
+    status: bool,
+    status_shown: bool,
+    dirty: bool,
+}
+
+impl<'w> Sink<'w> {
+    /// A sink writing `format` to `out`.
+    pub fn new(format: Format, out: &'w mut dyn Write, color: bool, rules: SiteRules) -> Self {
+        Sink {
+            format,
+            out,
+            color,
+            rules,
+            summary: Summary::default(),
+            inputs: Vec::new(),
+            reported: 0,
+            status: false,
+            status_shown: false,
+            dirty: false,
         }
+    }
+
+    /// Keeps a status line at the bottom of the terminal, below the findings.
+    pub fn live_status(&mut self, on: bool) {
+        self.status = on;
+    }
+
+    /// Whether findings were printed since the status line was last drawn.
+    pub fn status_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Draws the status line in place (no newline, so the next draw replaces it).
+    pub fn draw_status(&mut self, text: &str) -> io::Result<()> {
+        write!(self.out, "\r\x1b[2K{}", crate::escape::terminal(text))?;
+        self.status_shown = true;
+        self.dirty = false;
+        self.out.flush()
+    }
+
+    /// Removes the status line.
+    pub fn clear_status(&mut self) -> io::Result<()> {
+        if self.status_shown {
+            write!(self.out, "\r\x1b[2K")?;
+            self.status_shown = false;
+        }
+        self.out.flush()
+    }
+
+    /// Changes the format of what comes next (the final report of `tail`).
+    pub fn set_format(&mut self, format: Format) {
+        self.format = format;
+    }
+
+    /// Adds an input and returns its index.
+    pub fn add_input(&mut self, name: String) -> usize {
+        self.inputs.push(InputReport {
+            name,
+            grammar: "bare".into(),
+            stats: Default::default(),
+            cut_lines: 0,
+        });
+        self.inputs.len() - 1
+    }
+
+    /// Refreshes an input's counts from its scanner.
+    pub fn update_input(&mut self, i: usize, s: &Scanner<'_>) {
+        let r = &mut self.inputs[i];
+        r.grammar = s.grammar().to_string();
+        r.stats = s.stats.clone();
+        r.cut_lines = s.cut_lines();
+    }
+
+    /// Takes what a scanner decided for input `i`.
+    pub fn take(&mut self, out: &mut Out, i: usize) -> io::Result<()> {
+        out.free.clear();
+        for d in out.decided.drain(..) {
+            let t = match &d {
+                Decided::Finding(f) => Some(triage(f, i, &self.rules)),
+                _ => None,
+            };
+            self.add(&d, t)?;
+        }
+        Ok(())
+    }
+
+    /// Takes one decided item, triaged when it is a finding.
+    pub fn add(&mut self, d: &Decided, t: Option<crate::group::Triaged>) -> io::Result<()> {
+        if let Some(t) = &t {
+            self.reported += 1;
+            match self.format {
+                Format::Ndjson => {
+                    report::write_json_line(self.out, &report::finding_json(t, &self.inputs))?;
+                    self.out.flush()?;
+                }
+                Format::List => {
+                    if self.status_shown {
+                        write!(self.out, "\r\x1b[2K")?;
+                        self.status_shown = false;
+                    }
+                    report::write_list_line(self.out, t, &self.inputs, self.color)?;
+                    self.dirty = true;
+                    self.out.flush()?;
+                }
+                Format::Table | Format::Json => {}
+            }
+        }
+        self.summary.add(d, t.as_ref());
+        Ok(())
+    }
+
+    /// The final report: the table, the JSON object, or the NDJSON summary line.
+    pub fn finish(&mut self) -> io::Result<()> {
+        let summary = std::mem::take(&mut self.summary);
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer_pretty(
+                    &mut *self.out,
+                    &report::summary_json(&summary, &self.inputs),
+                )?;
+                writeln!(self.out)?;
+            }
+            Format::Ndjson => {
+                let mut v = report::summary_json(&summary, &self.inputs);
+                if let Some(m) = v.as_object_mut() {
+                    m.insert("type".into(), "summary".into());
+                }
+                report::write_json_line(self.out, &v)?;
+            }
+            Format::Table | Format::List => {
+                if self.format == Format::List && summary.totals.findings > 0 {
+                    writeln!(self.out)?;
+                }
+                report::write_table(
+                    self.out,
+                    &summary,
+                    &self.inputs,
+                    self.color,
+                    io::stdout().is_terminal(),
+                )?;
+            }
+        }
+        self.summary = summary;
+        self.out.flush()
+    }
+
+    /// The writer, for live status lines.
+    pub fn writer(&mut self) -> &mut dyn Write {
+        self.out
+    }
+}
+
+/// Says on stderr that lines were cut.
+pub fn warn_cut(name: &str, cut: u64, max: usize) {
+    if cut > 0 {
+        eprintln!(
+            "unclosed: warning: {}: {cut} line(s) longer than {max} bytes were cut there (--max-line-bytes)",
+            crate::escape::terminal(name)
+        );
+    }
+}
+
+/// `scan` on standard input: findings are reported as they are decided.
+struct LiveScan<'a, 'w> {
+    scanner: Scanner<'a>,
+    sink: &'a mut Sink<'w>,
+    input: usize,
+    out: Out,
+}
+
+impl Consumer for LiveScan<'_, '_> {
+    fn line(&mut self, _raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
+        self.scanner.push_line(line, info, &mut self.out);
+        if !self.out.decided.is_empty() {
+            self.sink.update_input(self.input, &self.scanner);
+            self.sink.take(&mut self.out, self.input)?;
+        }
+        self.out.free.clear();
+        Ok(())
+    }
+
+    fn holds(&self) -> bool {
+        self.scanner.holds_anything()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.scanner.finish(&mut self.out);
+        self.sink.update_input(self.input, &self.scanner);
+        self.sink.take(&mut self.out, self.input)?;
+        Ok(())
     }
 }
 
 fn scan(args: &ScanArgs) -> Result<i32> {
-    let r: &ReadArgs = &args.read;
-    let all = load_grammars(&r.grammar_file)?;
-    let forced = forced_grammar(&all, r.grammar.as_deref())?;
-    let rules = SiteRules::new(&r.skip_frames).context("--skip-frames")?;
-    if r.max_line_bytes < 1024 {
-        return Err(anyhow!("--max-line-bytes must be at least 1024"));
-    }
-    let files: Vec<String> = if r.files.is_empty() {
+    let setup = Setup::new(&args.read)?;
+    let files: Vec<String> = if args.files.is_empty() {
         vec!["-".into()]
     } else {
-        r.files.clone()
+        args.files.clone()
     };
-    let prefilter = Prefilter::default();
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut sink = Sink {
-        format: args.format,
-        out: &mut out,
-        summary: Summary::default(),
-        rules,
-    };
-    let mut inputs: Vec<InputReport> = Vec::new();
+    let mut sink = Sink::new(
+        args.format,
+        &mut out,
+        use_color(args.color),
+        setup.rules.clone(),
+    );
     let mut failed = false;
 
     for path in &files {
@@ -153,7 +360,7 @@ fn scan(args: &ScanArgs) -> Result<i32> {
         } else {
             path.clone()
         };
-        let mut reader = match read::open(path) {
+        let reader = match read::open(path) {
             Ok(r) => r,
             Err(e) => {
                 // Like ripgrep: say so, go on with the other inputs, exit 2 at the end.
@@ -162,81 +369,190 @@ fn scan(args: &ScanArgs) -> Result<i32> {
                 continue;
             }
         };
-        let i = inputs.len();
-        inputs.push(InputReport {
-            name: name.clone(),
-            grammar: String::new(),
-            stats: Default::default(),
-            cut_lines: 0,
-        });
-        let mut scanner = Scanner::new(&all, forced, &prefilter);
-        let mut decided = Vec::new();
-        let read_result =
-            read::lines::<_, anyhow::Error>(&mut *reader, r.max_line_bytes, |line, cut| {
-                scanner.push_line(line, cut, &mut decided);
-                if !decided.is_empty() {
-                    inputs[i].grammar = scanner.grammar().to_string();
-                    sink.take(&mut decided, i, &inputs)?;
-                }
-                Ok(())
-            });
-        // What was read before an error still counts: decide it.
-        scanner.finish(&mut decided);
-        inputs[i].grammar = scanner.grammar().to_string();
-        inputs[i].stats = scanner.stats.clone();
-        inputs[i].cut_lines = scanner.cut_lines();
-        sink.take(&mut decided, i, &inputs)?;
-        if let Err(e) = read_result {
-            if is_broken_pipe(&e) {
-                return Err(e);
+        let i = sink.add_input(name.clone());
+        let result = if path == "-" {
+            scan_live(&setup, &mut sink, i, reader)
+        } else {
+            scan_file(&setup, &mut sink, i, reader).map(|()| Stop::Eof)
+        };
+        match result {
+            Ok(Stop::Eof) => {}
+            Ok(Stop::Signal) => break,
+            Err(e) if is_broken_pipe(&e) => return Err(e),
+            Err(e) => {
+                eprintln!(
+                    "unclosed: {}: read error after line {}: {}",
+                    crate::escape::terminal(&name),
+                    sink.inputs[i].stats.lines,
+                    crate::escape::terminal(&format!("{e:#}"))
+                );
+                failed = true;
             }
-            eprintln!(
-                "unclosed: {}: read error after line {}: {}",
-                crate::escape::terminal(&name),
-                inputs[i].stats.lines,
-                crate::escape::terminal(&format!("{e:#}"))
-            );
-            failed = true;
         }
-        if inputs[i].cut_lines > 0 {
-            eprintln!(
-                "unclosed: warning: {}: {} line(s) longer than {} bytes were cut there (--max-line-bytes)",
-                crate::escape::terminal(&name),
-                inputs[i].cut_lines,
-                r.max_line_bytes
-            );
-        }
+        warn_cut(&name, sink.inputs[i].cut_lines, setup.max_line);
     }
-    if inputs.is_empty() {
+    if sink.inputs.is_empty() {
         return Ok(exit::ERROR);
     }
+    sink.finish()?;
+    Ok(if failed { exit::ERROR } else { exit::OK })
+}
 
-    let summary = std::mem::take(&mut sink.summary);
-    match args.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &report::summary_json(&summary, &inputs))?;
-            writeln!(out)?;
+/// Reads a file through to its end: no timers needed, nothing waits on the clock.
+fn scan_file(
+    setup: &Setup,
+    sink: &mut Sink<'_>,
+    i: usize,
+    mut reader: Box<dyn io::BufRead + Send>,
+) -> Result<()> {
+    let mut scanner = setup.scanner();
+    let mut out = Out::default();
+    let result = read::lines::<_, anyhow::Error>(&mut *reader, setup.max_line, |line, info| {
+        scanner.push_line(line, info, &mut out);
+        if !out.decided.is_empty() {
+            sink.update_input(i, &scanner);
+            sink.take(&mut out, i)?;
         }
-        Format::Ndjson => {
-            let mut v = report::summary_json(&summary, &inputs);
-            if let Some(m) = v.as_object_mut() {
-                m.insert("type".into(), "summary".into());
-            }
-            report::write_json_line(&mut out, &v)?;
+        Ok(())
+    });
+    // What was read before an error still counts: decide it.
+    scanner.finish(&mut out);
+    sink.update_input(i, &scanner);
+    sink.take(&mut out, i)?;
+    result
+}
+
+fn scan_live(
+    setup: &Setup,
+    sink: &mut Sink<'_>,
+    i: usize,
+    reader: Box<dyn io::BufRead + Send>,
+) -> Result<Stop> {
+    let chunks = live::spawn_reader(Box::new(reader));
+    let mut consumer = LiveScan {
+        scanner: setup.scanner(),
+        sink,
+        input: i,
+        out: Out::default(),
+    };
+    live::drive(chunks, &mut consumer, setup.max_line, setup.flush)
+}
+
+/// `filter`: stdin to stdout.
+struct LiveFilter<'a, 'w> {
+    filter: Filter<'a>,
+    out: &'w mut dyn Write,
+    buf: Vec<u8>,
+    sink: Option<Sink<'w>>,
+}
+
+impl LiveFilter<'_, '_> {
+    fn write(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            self.out.write_all(&self.buf)?;
+            self.out.flush()?;
+            self.buf.clear();
         }
-        Format::Table | Format::List => {
-            if args.format == Format::List && summary.totals.findings > 0 {
-                writeln!(out)?;
+        if let Some(sink) = &mut self.sink {
+            sink.update_input(0, self.filter.scanner());
+            for (d, t) in self.filter.triaged.drain(..) {
+                sink.add(&d, t)?;
             }
-            report::write_table(
-                &mut out,
-                &summary,
-                &inputs,
-                use_color(args.color),
-                io::stdout().is_terminal(),
-            )?;
+        } else {
+            self.filter.triaged.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Consumer for LiveFilter<'_, '_> {
+    fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
+        self.filter.push(raw, line, info, &mut self.buf);
+        self.write()
+    }
+
+    fn holds(&self) -> bool {
+        self.filter.holds_lines() || self.filter.scanner().holds_anything()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.filter.flush(&mut self.buf);
+        self.write()
+    }
+}
+
+fn drop_set(choices: &[DropChoice]) -> filter::Drop {
+    if choices.is_empty() {
+        return filter::Drop::default();
+    }
+    let mut d = filter::Drop {
+        leak: false,
+        noise: false,
+        unknown: false,
+    };
+    for c in choices {
+        match c {
+            DropChoice::Noise => d.noise = true,
+            DropChoice::Leak => d.leak = true,
+            DropChoice::Unknown => d.unknown = true,
+            DropChoice::All => {
+                d = filter::Drop {
+                    leak: true,
+                    noise: true,
+                    unknown: true,
+                }
+            }
+            DropChoice::None => {
+                d = filter::Drop {
+                    leak: false,
+                    noise: false,
+                    unknown: false,
+                }
+            }
         }
     }
-    out.flush()?;
-    Ok(if failed { exit::ERROR } else { exit::OK })
+    d
+}
+
+fn filter(args: &FilterArgs) -> Result<i32> {
+    let setup = Setup::new(&args.read)?;
+    let reader = read::open("-").context("<stdin>")?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut err_buf: Vec<u8> = Vec::new();
+    let format = match args.stats {
+        Some(StatsFormat::Json) => Format::Json,
+        _ => Format::Table,
+    };
+    let sink = args.stats.map(|_| {
+        let mut s = Sink::new(format, &mut err_buf, false, setup.rules.clone());
+        s.add_input("<stdin>".into());
+        s
+    });
+    let mut consumer = LiveFilter {
+        filter: Filter::new(
+            setup.scanner(),
+            setup.rules.clone(),
+            drop_set(&args.drop),
+            args.annotate,
+        ),
+        out: &mut out,
+        buf: Vec::new(),
+        sink,
+    };
+    let chunks = live::spawn_reader(Box::new(reader));
+    let result = live::drive(chunks, &mut consumer, setup.max_line, setup.flush);
+    let cut = consumer.filter.scanner().cut_lines();
+    if let Some(mut sink) = consumer.sink.take() {
+        sink.update_input(0, consumer.filter.scanner());
+        sink.finish()?;
+    }
+    drop(consumer);
+    io::stderr().write_all(&err_buf)?;
+    warn_cut("<stdin>", cut, setup.max_line);
+    match result {
+        Ok(_) => Ok(exit::OK),
+        Err(e) if is_broken_pipe(&e) => Err(e),
+        Err(e) => Err(e.context("<stdin>: read error")),
+    }
 }

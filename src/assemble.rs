@@ -19,6 +19,9 @@ pub struct Pos {
     pub line: u64,
     /// The timestamp the envelope or the record prefix gave, as written.
     pub ts: Option<String>,
+    /// Every physical line this logical line came from, when it is more than `line` (the
+    /// pieces of a split line: CRI `P`, Docker's 16 KiB split).
+    pub lines: Vec<u64>,
 }
 
 /// One frame of a creation traceback, owned.
@@ -58,6 +61,8 @@ pub struct Block {
     pub location: Option<(String, u32)>,
     /// Where the header stood.
     pub pos: Pos,
+    /// Every physical line the block was read from, in order (for `filter`).
+    pub lines: Vec<u64>,
 }
 
 /// What the assembler makes of the lines it is given.
@@ -65,8 +70,9 @@ pub struct Block {
 pub enum Event {
     /// A whole block.
     Block(Box<Block>),
-    /// An ordinary line: it separates the blocks before and after it.
-    Text,
+    /// An ordinary line: it separates the blocks before and after it. Carries the physical
+    /// lines of a would-be block that turned out to be ordinary text.
+    Text(Vec<u64>),
     /// An empty line outside a block: it separates nothing.
     Blank,
 }
@@ -110,16 +116,18 @@ impl Assembler {
         self.open.is_some()
     }
 
-    /// Reads one logical line and pushes what it completes to `out`.
-    pub fn push(&mut self, text: &str, pos: &Pos, out: &mut Vec<Event>) {
+    /// Reads one logical line and pushes what it completes to `out`. Returns whether the
+    /// line was taken into a block.
+    pub fn push(&mut self, text: &str, pos: &Pos, out: &mut Vec<Event>) -> bool {
         let line = parse::line(text);
         if let Some(open) = &mut self.open {
             if open.accept(&line, text) {
-                return;
+                open.block.take_lines(pos);
+                return true;
             }
             self.close(out);
         }
-        self.start(line, text, pos, out);
+        self.start(line, text, pos, out)
     }
 
     /// Ends the block in progress, if any: at the end of the input, or when the stream has
@@ -133,17 +141,17 @@ impl Assembler {
         let b = open.block;
         if open.state == State::Unraisable {
             // The report never reached its `ResourceWarning:` line: it was ordinary text.
-            out.push(Event::Text);
+            out.push(Event::Text(b.lines));
         } else if b.channel == Channel::Log && !b.complete && !open.record_like && b.repr.is_none()
         {
             // A line ending in the message words, with no body and no logging prefix, is prose.
-            out.push(Event::Text);
+            out.push(Event::Text(b.lines));
         } else {
             out.push(Event::Block(Box::new(b)));
         }
     }
 
-    fn start(&mut self, line: Line<'_>, text: &str, pos: &Pos, out: &mut Vec<Event>) {
+    fn start(&mut self, line: Line<'_>, text: &str, pos: &Pos, out: &mut Vec<Event>) -> bool {
         let (block, state, record_like) = match line {
             Line::LogHeader { kind, prefix } => (
                 Block::new(kind, Channel::Log, header_pos(pos, prefix)),
@@ -164,12 +172,10 @@ impl Assembler {
                 true,
             ),
             Line::Bodyless { kind } => {
-                out.push(Event::Block(Box::new(Block::new(
-                    kind,
-                    Channel::Log,
-                    header_pos(pos, text),
-                ))));
-                return;
+                let mut b = Block::new(kind, Channel::Log, header_pos(pos, text));
+                b.take_lines(pos);
+                out.push(Event::Block(Box::new(b)));
+                return true;
             }
             Line::Unraisable => (
                 Block::new(Kind::Session, Channel::Warning, pos.clone()),
@@ -178,18 +184,21 @@ impl Assembler {
             ),
             Line::Empty => {
                 out.push(Event::Blank);
-                return;
+                return false;
             }
             _ => {
-                out.push(Event::Text);
-                return;
+                out.push(Event::Text(Vec::new()));
+                return false;
             }
         };
-        self.open = Some(Open {
+        let mut open = Open {
             block,
             state,
             record_like,
-        });
+        };
+        open.block.take_lines(pos);
+        self.open = Some(open);
+        true
     }
 }
 
@@ -209,7 +218,9 @@ impl Open {
                 },
             ) if kind.is_aiohttp() => {
                 let pos = b.pos.clone();
+                let lines = std::mem::take(&mut b.lines);
                 *b = Block::warning(kind, repr, location, pos);
+                b.lines = lines;
                 if kind == Kind::Response {
                     State::Headers
                 } else {
@@ -282,6 +293,22 @@ impl Block {
             complete: false,
             location: None,
             pos,
+            lines: Vec::new(),
+        }
+    }
+
+    /// Records the physical lines a logical line came from.
+    fn take_lines(&mut self, pos: &Pos) {
+        let own = [pos.line];
+        let lines: &[u64] = if pos.lines.is_empty() {
+            &own
+        } else {
+            &pos.lines
+        };
+        for &n in lines {
+            if self.lines.last() != Some(&n) {
+                self.lines.push(n);
+            }
         }
     }
 

@@ -70,6 +70,7 @@ mod tests {
             complete,
             location: None,
             pos: Pos::default(),
+            lines: vec![],
         }
     }
 

@@ -36,8 +36,55 @@ pub enum Command {
     /// Read logs and report every aiohttp GC warning: leak or noise, by call site.
     #[command(after_help = SCAN_AFTER)]
     Scan(ScanArgs),
+    /// Follow log files like `tail -F` and report findings as they happen.
+    #[command(after_help = TAIL_AFTER)]
+    Tail(TailArgs),
+    /// Pass a log through from stdin to stdout, leaving out noise blocks (or what --drop says).
+    #[command(after_help = FILTER_AFTER)]
+    Filter(FilterArgs),
     /// List the log envelopes unclosed reads (for --grammar).
     Grammars(GrammarArgs),
+}
+
+const TAIL_AFTER: &str = "Examples:
+  unclosed tail /var/log/app/app.log
+  unclosed tail '/var/log/containers/api-*.log'        # quote globs: files created later are picked up
+  unclosed tail --from-start --format ndjson app.log | jq .
+
+Follows like `tail -F`: starts at the end of existing files, survives rename rotation (the old
+file is read to its end first), copytruncate, and files deleted and created again. New files
+matching a glob are read from their start. Ctrl-C (or SIGTERM) prints the final summary.";
+
+const FILTER_AFTER: &str = "Examples:
+  kubectl logs -f my-pod | unclosed filter | less
+  journalctl -f -u app | unclosed filter --annotate
+  unclosed filter --drop all --stats < app.log > clean.log
+
+Every line that is not part of a warning block passes through byte for byte, in order. A line
+is held only while a block it may belong to is undecided, and never longer than --flush-ms.";
+
+/// What `filter --drop` can leave out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DropChoice {
+    /// Sessions collected holding nothing.
+    Noise,
+    /// Findings that held sockets.
+    Leak,
+    /// Findings the log cannot decide.
+    Unknown,
+    /// Every finding.
+    All,
+    /// Nothing: pass everything through (with --annotate, to label it).
+    None,
+}
+
+/// Summary formats of `filter --stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StatsFormat {
+    /// The summary table.
+    Table,
+    /// The `unclosed/1` JSON object.
+    Json,
 }
 
 /// Output formats of `scan`.
@@ -67,10 +114,6 @@ pub enum ColorChoice {
 /// Options that choose how logs are read.
 #[derive(Debug, Args)]
 pub struct ReadArgs {
-    /// Log files to read (gzip is detected); none or `-` reads standard input.
-    #[arg(value_name = "FILE")]
-    pub files: Vec<String>,
-
     /// Read every input with this envelope instead of detecting it (see `unclosed grammars`).
     #[arg(long, value_name = "NAME")]
     pub grammar: Option<String>,
@@ -87,11 +130,21 @@ pub struct ReadArgs {
     /// Cut lines longer than this many bytes (they are counted and reported).
     #[arg(long, value_name = "BYTES", default_value_t = crate::read::DEFAULT_MAX_LINE)]
     pub max_line_bytes: usize,
+
+    /// On a live stream, decide a block this long after it stopped growing (and never hold
+    /// a line longer than this in `filter`).
+    #[arg(long, value_name = "MS", default_value_t = 400)]
+    pub flush_ms: u64,
 }
 
 /// `scan` arguments.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
+    /// Log files to read (gzip is detected); none or `-` reads standard input, reporting
+    /// findings as they are decided.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
+
     /// How logs are read.
     #[command(flatten)]
     pub read: ReadArgs,
@@ -103,6 +156,60 @@ pub struct ScanArgs {
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+/// `tail` arguments.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Files or globs to follow (quote globs so the shell leaves them alone).
+    #[arg(value_name = "FILE|GLOB", required = true)]
+    pub patterns: Vec<String>,
+
+    /// Read existing files from their start instead of their end.
+    #[arg(long)]
+    pub from_start: bool,
+
+    /// Poll for changes instead of using file-system notifications (for network file
+    /// systems); also used when notifications cannot start.
+    #[arg(long)]
+    pub poll: bool,
+
+    /// How often to poll, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    pub poll_ms: u64,
+
+    /// How logs are read.
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    /// Output: `table` shows findings and a live summary on a terminal (plain lines
+    /// otherwise), `list` plain lines, `ndjson` JSON objects; each ends with the summary.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// `filter` arguments.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// What to leave out; repeatable [default: noise].
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub drop: Vec<DropChoice>,
+
+    /// After each finding that is kept, add a line `[unclosed] LABEL, N pooled connections; created at SITE`.
+    #[arg(long)]
+    pub annotate: bool,
+
+    /// At the end, print a summary to stderr (the table, or JSON).
+    #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "table")]
+    pub stats: Option<StatsFormat>,
+
+    /// How logs are read.
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// `grammars` arguments.

@@ -141,6 +141,8 @@ pub struct Logical {
     pub text: String,
     /// The timestamp the envelope gave, as written.
     pub ts: Option<String>,
+    /// The physical lines it came from: one, or the pieces of a split line.
+    pub lines: Vec<u64>,
 }
 
 impl Grammar {
@@ -211,8 +213,8 @@ impl Grammar {
             let fail = |why: String| GrammarError::Sample { index: n + 1, why };
             let mut u = Unwrapper::new(&set, Some(0));
             let mut got = Vec::new();
-            for line in s.line.iter().chain(&s.lines) {
-                u.unwrap(line, &mut got);
+            for (n, line) in s.line.iter().chain(&s.lines).enumerate() {
+                u.unwrap(line, n as u64 + 1, &mut got);
             }
             u.finish(&mut got);
             let texts: Vec<&str> = got.iter().map(|l| l.text.as_str()).collect();
@@ -338,18 +340,18 @@ impl<'g> Unwrapper<'g> {
         !self.pieces.is_empty()
     }
 
-    /// Unwraps one physical line (without its line ending) into zero or more logical lines.
-    pub fn unwrap(&mut self, line: &str, out: &mut Vec<Logical>) {
+    /// Unwraps physical line `n` (without its line ending) into zero or more logical lines.
+    pub fn unwrap(&mut self, line: &str, n: u64, out: &mut Vec<Logical>) {
         let chosen_structured = self.chosen.filter(|&i| self.grammars[i].is_structured());
         if let Some(i) = chosen_structured
-            && self.try_grammar(i, line, out)
+            && self.try_grammar(i, line, n, out)
         {
             return;
         }
         for i in 0..self.grammars.len() {
             if Some(i) != chosen_structured
                 && self.grammars[i].is_structured()
-                && self.try_grammar(i, line, out)
+                && self.try_grammar(i, line, n, out)
             {
                 return;
             }
@@ -358,12 +360,13 @@ impl<'g> Unwrapper<'g> {
         self.indent = None;
         match self.chosen {
             Some(i) if chosen_structured.is_none() => {
-                self.try_grammar(i, line, out);
+                self.try_grammar(i, line, n, out);
             }
             _ => out.push(Logical {
                 stream: String::new(),
                 text: line.to_owned(),
                 ts: None,
+                lines: vec![n],
             }),
         }
     }
@@ -373,11 +376,11 @@ impl<'g> Unwrapper<'g> {
         let mut left: Vec<_> = self.pieces.drain().collect();
         left.sort_by(|a, b| a.0.cmp(&b.0));
         for (stream, p) in left {
-            push_lines(out, &stream, &p.text, p.ts);
+            push_lines(out, &stream, &p.text, p.ts, p.lines);
         }
     }
 
-    fn try_grammar(&mut self, i: usize, line: &str, out: &mut Vec<Logical>) -> bool {
+    fn try_grammar(&mut self, i: usize, line: &str, n: u64, out: &mut Vec<Logical>) -> bool {
         let g = &self.grammars[i];
         match &g.shape {
             Shape::Raw(re) => {
@@ -388,6 +391,7 @@ impl<'g> Unwrapper<'g> {
                     stream: String::new(),
                     text: line.to_owned(),
                     ts,
+                    lines: vec![n],
                 });
                 true
             }
@@ -408,6 +412,7 @@ impl<'g> Unwrapper<'g> {
                             stream: stream.clone(),
                             text: line[*col..].to_owned(),
                             ts: ts.clone(),
+                            lines: vec![n],
                         });
                         return true;
                     }
@@ -424,7 +429,7 @@ impl<'g> Unwrapper<'g> {
                     (Some(p), Some(m)) => m.as_str() == p,
                     _ => false,
                 };
-                self.join(stream, text, ts, is_piece, out);
+                self.join(stream, text, ts, n, is_piece, out);
                 true
             }
             Shape::Json {
@@ -456,7 +461,7 @@ impl<'g> Unwrapper<'g> {
                         msg.pop();
                     }
                 }
-                self.join(stream_key, &msg, ts, is_piece, out);
+                self.join(stream_key, &msg, ts, n, is_piece, out);
                 true
             }
         }
@@ -467,6 +472,7 @@ impl<'g> Unwrapper<'g> {
         stream: String,
         text: &str,
         ts: Option<String>,
+        n: u64,
         is_piece: bool,
         out: &mut Vec<Logical>,
     ) {
@@ -476,23 +482,29 @@ impl<'g> Unwrapper<'g> {
                     text: text.to_owned(),
                     ts,
                     cut: false,
+                    lines: vec![n],
                 };
                 self.pieces.insert(stream, piece);
             } else {
-                push_lines(out, &stream, text, ts);
+                push_lines(out, &stream, text, ts, vec![n]);
             }
             return;
         };
+        p.lines.push(n);
         let room = self.max_piece.saturating_sub(p.text.len());
         if text.len() > room && !p.cut {
             p.cut = true;
             self.cut += 1;
         }
         p.text.push_str(truncate_str(text, room));
-        if is_piece {
+        if is_piece && p.lines.len() >= MAX_PIECE_LINES && !p.cut {
+            p.cut = true;
+            self.cut += 1;
+        }
+        if is_piece && p.lines.len() < MAX_PIECE_LINES {
             self.pieces.insert(stream, p);
         } else {
-            push_lines(out, &stream, &p.text, p.ts);
+            push_lines(out, &stream, &p.text, p.ts, p.lines);
         }
     }
 }
@@ -503,14 +515,26 @@ struct Piece {
     text: String,
     ts: Option<String>,
     cut: bool,
+    lines: Vec<u64>,
 }
 
-fn push_lines(out: &mut Vec<Logical>, stream: &str, text: &str, ts: Option<String>) {
+/// Pieces joined into one line at most; a longer run ends the line there (counted as cut),
+/// so the physical lines it holds stay bounded.
+const MAX_PIECE_LINES: usize = 4096;
+
+fn push_lines(
+    out: &mut Vec<Logical>,
+    stream: &str,
+    text: &str,
+    ts: Option<String>,
+    lines: Vec<u64>,
+) {
     for piece in text.split('\n') {
         out.push(Logical {
             stream: stream.to_owned(),
             text: piece.strip_suffix('\r').unwrap_or(piece).to_owned(),
             ts: ts.clone(),
+            lines: lines.clone(),
         });
     }
 }

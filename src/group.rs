@@ -283,7 +283,7 @@ impl Summary {
         match (d, triaged) {
             (Decided::Finding(_), Some(t)) => self.add_finding(t),
             (Decided::Related(o), _) => self.add_related(o),
-            (Decided::Finding(_), None) => {}
+            (Decided::Finding(_), None) | (Decided::Text(_), _) => {}
         }
     }
 

@@ -11,8 +11,10 @@
 //! 7. [`group`]: finding → call site; per-site totals.
 //! 8. [`report`]: table, JSON, NDJSON, finding list.
 //!
-//! [`scan`] wires steps 2–5 for one input and is pure (no I/O); [`app`] and [`cli`] are the
-//! edges that touch files and terminals. [`escape`] keeps log text inert in human output.
+//! [`scan`] wires steps 2–5 for one input and is pure (no I/O); [`filter`] builds on it to pass
+//! a log through without the dropped blocks. The edges touch files, terminals and time:
+//! [`app`] and [`cli`] (commands), [`live`] (stdin with a flush timeout and signals, tokio),
+//! [`tail`] (following files, notify). [`escape`] keeps log text inert in human output.
 
 #![forbid(unsafe_code)]
 
@@ -22,12 +24,15 @@ pub mod classify;
 pub mod cli;
 pub mod envelope;
 pub mod escape;
+pub mod filter;
 pub mod group;
+pub mod live;
 pub mod pair;
 pub mod parse;
 pub mod read;
 pub mod report;
 pub mod scan;
+pub mod tail;
 
 /// Exit statuses, stable across releases (documented in the README).
 pub mod exit {

@@ -47,6 +47,8 @@ pub struct Object {
     pub location: Option<(String, u32)>,
     /// Where its first block started.
     pub pos: Pos,
+    /// The physical lines of its blocks.
+    pub lines: Vec<u64>,
 }
 
 impl From<Block> for Object {
@@ -62,6 +64,7 @@ impl From<Block> for Object {
             complete: b.complete,
             location: b.location,
             pos: b.pos,
+            lines: b.lines,
         }
     }
 }
@@ -79,6 +82,7 @@ impl Object {
             self.trace = l.trace;
         }
         self.complete |= l.complete;
+        self.lines.extend(l.lines);
     }
 
     /// The innermost creation frame outside aiohttp, asyncio and the standard library.
@@ -114,6 +118,19 @@ pub enum Decided {
     Finding(Finding),
     /// A related text (transport, socket, pending task, unawaited close), counted apart.
     Related(Object),
+    /// Physical lines of a would-be block that were ordinary text after all.
+    Text(Vec<u64>),
+}
+
+impl Decided {
+    /// The physical lines this decision covers.
+    pub fn lines(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        match self {
+            Decided::Finding(f) => Box::new(f.objects.iter().flat_map(|o| o.lines.iter().copied())),
+            Decided::Related(o) => Box::new(o.lines.iter().copied()),
+            Decided::Text(lines) => Box::new(lines.iter().copied()),
+        }
+    }
 }
 
 /// The pairing state of one stream.
@@ -134,11 +151,21 @@ impl Pairer {
         self.warning.is_some() || self.waiting.is_some()
     }
 
+    /// Whether lone sessions are held for a late connector.
+    pub fn holds_sessions(&self) -> bool {
+        !self.held.is_empty()
+    }
+
     /// Reads one assembler event.
     pub fn push(&mut self, event: Event, out: &mut Vec<Decided>) {
         match event {
             Event::Blank => {}
-            Event::Text => self.separate(out),
+            Event::Text(lines) => {
+                self.separate(out);
+                if !lines.is_empty() {
+                    out.push(Decided::Text(lines));
+                }
+            }
             Event::Block(b) => {
                 let o = Object::from(*b);
                 if o.warned {

@@ -333,14 +333,20 @@ fn log_header(text: &str) -> Option<Line<'_>> {
 }
 
 /// Whether an L header's prefix is what a logging record puts there, so that a header
-/// whose body never came is still worth reporting as `unknown`.
+/// whose body never came is still worth reporting as `unknown`: nothing, a prefix naming
+/// the `asyncio` logger (aiohttp reports through it), or one ending in the level
+/// (`%(asctime)s %(levelname)s %(message)s`). `ERROR:app:Retrying: Unclosed connector` is
+/// an application's own sentence.
 pub fn looks_like_record(prefix: &str) -> bool {
-    let p = prefix.trim_end();
+    let p = prefix
+        .trim_end()
+        .trim_end_matches([':', '-', '|', ']', ')'])
+        .trim_end();
     p.is_empty()
-        || p.contains("ERROR")
-        || p.contains("asyncio")
-        || p.contains("CRITICAL")
-        || p.to_ascii_lowercase().contains("error")
+        || prefix.contains("asyncio")
+        || ["ERROR", "CRITICAL", "error"]
+            .iter()
+            .any(|l| p.ends_with(l))
 }
 
 fn is_unraisable(text: &str) -> bool {

@@ -18,8 +18,8 @@ const BUFFER: usize = 256 * 1024;
 
 /// Opens a file, or standard input for `-`, decoding gzip (any number of members) when the
 /// first bytes say so.
-pub fn open(path: &str) -> io::Result<Box<dyn BufRead>> {
-    let raw: Box<dyn Read> = if path == "-" {
+pub fn open(path: &str) -> io::Result<Box<dyn BufRead + Send>> {
+    let raw: Box<dyn Read + Send> = if path == "-" {
         Box::new(io::stdin())
     } else {
         let p = Path::new(path);
@@ -32,7 +32,7 @@ pub fn open(path: &str) -> io::Result<Box<dyn BufRead>> {
 }
 
 /// Wraps a reader, decoding it when it starts with the gzip magic bytes.
-pub fn sniff(mut raw: Box<dyn Read>) -> io::Result<Box<dyn BufRead>> {
+pub fn sniff(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
     let mut magic = [0u8; 2];
     let mut have = 0;
     while have < 2 {
@@ -64,6 +64,104 @@ pub struct LineInfo {
     pub cut: bool,
 }
 
+/// Cuts bytes that arrive in chunks (reads, pipe writes) into lines, keeping at most `max`
+/// bytes of a line that spans chunks. Each line is given twice: `raw` as it was (its `\n`
+/// included, cut lines to their first `max` bytes plus `\n`) and `line` without the `\n`.
+#[derive(Debug)]
+pub struct Splitter {
+    max: usize,
+    /// A line begun in an earlier chunk: its first bytes, then `\n` once it ends.
+    acc: Vec<u8>,
+    partial: bool,
+    cut: bool,
+    raw_len: u64,
+}
+
+impl Splitter {
+    /// A splitter cutting lines at `max` bytes.
+    pub fn new(max: usize) -> Self {
+        Splitter {
+            max,
+            acc: Vec::new(),
+            partial: false,
+            cut: false,
+            raw_len: 0,
+        }
+    }
+
+    /// Whether a line has begun and not ended.
+    pub fn has_partial(&self) -> bool {
+        self.partial
+    }
+
+    /// Cuts `chunk` into lines, calling `each(raw, line, info)` for every line it ends.
+    pub fn push<E>(
+        &mut self,
+        mut chunk: &[u8],
+        each: &mut impl FnMut(&[u8], &[u8], LineInfo) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while !chunk.is_empty() {
+            let (end, used) = match memchr::memchr(b'\n', chunk) {
+                Some(i) => (true, i + 1),
+                None => (false, chunk.len()),
+            };
+            let body = &chunk[..used - usize::from(end)];
+            if !self.partial && end && body.len() <= self.max {
+                // The common case: the whole line is in this chunk.
+                each(
+                    &chunk[..used],
+                    body,
+                    LineInfo {
+                        raw_len: used as u64,
+                        cut: false,
+                    },
+                )?;
+            } else {
+                self.partial = true;
+                self.raw_len += used as u64;
+                let room = self.max.saturating_sub(self.acc.len());
+                self.cut |= body.len() > room;
+                self.acc.extend_from_slice(&body[..body.len().min(room)]);
+                if end {
+                    self.acc.push(b'\n');
+                    self.emit(each)?;
+                }
+            }
+            chunk = &chunk[used..];
+        }
+        Ok(())
+    }
+
+    /// Gives a last line that never got its `\n` (at the end of the input).
+    pub fn finish<E>(
+        &mut self,
+        each: &mut impl FnMut(&[u8], &[u8], LineInfo) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.partial {
+            self.emit(each)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn emit<E>(
+        &mut self,
+        each: &mut impl FnMut(&[u8], &[u8], LineInfo) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let info = LineInfo {
+            raw_len: self.raw_len,
+            cut: self.cut,
+        };
+        let line = self.acc.strip_suffix(b"\n").unwrap_or(&self.acc);
+        let result = each(&self.acc, line, info);
+        self.acc.clear();
+        self.partial = false;
+        self.cut = false;
+        self.raw_len = 0;
+        result
+    }
+}
+
 /// Calls `each(line, info)` for every line of `r`, without its `\n`; a line longer than
 /// `max` is given cut to its first `max` bytes. A last line without `\n` is given too.
 /// Stops at the first error from `r` or from `each`.
@@ -76,10 +174,8 @@ where
     R: BufRead + ?Sized,
     E: From<io::Error>,
 {
-    let mut acc: Vec<u8> = Vec::new();
-    let mut cut = false;
-    let mut partial = false;
-    let mut raw_len = 0u64;
+    let mut splitter = Splitter::new(max);
+    let mut each = |_: &[u8], line: &[u8], info: LineInfo| each(line, info);
     loop {
         let buf = match r.fill_buf() {
             Ok(b) => b,
@@ -87,41 +183,11 @@ where
             Err(e) => return Err(e.into()),
         };
         if buf.is_empty() {
-            if partial {
-                each(&acc, LineInfo { raw_len, cut })?;
-            }
-            return Ok(());
+            return splitter.finish(&mut each);
         }
-        let (chunk, end, used) = match memchr::memchr(b'\n', buf) {
-            Some(i) => (&buf[..i], true, i + 1),
-            None => (buf, false, buf.len()),
-        };
-        if !partial && end && chunk.len() <= max {
-            // The common case: the whole line is in the buffer.
-            each(
-                chunk,
-                LineInfo {
-                    raw_len: used as u64,
-                    cut: false,
-                },
-            )?;
-        } else {
-            raw_len += used as u64;
-            let room = max.saturating_sub(acc.len());
-            if chunk.len() > room {
-                cut = true;
-            }
-            acc.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            partial = true;
-            if end {
-                each(&acc, LineInfo { raw_len, cut })?;
-                acc.clear();
-                cut = false;
-                partial = false;
-                raw_len = 0;
-            }
-        }
-        r.consume(used);
+        let n = buf.len();
+        splitter.push(buf, &mut each)?;
+        r.consume(n);
     }
 }
 
@@ -157,6 +223,25 @@ mod tests {
         assert_eq!(
             v,
             vec![(b"0123456789".to_vec(), true), (b"next".to_vec(), false)]
+        );
+    }
+
+    #[test]
+    fn raw_lines_keep_their_endings_across_chunks() {
+        let mut sp = Splitter::new(100);
+        let mut raw = Vec::new();
+        let mut each = |r: &[u8], _: &[u8], _: LineInfo| -> Result<(), ()> {
+            raw.push(r.to_vec());
+            Ok(())
+        };
+        for chunk in [&b"ab"[..], b"c\r\nde", b"f\n", b"tail"] {
+            sp.push(chunk, &mut each).unwrap();
+        }
+        assert!(sp.has_partial());
+        sp.finish(&mut each).unwrap();
+        assert_eq!(
+            raw,
+            [b"abc\r\n".to_vec(), b"def\n".to_vec(), b"tail".to_vec()]
         );
     }
 

@@ -156,7 +156,12 @@ fn label_color(label: &str) -> Option<Color> {
 }
 
 /// One line per finding: `input:line: label, what, site`.
-pub fn write_list_line(w: &mut dyn Write, t: &Triaged, inputs: &[InputReport]) -> io::Result<()> {
+pub fn write_list_line(
+    w: &mut dyn Write,
+    t: &Triaged,
+    inputs: &[InputReport],
+    color: bool,
+) -> io::Result<()> {
     let mut what = Vec::new();
     for (n, name) in [
         (t.sessions, "session"),
@@ -189,11 +194,17 @@ pub fn write_list_line(w: &mut dyn Write, t: &Triaged, inputs: &[InputReport]) -
             format!("created at {}:{}{f}", s.file, s.line)
         },
     );
+    let label = match (color, t.label) {
+        (false, _) => t.label.name().to_string(),
+        (true, Label::Leak) => format!("\x1b[1;31m{}\x1b[0m", t.label.name()),
+        (true, Label::Noise) => format!("\x1b[32m{}\x1b[0m", t.label.name()),
+        (true, Label::Unknown) => format!("\x1b[1;33m{}\x1b[0m", t.label.name()),
+    };
     writeln!(
         w,
         "{}: {}: {}{held}; {}",
         terminal(&location(inputs, t.input, t.line)),
-        t.label.name(),
+        label,
         what.join(" + "),
         terminal(&site)
     )

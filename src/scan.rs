@@ -42,6 +42,16 @@ pub struct InputStats {
     pub cut_lines: u64,
 }
 
+/// What a scanner decides, as soon as it is decided.
+#[derive(Debug, Default)]
+pub struct Out {
+    /// Findings, related texts, and would-be blocks that were text after all.
+    pub decided: Vec<Decided>,
+    /// Physical lines that belong to no block, once that is known; collected only when the
+    /// scanner tracks lines (for `filter`).
+    pub free: Vec<u64>,
+}
+
 #[derive(Debug, Default)]
 struct Stream {
     assembler: Assembler,
@@ -54,13 +64,13 @@ impl Stream {
         self.assembler.is_open() || self.pairer.is_waiting()
     }
 
-    fn finish(&mut self, out: &mut Vec<Decided>) {
+    fn finish(&mut self, out: &mut Out) {
         let mut events = Vec::new();
         self.assembler.finish(&mut events);
         for e in events {
-            self.pairer.push(e, out);
+            self.pairer.push(e, &mut out.decided);
         }
-        self.pairer.finish(out);
+        self.pairer.finish(&mut out.decided);
     }
 }
 
@@ -98,6 +108,7 @@ pub struct Scanner<'g> {
     pending: Option<(Vec<(String, u64)>, usize)>,
     streams: HashMap<String, Stream>,
     busy: bool,
+    track: bool,
     logical: Vec<Logical>,
     events: Vec<Event>,
     /// Counts about the input.
@@ -114,10 +125,17 @@ impl<'g> Scanner<'g> {
             pending: forced.is_none().then(|| (Vec::new(), 0)),
             streams: HashMap::new(),
             busy: false,
+            track: false,
             logical: Vec::new(),
             events: Vec::new(),
             stats: InputStats::default(),
         }
+    }
+
+    /// Also report which physical lines belong to no block ([`Out::free`]).
+    pub fn track_lines(mut self) -> Self {
+        self.track = true;
+        self
     }
 
     /// The grammar the input is read with (`bare` until it is chosen).
@@ -125,8 +143,19 @@ impl<'g> Scanner<'g> {
         self.unwrapper.grammar_name()
     }
 
+    /// Whether anything read is still undecided: a block, an object waiting for its
+    /// partner, a piece of a split line, or lines kept for detection.
+    pub fn holds_anything(&self) -> bool {
+        self.pending.is_some()
+            || self.unwrapper.has_pieces()
+            || self
+                .streams
+                .values()
+                .any(|s| s.is_busy() || s.pairer.holds_sessions())
+    }
+
     /// Reads one physical line, without its `\n`, as [`crate::read::lines`] gives it.
-    pub fn push_line(&mut self, line: &[u8], info: LineInfo, out: &mut Vec<Decided>) {
+    pub fn push_line(&mut self, line: &[u8], info: LineInfo, out: &mut Out) {
         self.stats.lines += 1;
         self.stats.bytes += info.raw_len;
         self.stats.cut_lines += u64::from(info.cut);
@@ -143,21 +172,24 @@ impl<'g> Scanner<'g> {
             return;
         }
         if !self.busy && !self.unwrapper.has_pieces() && !self.prefilter.may_matter(line) {
+            if self.track {
+                out.free.push(n);
+            }
             return;
         }
         let text = String::from_utf8_lossy(strip_cr(line));
         self.read_text(&text, n, out);
     }
 
-    /// Decides everything held: at the end of the input.
-    pub fn finish(&mut self, out: &mut Vec<Decided>) {
+    /// Decides everything held: at the end of the input, or after a quiet spell. The
+    /// scanner can go on reading afterwards.
+    pub fn finish(&mut self, out: &mut Out) {
         if self.pending.is_some() {
             self.choose(out);
         }
         let mut logical = std::mem::take(&mut self.logical);
         self.unwrapper.finish(&mut logical);
-        let n = self.stats.lines;
-        self.feed(&mut logical, n, out);
+        self.feed(&mut logical, out);
         self.logical = logical;
         let mut keys: Vec<String> = self.streams.keys().cloned().collect();
         keys.sort();
@@ -174,7 +206,7 @@ impl<'g> Scanner<'g> {
         self.stats.cut_lines + self.unwrapper.cut
     }
 
-    fn choose(&mut self, out: &mut Vec<Decided>) {
+    fn choose(&mut self, out: &mut Out) {
         let Some((held, _)) = self.pending.take() else {
             return;
         };
@@ -186,34 +218,61 @@ impl<'g> Scanner<'g> {
                 || self.prefilter.may_matter(text.as_bytes())
             {
                 self.read_text(&text, n, out);
+            } else if self.track {
+                out.free.push(n);
             }
         }
     }
 
-    fn read_text(&mut self, text: &str, n: u64, out: &mut Vec<Decided>) {
+    fn read_text(&mut self, text: &str, n: u64, out: &mut Out) {
         let mut logical = std::mem::take(&mut self.logical);
-        self.unwrapper.unwrap(text, &mut logical);
-        self.feed(&mut logical, n, out);
+        self.unwrapper.unwrap(text, n, &mut logical);
+        self.feed(&mut logical, out);
         self.logical = logical;
         self.busy = self.streams.values().any(Stream::is_busy);
     }
 
-    fn feed(&mut self, logical: &mut Vec<Logical>, n: u64, out: &mut Vec<Decided>) {
+    /// Runs logical lines through their streams. A physical line none of whose logical
+    /// lines went into a block is free.
+    fn feed(&mut self, logical: &mut Vec<Logical>, out: &mut Out) {
+        let mut taken: Vec<u64> = Vec::new();
+        let mut seen: Vec<u64> = Vec::new();
         for l in logical.drain(..) {
+            let n = l.lines.last().copied().unwrap_or(self.stats.lines);
             if !self.streams.contains_key(&l.stream) && self.streams.len() >= MAX_STREAMS {
                 self.evict(out);
             }
             let s = self.streams.entry(l.stream).or_default();
             s.last_used = n;
-            let pos = Pos { line: n, ts: l.ts };
-            s.assembler.push(&l.text, &pos, &mut self.events);
+            let pos = Pos {
+                line: l.lines.first().copied().unwrap_or(n),
+                ts: l.ts,
+                lines: if l.lines.len() > 1 {
+                    l.lines.clone()
+                } else {
+                    Vec::new()
+                },
+            };
+            let took = s.assembler.push(&l.text, &pos, &mut self.events);
             for e in self.events.drain(..) {
-                s.pairer.push(e, out);
+                s.pairer.push(e, &mut out.decided);
             }
+            if self.track {
+                if took {
+                    taken.extend(&l.lines);
+                }
+                seen.extend(&l.lines);
+            }
+        }
+        if self.track {
+            seen.sort_unstable();
+            seen.dedup();
+            out.free
+                .extend(seen.into_iter().filter(|n| !taken.contains(n)));
         }
     }
 
-    fn evict(&mut self, out: &mut Vec<Decided>) {
+    fn evict(&mut self, out: &mut Out) {
         let oldest = self
             .streams
             .iter()

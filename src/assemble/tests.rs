@@ -11,7 +11,7 @@ fn run(lines: &[&str]) -> Vec<Event> {
             l,
             &Pos {
                 line: n as u64 + 1,
-                ts: None,
+                ..Pos::default()
             },
             &mut out,
         );
@@ -65,7 +65,10 @@ fn block_ends_at_first_foreign_line_which_is_text() {
         "",
     ]);
     assert!(
-        matches!(ev.as_slice(), [Event::Block(_), Event::Text, Event::Blank]),
+        matches!(
+            ev.as_slice(),
+            [Event::Block(_), Event::Text(_), Event::Blank]
+        ),
         "{ev:?}"
     );
 }
@@ -96,7 +99,7 @@ fn response_block_keeps_its_empty_line_and_source_traceback() {
         Some("resp = await session.get(URL)")
     );
     assert_eq!(b[0].trace, Some(Trace::Source));
-    assert!(matches!(ev.last(), Some(Event::Text)));
+    assert!(matches!(ev.last(), Some(Event::Text(_))));
 }
 
 #[test]
@@ -202,4 +205,16 @@ fn over_long_traceback_keeps_outer_and_innermost_frames() {
     assert_eq!(b[0].frames[0].line, 0);
     assert_eq!(b[0].frames.last().unwrap().line, 999);
     assert_eq!(b[0].frames_dropped as usize, 1000 - MAX_FRAMES);
+}
+
+#[test]
+fn blocks_record_their_physical_lines_and_failed_blocks_return_theirs() {
+    let ev = run(&[SESSION_AND_CONNECTOR[0], SESSION_AND_CONNECTOR[1], "INFO x"]);
+    assert_eq!(blocks(&ev)[0].lines, [1, 2]);
+    let ev = run(&[
+        "Exception ignored in: <function ClientSession.__del__ at 0x7f3c62d35e90>",
+        "Traceback (most recent call last):",
+        "RuntimeError: Event loop is closed",
+    ]);
+    assert_eq!(ev, [Event::Text(vec![1, 2]), Event::Text(vec![])]);
 }

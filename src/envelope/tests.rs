@@ -82,9 +82,10 @@ fn mixed_envelopes_are_each_unwrapped() {
     let bare = g.iter().position(|x| x.name == "bare").unwrap();
     let mut u = Unwrapper::new(&g, Some(bare));
     let mut out = Vec::new();
-    u.unwrap("PASSED tests/test_x.py::test_y", &mut out);
+    u.unwrap("PASSED tests/test_x.py::test_y", 0, &mut out);
     u.unwrap(
         r#"{"log":"Unclosed connector\n","stream":"stderr","time":"2026-11-23T22:27:48Z"}"#,
+        0,
         &mut out,
     );
     let texts: Vec<&str> = out.iter().map(|l| l.text.as_str()).collect();
@@ -101,17 +102,24 @@ fn docker_pieces_join_per_stream_and_leftovers_come_out_at_finish() {
     let dj = g.iter().position(|x| x.name == "docker-json").unwrap();
     let mut u = Unwrapper::new(&g, Some(dj));
     let mut out = Vec::new();
-    u.unwrap(r#"{"log":"conn","stream":"stderr","time":"t1"}"#, &mut out);
+    u.unwrap(
+        r#"{"log":"conn","stream":"stderr","time":"t1"}"#,
+        0,
+        &mut out,
+    );
     u.unwrap(
         r#"{"log":"INFO ok\n","stream":"stdout","time":"t2"}"#,
+        2,
         &mut out,
     );
     u.unwrap(
         r#"{"log":"ections: []\n","stream":"stderr","time":"t3"}"#,
+        3,
         &mut out,
     );
     u.unwrap(
         r#"{"log":"dangling","stream":"stderr","time":"t4"}"#,
+        4,
         &mut out,
     );
     assert!(u.has_pieces());
@@ -138,9 +146,9 @@ fn joined_pieces_are_cut_at_the_limit_and_counted() {
     u.max_piece = 10;
     let mut out = Vec::new();
     for _ in 0..5 {
-        u.unwrap("2026-11-23T22:27:48Z stderr P 0123456789", &mut out);
+        u.unwrap("2026-11-23T22:27:48Z stderr P 0123456789", 0, &mut out);
     }
-    u.unwrap("2026-11-23T22:27:48Z stderr F end", &mut out);
+    u.unwrap("2026-11-23T22:27:48Z stderr F end", 0, &mut out);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].text, "0123456789");
     assert_eq!(u.cut, 1);

@@ -45,6 +45,7 @@ fn object(frames: Vec<Frame>, trace: Option<Trace>) -> Object {
         complete: true,
         location: None,
         pos: Pos::default(),
+        lines: vec![],
     }
 }
 

@@ -13,7 +13,7 @@ fn decide(lines: &[&str]) -> Vec<Decided> {
             l,
             &Pos {
                 line: n as u64 + 1,
-                ts: None,
+                ..Pos::default()
             },
             &mut events,
         );
@@ -34,6 +34,7 @@ fn shapes(d: &[Decided]) -> Vec<Vec<Kind>> {
         .map(|x| match x {
             Decided::Finding(f) => f.objects.iter().map(|o| o.kind).collect(),
             Decided::Related(o) => vec![o.kind],
+            Decided::Text(_) => vec![],
         })
         .collect()
 }

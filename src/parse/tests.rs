@@ -247,3 +247,19 @@ fn trace_headers_and_keys() {
         }
     );
 }
+
+#[test]
+fn record_prefixes_are_told_from_sentences() {
+    for p in [
+        "",
+        "ERROR:asyncio:",
+        "2026-11-23 22:27:48,367 ERROR ",
+        "[2026-11-23 22:27:48 +0000] [42] [ERROR] ",
+        "ERROR    asyncio:base_events.py:1771 ",
+    ] {
+        assert!(looks_like_record(p), "{p:?}");
+    }
+    for p in ["ERROR:app:Retrying: ", "The cause was: ", "INFO "] {
+        assert!(!looks_like_record(p), "{p:?}");
+    }
+}

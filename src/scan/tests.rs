@@ -8,7 +8,7 @@ fn scan(input: &[u8]) -> (Vec<Decided>, InputStats, String) {
     let g = Grammar::builtin();
     let pf = Prefilter::default();
     let mut s = Scanner::new(&g, None, &pf);
-    let mut out = Vec::new();
+    let mut out = Out::default();
     for line in input.split(|b| *b == b'\n') {
         s.push_line(
             line,
@@ -20,7 +20,7 @@ fn scan(input: &[u8]) -> (Vec<Decided>, InputStats, String) {
         );
     }
     s.finish(&mut out);
-    (out, s.stats.clone(), s.grammar().to_string())
+    (out.decided, s.stats.clone(), s.grammar().to_string())
 }
 
 fn findings(d: &[Decided]) -> Vec<&Finding> {

@@ -1,0 +1,202 @@
+//! Filter: pass a log through, line for line, leaving out the blocks of dropped findings.
+//!
+//! Pure like [`crate::scan`]: lines in, bytes out. Every line that is not part of a warning
+//! block comes out byte for byte and in order. A line is held only while a block it may
+//! belong to is undecided; the caller bounds that with [`Filter::flush`] (the flush
+//! timeout), so the filter can sit in a live pipeline.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::classify::Label;
+use crate::group::{SiteRules, Triaged, triage};
+use crate::pair::Decided;
+use crate::read::LineInfo;
+use crate::scan::{Out, Scanner};
+
+/// Which findings to leave out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Drop {
+    /// Leave out `leak` findings.
+    pub leak: bool,
+    /// Leave out `noise` findings.
+    pub noise: bool,
+    /// Leave out `unknown` findings.
+    pub unknown: bool,
+}
+
+impl Default for Drop {
+    fn default() -> Self {
+        Drop {
+            leak: false,
+            noise: true,
+            unknown: false,
+        }
+    }
+}
+
+impl Drop {
+    fn drops(&self, label: Label) -> bool {
+        match label {
+            Label::Leak => self.leak,
+            Label::Noise => self.noise,
+            Label::Unknown => self.unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Undecided,
+    Keep,
+    Leave,
+}
+
+#[derive(Debug)]
+struct Held {
+    n: u64,
+    bytes: Vec<u8>,
+    fate: Fate,
+}
+
+/// The filter state of one input.
+#[derive(Debug)]
+pub struct Filter<'g> {
+    scanner: Scanner<'g>,
+    rules: SiteRules,
+    drop: Drop,
+    annotate: bool,
+    /// Lines from the first undecided one on, in order.
+    held: VecDeque<Held>,
+    /// Annotations to write after a line: one per kept finding, after its last line.
+    notes: BTreeMap<u64, Vec<String>>,
+    out: Out,
+    /// Findings decided so far, for `--stats` and live reports; drained by the caller.
+    pub triaged: Vec<(Decided, Option<Triaged>)>,
+}
+
+impl<'g> Filter<'g> {
+    /// A filter over `scanner` (which it sets to track lines).
+    pub fn new(scanner: Scanner<'g>, rules: SiteRules, drop: Drop, annotate: bool) -> Self {
+        Filter {
+            scanner: scanner.track_lines(),
+            rules,
+            drop,
+            annotate,
+            held: VecDeque::new(),
+            notes: BTreeMap::new(),
+            out: Out::default(),
+            triaged: Vec::new(),
+        }
+    }
+
+    /// The scanner, for its counts and grammar.
+    pub fn scanner(&self) -> &Scanner<'g> {
+        &self.scanner
+    }
+
+    /// Whether lines are held waiting for a decision.
+    pub fn holds_lines(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Reads one physical line: `raw` is the line as it was, line ending included, and
+    /// `line` what [`crate::read::lines`] gave for it. Writes what can be written to `w`.
+    pub fn push(&mut self, raw: &[u8], line: &[u8], info: LineInfo, w: &mut Vec<u8>) {
+        self.scanner.push_line(line, info, &mut self.out);
+        let n = self.scanner.stats.lines;
+        self.held.push_back(Held {
+            n,
+            bytes: raw.to_vec(),
+            fate: Fate::Undecided,
+        });
+        self.settle(w);
+    }
+
+    /// Decides everything held and writes it: after the flush timeout, or at the end.
+    pub fn flush(&mut self, w: &mut Vec<u8>) {
+        self.scanner.finish(&mut self.out);
+        self.settle(w);
+        // Anything still undecided (none should be) is passed through: never lose a line.
+        for h in self.held.drain(..) {
+            w.extend_from_slice(&h.bytes);
+        }
+    }
+
+    fn settle(&mut self, w: &mut Vec<u8>) {
+        let first = self.held.front().map_or(0, |h| h.n);
+        let mark = |held: &mut VecDeque<Held>, n: u64, fate: Fate| {
+            if let Some(h) = n.checked_sub(first).and_then(|i| held.get_mut(i as usize)) {
+                // Keeping wins: a line shared by a kept and a dropped finding stays.
+                if h.fate != Fate::Keep {
+                    h.fate = fate;
+                }
+            }
+        };
+        for n in self.out.free.drain(..) {
+            mark(&mut self.held, n, Fate::Keep);
+        }
+        for d in self.out.decided.drain(..) {
+            let t = match &d {
+                Decided::Finding(f) => Some(triage(f, 0, &self.rules)),
+                _ => None,
+            };
+            let leave = t.as_ref().is_some_and(|t| self.drop.drops(t.label));
+            let fate = if leave { Fate::Leave } else { Fate::Keep };
+            let mut last = 0;
+            for n in d.lines() {
+                mark(&mut self.held, n, fate);
+                last = last.max(n);
+            }
+            if self.annotate
+                && !leave
+                && let Some(t) = &t
+            {
+                self.notes.entry(last).or_default().push(annotation(t));
+            }
+            self.triaged.push((d, t));
+        }
+        while let Some(h) = self.held.front() {
+            if h.fate == Fate::Undecided {
+                break;
+            }
+            let h = self.held.pop_front().expect("front exists");
+            if h.fate == Fate::Keep {
+                w.extend_from_slice(&h.bytes);
+            }
+            if let Some(notes) = self.notes.remove(&h.n) {
+                for note in notes {
+                    w.extend_from_slice(note.as_bytes());
+                    w.push(b'\n');
+                }
+            }
+        }
+    }
+}
+
+/// The line `--annotate` adds after a kept finding.
+fn annotation(t: &Triaged) -> String {
+    let site = t.site.as_ref().map_or_else(
+        || "no call site in the log".to_string(),
+        |s| {
+            let f = s
+                .function
+                .as_deref()
+                .map(|f| format!(" in {f}"))
+                .unwrap_or_default();
+            format!("created at {}:{}{f}", s.file, s.line)
+        },
+    );
+    let held = if t.connectors > 0 && t.label == Label::Leak {
+        format!(
+            ", {} pooled connection{}",
+            t.pooled_connections,
+            if t.pooled_connections == 1 { "" } else { "s" }
+        )
+    } else {
+        String::new()
+    };
+    crate::escape::terminal(&format!("[unclosed] {}{held}; {site}", t.label.name())).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+//! Warning texts are FORMATS.md's real examples; the surrounding lines are hand-made.
+
+use super::*;
+use crate::envelope::Grammar;
+use crate::read::Splitter;
+use crate::scan::Prefilter;
+
+const LEAK: &str = "Unclosed client session\r
+client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>
+Unclosed connector
+connections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7f1befaa2ba0>, 2092.40)])']
+connector: <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>
+";
+
+const NOISE: &str = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>
+";
+
+fn run(input: &str, drop: Drop, annotate: bool) -> String {
+    let g = Grammar::builtin();
+    let pf = Prefilter::default();
+    let mut f = Filter::new(
+        Scanner::new(&g, None, &pf),
+        SiteRules::default(),
+        drop,
+        annotate,
+    );
+    let mut w = Vec::new();
+    let mut sp = Splitter::new(1 << 20);
+    // Odd chunk sizes, as a pipe delivers them.
+    for chunk in input.as_bytes().chunks(7) {
+        sp.push(chunk, &mut |raw: &[u8],
+                             line: &[u8],
+                             info|
+         -> Result<(), ()> {
+            f.push(raw, line, info, &mut w);
+            Ok(())
+        })
+        .unwrap();
+    }
+    sp.finish(&mut |raw: &[u8], line: &[u8], info| -> Result<(), ()> {
+        f.push(raw, line, info, &mut w);
+        Ok(())
+    })
+    .unwrap();
+    f.flush(&mut w);
+    String::from_utf8(w).unwrap()
+}
+
+#[test]
+fn a_log_without_warnings_passes_byte_for_byte() {
+    let log = "INFO start\r\n\nWARNING something unclosed? no\n\u{1b}[31mcolour\u{1b}[0m\nlast line without newline";
+    assert_eq!(run(log, Drop::default(), false), log);
+}
+
+#[test]
+fn noise_blocks_go_and_everything_else_stays_in_order() {
+    let log = format!("INFO a\n{NOISE}INFO b\n{LEAK}INFO c\n{NOISE}");
+    assert_eq!(
+        run(&log, Drop::default(), false),
+        format!("INFO a\nINFO b\n{LEAK}INFO c\n")
+    );
+}
+
+#[test]
+fn drop_choices_and_none() {
+    let log = format!("INFO a\n{NOISE}INFO b\n{LEAK}INFO c\n");
+    let all = Drop {
+        leak: true,
+        noise: true,
+        unknown: true,
+    };
+    assert_eq!(run(&log, all, false), "INFO a\nINFO b\nINFO c\n");
+    let none = Drop {
+        leak: false,
+        noise: false,
+        unknown: false,
+    };
+    assert_eq!(run(&log, none, false), log);
+}
+
+#[test]
+fn annotate_adds_a_line_after_each_kept_finding() {
+    let log = format!("INFO a\n{LEAK}INFO c\n");
+    assert_eq!(
+        run(&log, Drop::default(), true),
+        format!(
+            "INFO a\n{LEAK}[unclosed] leak, 1 pooled connection; no call site in the log\nINFO c\n"
+        )
+    );
+}
+
+#[test]
+fn prose_that_looked_like_a_header_is_kept() {
+    let log = "ERROR:app:Retrying: Unclosed connector\nINFO next\nException ignored in: <function ClientSession.__del__ at 0x7f>\nTraceback (most recent call last):\nRuntimeError: Event loop is closed\n";
+    assert_eq!(
+        run(
+            log,
+            Drop {
+                leak: true,
+                noise: true,
+                unknown: true
+            },
+            false
+        ),
+        log
+    );
+}

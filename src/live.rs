@@ -1,0 +1,178 @@
+//! Live: read standard input as it arrives, with a flush timeout and signals (tokio).
+//!
+//! The pure pipeline ([`crate::scan`], [`crate::filter`]) does not know about time. This
+//! edge gives it lines as they arrive, and when something has been held for the flush
+//! timeout, asks it to decide (a block whose stream went quiet, lines held by `filter`).
+//! SIGINT and SIGTERM end the run like the end of input, so the summary is still printed.
+
+use std::io::{self, Read};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::read::{LineInfo, Splitter};
+
+/// Bytes read from standard input at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// What consumes live lines.
+pub trait Consumer {
+    /// One physical line: `raw` with its line ending, `line` without.
+    fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> anyhow::Result<()>;
+    /// Whether anything is held that a flush would decide.
+    fn holds(&self) -> bool;
+    /// Decides everything held.
+    fn flush(&mut self) -> anyhow::Result<()>;
+}
+
+/// Why reading stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The end of the input.
+    Eof,
+    /// SIGINT or SIGTERM.
+    Signal,
+}
+
+/// A runtime for the edges: one thread, timers and signals.
+pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Reads `reader` on a thread of its own (reads block; gzip decoding is synchronous) and
+/// sends its chunks. The thread ends at the end of input or when nobody listens.
+pub fn spawn_reader(mut reader: Box<dyn Read + Send>) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel(16);
+    std::thread::spawn(move || {
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            match reader.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(buf)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Signals that end a live run.
+pub struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening for SIGINT and SIGTERM (needs a running runtime).
+    pub fn new() -> io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// Resolves when one arrives.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Tracks since when something has been held, to decide it after the flush timeout.
+#[derive(Debug)]
+pub struct FlushClock {
+    after: Duration,
+    since: Option<Instant>,
+}
+
+impl FlushClock {
+    /// A clock that flushes `after` this long.
+    pub fn new(after: Duration) -> Self {
+        FlushClock { after, since: None }
+    }
+
+    /// Notes whether something is held now.
+    pub fn note(&mut self, holds: bool) {
+        match (holds, self.since) {
+            (true, None) => self.since = Some(Instant::now()),
+            (false, _) => self.since = None,
+            _ => {}
+        }
+    }
+
+    /// When to flush, if anything is held.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.since.map(|s| s + self.after)
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+pub async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Feeds `chunks` to `consumer` line by line until the end of input or a signal.
+pub fn drive(
+    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    consumer: &mut dyn Consumer,
+    max_line: usize,
+    flush_after: Duration,
+) -> anyhow::Result<Stop> {
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let mut chunks = chunks;
+        let mut signals = Signals::new()?;
+        let mut splitter = Splitter::new(max_line);
+        let mut clock = FlushClock::new(flush_after);
+        let stop = loop {
+            tokio::select! {
+                chunk = chunks.recv() => match chunk {
+                    Some(Ok(bytes)) => {
+                        splitter.push(&bytes, &mut |raw: &[u8], line: &[u8], info| consumer.line(raw, line, info))?;
+                        clock.note(consumer.holds());
+                    }
+                    Some(Err(e)) => return Err(anyhow::Error::new(e)),
+                    None => break Stop::Eof,
+                },
+                _ = sleep_until(clock.deadline()) => {
+                    consumer.flush()?;
+                    clock.note(consumer.holds());
+                }
+                _ = signals.recv() => break Stop::Signal,
+            }
+        };
+        splitter.finish(&mut |raw: &[u8], line: &[u8], info| consumer.line(raw, line, info))?;
+        consumer.flush()?;
+        Ok(stop)
+    })
+}

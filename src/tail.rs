@@ -1,0 +1,385 @@
+//! Tail: follow files like `tail -F` and report findings as they happen.
+//!
+//! Each file has its own reader position, line splitter and scanner (so its own envelope
+//! detection and pairing state). The parent directories are watched with `notify`; every
+//! event, and a timer (the only trigger under `--poll`, or when the watcher cannot start),
+//! makes each file be looked at again:
+//! - a different file at the path (rename rotation, delete and create): the old one is read
+//!   to its end through the handle still open, then the new one from its start;
+//! - a file smaller than the position (copytruncate): read again from its start;
+//! - no file at the path: the open handle is drained and kept until a file comes back.
+//!
+//! A last line without its newline is held until it is complete.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use crate::app::{Setup, Sink, use_color, warn_cut};
+use crate::cli::{Format, TailArgs};
+use crate::exit;
+use crate::live::{self, FlushClock, Signals};
+use crate::read::Splitter;
+use crate::scan::{Out, Scanner};
+
+/// How often files are looked at when notifications work (in case one is missed).
+const SAFETY_TICK: Duration = Duration::from_secs(1);
+/// How often the live status line is redrawn at most.
+const STATUS_EVERY: Duration = Duration::from_millis(500);
+/// Bytes read from a file at a time.
+const CHUNK: usize = 256 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+fn file_id(m: &std::fs::Metadata) -> FileId {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        FileId(m.dev(), m.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        FileId(
+            0,
+            m.created()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as u64),
+        )
+    }
+}
+
+struct Followed<'s> {
+    path: PathBuf,
+    input: usize,
+    file: Option<(File, FileId)>,
+    pos: u64,
+    /// Start at the end of the first file found (files present when tail started).
+    skip_existing: bool,
+    splitter: Splitter,
+    scanner: Scanner<'s>,
+    out: Out,
+}
+
+impl<'s> Followed<'s> {
+    /// Reads what is new at the path.
+    fn poll(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        match std::fs::metadata(&self.path) {
+            Err(_) => {
+                // Renamed away or deleted: what the writer added before is still ours.
+                if self.file.is_some() {
+                    self.drain(sink)?;
+                }
+            }
+            Ok(m) => {
+                let id = file_id(&m);
+                if let Some((_, old)) = &self.file
+                    && *old != id
+                {
+                    self.drain(sink)?;
+                    self.end_partial_line(sink)?;
+                    self.file = None;
+                }
+                if self.file.is_none() {
+                    let Ok(f) = File::open(&self.path) else {
+                        return Ok(());
+                    };
+                    self.pos = if self.skip_existing { m.len() } else { 0 };
+                    self.skip_existing = false;
+                    self.file = Some((f, id));
+                }
+                if m.len() < self.pos {
+                    // Truncated in place (copytruncate): the rest of the old line is gone.
+                    self.end_partial_line(sink)?;
+                    self.pos = 0;
+                }
+                self.drain(sink)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the open file from the position to its end.
+    fn drain(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        let Some((f, _)) = &mut self.file else {
+            return Ok(());
+        };
+        f.seek(SeekFrom::Start(self.pos))?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            self.pos += n as u64;
+            let (scanner, out) = (&mut self.scanner, &mut self.out);
+            self.splitter.push(&buf[..n], &mut |_: &[u8],
+                                                 line: &[u8],
+                                                 info|
+             -> io::Result<()> {
+                scanner.push_line(line, info, out);
+                Ok(())
+            })?;
+            sink.update_input(self.input, &self.scanner);
+            sink.take(&mut self.out, self.input)?;
+        }
+        Ok(())
+    }
+
+    fn end_partial_line(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        let (scanner, out) = (&mut self.scanner, &mut self.out);
+        self.splitter
+            .finish(&mut |_: &[u8], line: &[u8], info| -> io::Result<()> {
+                scanner.push_line(line, info, out);
+                Ok(())
+            })?;
+        self.report(sink)
+    }
+
+    fn flush(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        self.scanner.finish(&mut self.out);
+        self.report(sink)
+    }
+
+    fn report(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        sink.update_input(self.input, &self.scanner);
+        sink.take(&mut self.out, self.input)?;
+        Ok(())
+    }
+}
+
+fn is_glob(p: &str) -> bool {
+    p.contains(['*', '?', '['])
+}
+
+/// The directory to watch for a path or glob: the longest leading part without wildcards.
+fn watch_dir(pattern: &str) -> PathBuf {
+    let mut dir = PathBuf::new();
+    let path = Path::new(pattern);
+    let parts: Vec<_> = path.components().collect();
+    for (i, c) in parts.iter().enumerate() {
+        let s = c.as_os_str().to_string_lossy();
+        if is_glob(&s) || i + 1 == parts.len() {
+            break;
+        }
+        dir.push(c);
+    }
+    if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    }
+}
+
+/// Everything being followed.
+struct Tail<'s> {
+    setup: &'s Setup,
+    patterns: Vec<String>,
+    files: Vec<Followed<'s>>,
+    from_start: bool,
+}
+
+impl<'s> Tail<'s> {
+    /// Adds files the patterns name that are not followed yet. Files present at the start
+    /// are read from their end (unless --from-start); files that appear later, from their start.
+    fn discover(&mut self, sink: &mut Sink<'_>, at_start: bool) -> Result<()> {
+        for p in self.patterns.clone() {
+            let paths: Vec<PathBuf> = if is_glob(&p) {
+                glob::glob(&p)
+                    .map_err(|e| anyhow!("{p}: {e}"))?
+                    .filter_map(|r| r.ok())
+                    .filter(|p| p.is_file())
+                    .collect()
+            } else {
+                vec![PathBuf::from(&p)]
+            };
+            for path in paths {
+                if self.files.iter().any(|f| f.path == path) {
+                    continue;
+                }
+                let input = sink.add_input(path.display().to_string());
+                self.files.push(Followed {
+                    skip_existing: at_start && !self.from_start,
+                    path,
+                    input,
+                    file: None,
+                    pos: 0,
+                    splitter: Splitter::new(self.setup.max_line),
+                    scanner: self.setup.scanner(),
+                    out: Out::default(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn poll(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        self.discover(sink, false)?;
+        for f in &mut self.files {
+            f.poll(sink)?;
+        }
+        Ok(())
+    }
+
+    fn holds(&self) -> bool {
+        self.files.iter().any(|f| f.scanner.holds_anything())
+    }
+
+    fn flush(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        for f in &mut self.files {
+            f.flush(sink)?;
+        }
+        Ok(())
+    }
+}
+
+/// Starts watching the directories; `None` when notifications cannot start.
+fn watch(dirs: &[PathBuf], tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    let mut w = notify::recommended_watcher(move |_event| {
+        // A full channel already means "look again"; nothing is lost by dropping this one.
+        let _ = tx.try_send(());
+    })
+    .ok()?;
+    let mut any = false;
+    for d in dirs {
+        any |= w.watch(d, RecursiveMode::NonRecursive).is_ok();
+    }
+    any.then_some(w)
+}
+
+fn status_line(sink: &Sink<'_>, files: usize) -> String {
+    let t = &sink.summary.totals;
+    let lines: u64 = sink.inputs.iter().map(|i| i.stats.lines).sum();
+    format!(
+        "following {files} file{} · {lines} lines · {} leak ({} pooled), {} noise, {} unknown · Ctrl-C for the summary",
+        if files == 1 { "" } else { "s" },
+        t.leak,
+        t.pooled_connections,
+        t.noise,
+        t.unknown
+    )
+}
+
+/// `unclosed tail`.
+pub fn run(args: &TailArgs) -> Result<i32> {
+    if args.format == Format::Json {
+        return Err(anyhow!(
+            "tail reports as it goes: use --format table, list or ndjson"
+        ));
+    }
+    let setup = Setup::new(&args.read)?;
+    let terminal = io::stdout().is_terminal() && args.format == Format::Table;
+    // The table's findings come as plain lines while following; the table ends the run.
+    let live_format = if args.format == Format::Table {
+        Format::List
+    } else {
+        args.format
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let color = use_color(args.color);
+    let mut sink = Sink::new(live_format, &mut out, color, setup.rules.clone());
+    if terminal {
+        sink.live_status(true);
+    }
+    let mut tail = Tail {
+        setup: &setup,
+        patterns: args.patterns.clone(),
+        files: Vec::new(),
+        from_start: args.from_start,
+    };
+    tail.discover(&mut sink, true)?;
+
+    let rt = live::runtime()?;
+    let result: Result<()> = rt.block_on(async {
+        let mut signals = Signals::new()?;
+        let (tx, mut events) = mpsc::channel::<()>(1);
+        let dirs: Vec<PathBuf> = args.patterns.iter().map(|p| watch_dir(p)).collect();
+        let watcher = if args.poll { None } else { watch(&dirs, tx) };
+        if watcher.is_none() && !args.poll {
+            eprintln!(
+                "unclosed: file notifications unavailable here; polling every {} ms",
+                args.poll_ms
+            );
+        }
+        let tick = if watcher.is_some() {
+            SAFETY_TICK
+        } else {
+            Duration::from_millis(args.poll_ms.max(10))
+        };
+        let mut ticker = tokio::time::interval(tick);
+        let mut clock = FlushClock::new(setup.flush);
+        let mut drawn = Instant::now() - STATUS_EVERY;
+        let mut shown = String::new();
+        tail.poll(&mut sink)?;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => tail.poll(&mut sink)?,
+                Some(()) = events.recv() => tail.poll(&mut sink)?,
+                _ = live::sleep_until(clock.deadline()) => tail.flush(&mut sink)?,
+                _ = signals.recv() => break,
+            }
+            clock.note(tail.holds());
+            if terminal && drawn.elapsed() >= STATUS_EVERY {
+                let s = status_line(&sink, tail.files.len());
+                if s != shown || sink.status_dirty() {
+                    sink.draw_status(&s)?;
+                    shown = s;
+                    drawn = Instant::now();
+                }
+            }
+        }
+        drop(watcher);
+        Ok(())
+    });
+    // The end: read what is left, decide everything, print the summary.
+    for f in &mut tail.files {
+        f.poll(&mut sink)?;
+        f.end_partial_line(&mut sink)?;
+        f.flush(&mut sink)?;
+    }
+    result?;
+    if terminal {
+        sink.clear_status()?;
+    }
+    sink.set_format(if args.format == Format::Table {
+        Format::Table
+    } else {
+        live_format
+    });
+    sink.finish()?;
+    for f in &tail.files {
+        warn_cut(
+            &f.path.display().to_string(),
+            f.scanner.cut_lines(),
+            setup.max_line,
+        );
+    }
+    drop(sink);
+    out.flush()?;
+    Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_dir_is_the_part_before_any_wildcard() {
+        assert_eq!(
+            watch_dir("/var/log/containers/api-*.log"),
+            PathBuf::from("/var/log/containers")
+        );
+        assert_eq!(watch_dir("/var/log/*/app.log"), PathBuf::from("/var/log"));
+        assert_eq!(watch_dir("app.log"), PathBuf::from("."));
+        assert_eq!(watch_dir("logs/app.log"), PathBuf::from("logs"));
+    }
+}
