@@ -43,8 +43,10 @@ pub fn run(command: Command) -> i32 {
 /// Whether an error is a closed pipe on our output (a quiet end, like ripgrep's).
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            // serde_json wraps the io::Error without exposing it as a source.
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(io::ErrorKind::BrokenPipe))
     })
 }
 
@@ -262,16 +264,16 @@ impl<'w> Sink<'w> {
             Format::Json => {
                 serde_json::to_writer_pretty(
                     &mut *self.out,
-                    &report::summary_json(&summary, &self.inputs),
+                    &report::summary_json(&summary, &self.inputs, false),
                 )?;
                 writeln!(self.out)?;
             }
             Format::Ndjson => {
-                let mut v = report::summary_json(&summary, &self.inputs);
-                if let Some(m) = v.as_object_mut() {
-                    m.insert("type".into(), "summary".into());
-                }
-                report::write_json_line(self.out, &v)?;
+                serde_json::to_writer(
+                    &mut *self.out,
+                    &report::summary_json(&summary, &self.inputs, true),
+                )?;
+                writeln!(self.out)?;
             }
             Format::Table | Format::List => {
                 if self.format == Format::List && summary.totals.findings > 0 {
@@ -325,8 +327,8 @@ impl Consumer for LiveScan<'_, '_> {
         Ok(())
     }
 
-    fn holds(&self) -> bool {
-        self.scanner.holds_anything()
+    fn oldest_held(&self) -> Option<u64> {
+        self.scanner.oldest_held()
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -471,8 +473,8 @@ impl Consumer for LiveFilter<'_, '_> {
         self.write()
     }
 
-    fn holds(&self) -> bool {
-        self.filter.holds_lines() || self.filter.scanner().holds_anything()
+    fn oldest_held(&self) -> Option<u64> {
+        self.filter.oldest_held()
     }
 
     fn flush(&mut self) -> Result<()> {

@@ -116,6 +116,13 @@ impl Assembler {
         self.open.is_some()
     }
 
+    /// The first line of the block in progress.
+    pub fn oldest_line(&self) -> Option<u64> {
+        self.open
+            .as_ref()
+            .map(|o| o.block.lines.first().copied().unwrap_or(o.block.pos.line))
+    }
+
     /// Reads one logical line and pushes what it completes to `out`. Returns whether the
     /// line was taken into a block.
     pub fn push(&mut self, text: &str, pos: &Pos, out: &mut Vec<Event>) -> bool {

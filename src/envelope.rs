@@ -340,6 +340,14 @@ impl<'g> Unwrapper<'g> {
         !self.pieces.is_empty()
     }
 
+    /// The first physical line of the oldest split line still waiting for its rest.
+    pub fn oldest_piece(&self) -> Option<u64> {
+        self.pieces
+            .values()
+            .filter_map(|p| p.lines.first().copied())
+            .min()
+    }
+
     /// Unwraps physical line `n` (without its line ending) into zero or more logical lines.
     pub fn unwrap(&mut self, line: &str, n: u64, out: &mut Vec<Logical>) {
         let chosen_structured = self.chosen.filter(|&i| self.grammars[i].is_structured());

@@ -44,6 +44,12 @@ impl Drop {
     }
 }
 
+/// Lines held waiting for a decision at most; past that, everything is decided at once
+/// (as after the flush timeout), so memory stays bounded on input that comes fast.
+pub const MAX_HELD_LINES: usize = 50_000;
+/// Bytes held at most, for the same reason.
+pub const MAX_HELD_BYTES: usize = 32 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fate {
     Undecided,
@@ -67,6 +73,7 @@ pub struct Filter<'g> {
     annotate: bool,
     /// Lines from the first undecided one on, in order.
     held: VecDeque<Held>,
+    held_bytes: usize,
     /// Annotations to write after a line: one per kept finding, after its last line.
     notes: BTreeMap<u64, Vec<String>>,
     out: Out,
@@ -83,6 +90,7 @@ impl<'g> Filter<'g> {
             drop,
             annotate,
             held: VecDeque::new(),
+            held_bytes: 0,
             notes: BTreeMap::new(),
             out: Out::default(),
             triaged: Vec::new(),
@@ -94,9 +102,12 @@ impl<'g> Filter<'g> {
         &self.scanner
     }
 
-    /// Whether lines are held waiting for a decision.
-    pub fn holds_lines(&self) -> bool {
-        !self.held.is_empty()
+    /// The oldest line held back, waiting for a decision.
+    pub fn oldest_held(&self) -> Option<u64> {
+        self.held
+            .front()
+            .map(|h| h.n)
+            .or_else(|| self.scanner.oldest_held())
     }
 
     /// Reads one physical line: `raw` is the line as it was, line ending included, and
@@ -104,12 +115,22 @@ impl<'g> Filter<'g> {
     pub fn push(&mut self, raw: &[u8], line: &[u8], info: LineInfo, w: &mut Vec<u8>) {
         self.scanner.push_line(line, info, &mut self.out);
         let n = self.scanner.stats.lines;
+        if self.held.is_empty() && self.out.decided.is_empty() && self.out.free == [n] {
+            // The common case: nothing waits and the line is no block's: no copy, no queue.
+            self.out.free.clear();
+            w.extend_from_slice(raw);
+            return;
+        }
+        self.held_bytes += raw.len();
         self.held.push_back(Held {
             n,
             bytes: raw.to_vec(),
             fate: Fate::Undecided,
         });
         self.settle(w);
+        if self.held.len() > MAX_HELD_LINES || self.held_bytes > MAX_HELD_BYTES {
+            self.flush(w);
+        }
     }
 
     /// Decides everything held and writes it: after the flush timeout, or at the end.
@@ -120,6 +141,7 @@ impl<'g> Filter<'g> {
         for h in self.held.drain(..) {
             w.extend_from_slice(&h.bytes);
         }
+        self.held_bytes = 0;
     }
 
     fn settle(&mut self, w: &mut Vec<u8>) {
@@ -160,6 +182,7 @@ impl<'g> Filter<'g> {
                 break;
             }
             let h = self.held.pop_front().expect("front exists");
+            self.held_bytes -= h.bytes.len();
             if h.fate == Fate::Keep {
                 w.extend_from_slice(&h.bytes);
             }

@@ -20,8 +20,8 @@ const CHUNK: usize = 64 * 1024;
 pub trait Consumer {
     /// One physical line: `raw` with its line ending, `line` without.
     fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> anyhow::Result<()>;
-    /// Whether anything is held that a flush would decide.
-    fn holds(&self) -> bool;
+    /// The oldest line held undecided (what a flush would decide), if any.
+    fn oldest_held(&self) -> Option<u64>;
     /// Decides everything held.
     fn flush(&mut self) -> anyhow::Result<()>;
 }
@@ -105,25 +105,31 @@ impl Signals {
     }
 }
 
-/// Tracks since when something has been held, to decide it after the flush timeout.
+/// Tracks how long the oldest held line has been held, to decide it after the flush
+/// timeout. While input keeps coming and decisions keep up, the oldest held line changes and
+/// nothing is flushed early; a line held for the whole timeout is.
 #[derive(Debug)]
 pub struct FlushClock {
     after: Duration,
+    oldest: Option<u64>,
     since: Option<Instant>,
 }
 
 impl FlushClock {
     /// A clock that flushes `after` this long.
     pub fn new(after: Duration) -> Self {
-        FlushClock { after, since: None }
+        FlushClock {
+            after,
+            oldest: None,
+            since: None,
+        }
     }
 
-    /// Notes whether something is held now.
-    pub fn note(&mut self, holds: bool) {
-        match (holds, self.since) {
-            (true, None) => self.since = Some(Instant::now()),
-            (false, _) => self.since = None,
-            _ => {}
+    /// Notes the oldest line held now.
+    pub fn note(&mut self, oldest: Option<u64>) {
+        if oldest != self.oldest {
+            self.oldest = oldest;
+            self.since = oldest.map(|_| Instant::now());
         }
     }
 
@@ -159,14 +165,14 @@ pub fn drive(
                 chunk = chunks.recv() => match chunk {
                     Some(Ok(bytes)) => {
                         splitter.push(&bytes, &mut |raw: &[u8], line: &[u8], info| consumer.line(raw, line, info))?;
-                        clock.note(consumer.holds());
+                        clock.note(consumer.oldest_held());
                     }
                     Some(Err(e)) => return Err(anyhow::Error::new(e)),
                     None => break Stop::Eof,
                 },
                 _ = sleep_until(clock.deadline()) => {
                     consumer.flush()?;
-                    clock.note(consumer.holds());
+                    clock.note(consumer.oldest_held());
                 }
                 _ = signals.recv() => break Stop::Signal,
             }

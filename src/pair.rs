@@ -151,9 +151,16 @@ impl Pairer {
         self.warning.is_some() || self.waiting.is_some()
     }
 
-    /// Whether lone sessions are held for a late connector.
-    pub fn holds_sessions(&self) -> bool {
-        !self.held.is_empty()
+    /// The first line of anything held: a W block, an object waiting for its partner, a
+    /// lone session waiting for a late connector.
+    pub fn oldest_line(&self) -> Option<u64> {
+        let first = |o: &Object| o.lines.first().copied().unwrap_or(o.pos.line);
+        self.warning
+            .iter()
+            .chain(&self.waiting)
+            .chain(&self.held)
+            .map(first)
+            .min()
     }
 
     /// Reads one assembler event.

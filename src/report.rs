@@ -9,12 +9,16 @@ use std::io::{self, Write};
 use comfy_table::{
     Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width, presets,
 };
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::classify::Label;
 use crate::escape::terminal;
-use crate::group::{Counts, SiteSummary, Summary, Triaged};
+use crate::group::{Counts, Related, Summary, Triaged};
 use crate::scan::InputStats;
+
+/// Sites shown in the table, worst first; JSON and the finding list have them all.
+pub const TABLE_ROWS: usize = 100;
 
 /// The JSON schema name; bumped only on an incompatible change.
 pub const SCHEMA: &str = "unclosed/1";
@@ -53,60 +57,126 @@ pub struct InputReport {
     pub cut_lines: u64,
 }
 
-fn counts_json(c: &Counts) -> serde_json::Map<String, Value> {
-    match serde_json::to_value(c) {
-        Ok(Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
-    }
-}
-
-fn site_json(s: &SiteSummary, inputs: &[InputReport]) -> Value {
-    let mut m = serde_json::Map::new();
-    let site = s.site.as_ref();
-    m.insert("site".into(), json!(site.map(|x| x.key())));
-    m.insert("file".into(), json!(site.map(|x| &x.file)));
-    m.insert("line".into(), json!(site.map(|x| x.line)));
-    m.insert(
-        "function".into(),
-        json!(site.and_then(|x| x.function.as_ref())),
-    );
-    m.insert("code".into(), json!(site.and_then(|x| x.code.as_ref())));
-    m.insert("outer".into(), json!(site.and_then(|x| x.outer.as_ref())));
-    m.insert("label".into(), json!(s.label()));
-    m.extend(counts_json(&s.counts));
-    m.insert("first_seen".into(), json!(s.first_seen));
-    m.insert("last_seen".into(), json!(s.last_seen));
-    m.insert(
-        "first_at".into(),
-        json!(location(inputs, s.first_at.0, s.first_at.1)),
-    );
-    Value::Object(m)
-}
-
 fn location(inputs: &[InputReport], input: usize, line: u64) -> String {
     let name = inputs.get(input).map_or("?", |i| i.name.as_str());
     format!("{name}:{line}")
 }
 
-/// The summary as the `unclosed/1` JSON object.
-pub fn summary_json(s: &Summary, inputs: &[InputReport]) -> Value {
-    let mut totals = counts_json(&s.totals);
-    if let Ok(Value::Object(r)) = serde_json::to_value(s.related) {
-        totals.extend(r);
+/// `totals` in the JSON summary.
+#[derive(Serialize)]
+struct TotalsJson {
+    #[serde(flatten)]
+    counts: Counts,
+    #[serde(flatten)]
+    related: Related,
+    truncated: u64,
+}
+
+/// One entry of `sites`, borrowing from the summary.
+#[derive(Serialize)]
+struct SiteJson<'a> {
+    site: Option<String>,
+    file: Option<&'a str>,
+    line: Option<u32>,
+    function: Option<&'a str>,
+    code: Option<&'a str>,
+    outer: Option<&'a str>,
+    label: &'static str,
+    #[serde(flatten)]
+    counts: Counts,
+    first_seen: Option<&'a str>,
+    last_seen: Option<&'a str>,
+    first_at: String,
+}
+
+#[derive(Serialize)]
+struct UnawaitedJson<'a> {
+    file: &'a str,
+    line: u32,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct InputJson<'a> {
+    name: &'a str,
+    grammar: &'a str,
+    lines: u64,
+    bytes: u64,
+    cut_lines: u64,
+}
+
+/// The `unclosed/1` JSON object, serialized straight from the summary (no value tree: a
+/// report of 10,000 sites costs little more than the summary itself).
+#[derive(Serialize)]
+pub struct SummaryJson<'a> {
+    /// `"summary"` as the last line of NDJSON output; absent in `--format json`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    schema: &'static str,
+    totals: TotalsJson,
+    sites: Vec<SiteJson<'a>>,
+    overflow: Option<Counts>,
+    unawaited_closes: Vec<UnawaitedJson<'a>>,
+    hint: Option<&'static str>,
+    inputs: Vec<InputJson<'a>>,
+}
+
+/// The summary as the `unclosed/1` JSON object; `ndjson` adds `"type": "summary"` first.
+pub fn summary_json<'a>(
+    s: &'a Summary,
+    inputs: &'a [InputReport],
+    ndjson: bool,
+) -> SummaryJson<'a> {
+    SummaryJson {
+        kind: ndjson.then_some("summary"),
+        schema: SCHEMA,
+        totals: TotalsJson {
+            counts: s.totals,
+            related: s.related,
+            truncated: s.truncated,
+        },
+        sites: s
+            .sites()
+            .into_iter()
+            .map(|x| {
+                let site = x.site.as_ref();
+                SiteJson {
+                    site: site.map(|x| x.key()),
+                    file: site.map(|x| x.file.as_str()),
+                    line: site.map(|x| x.line),
+                    function: site.and_then(|x| x.function.as_deref()),
+                    code: site.and_then(|x| x.code.as_deref()),
+                    outer: site.and_then(|x| x.outer.as_deref()),
+                    label: x.label(),
+                    counts: x.counts,
+                    first_seen: x.first_seen.as_deref(),
+                    last_seen: x.last_seen.as_deref(),
+                    first_at: location(inputs, x.first_at.0, x.first_at.1),
+                }
+            })
+            .collect(),
+        overflow: (s.overflow.findings > 0).then_some(s.overflow),
+        unawaited_closes: s
+            .unawaited
+            .iter()
+            .map(|((file, line), count)| UnawaitedJson {
+                file,
+                line: *line,
+                count: *count,
+            })
+            .collect(),
+        hint: s.needs_site_hint().then_some(SITE_HINT),
+        inputs: inputs
+            .iter()
+            .map(|i| InputJson {
+                name: &i.name,
+                grammar: &i.grammar,
+                lines: i.stats.lines,
+                bytes: i.stats.bytes,
+                cut_lines: i.cut_lines,
+            })
+            .collect(),
     }
-    totals.insert("truncated".into(), json!(s.truncated));
-    json!({
-        "schema": SCHEMA,
-        "totals": totals,
-        "sites": s.sites().into_iter().map(|x| site_json(x, inputs)).collect::<Vec<_>>(),
-        "overflow": (s.overflow.findings > 0).then(|| counts_json(&s.overflow)),
-        "unawaited_closes": s.unawaited.iter().map(|((f, l), n)| json!({"file": f, "line": l, "count": n})).collect::<Vec<_>>(),
-        "hint": s.needs_site_hint().then_some(SITE_HINT),
-        "inputs": inputs.iter().map(|i| json!({
-            "name": i.name, "grammar": i.grammar, "lines": i.stats.lines,
-            "bytes": i.stats.bytes, "cut_lines": i.cut_lines,
-        })).collect::<Vec<_>>(),
-    })
 }
 
 /// One finding as an NDJSON object (`{"type":"finding",…}`).
@@ -275,7 +345,8 @@ pub fn write_table(
         // The call site is what the table is for: numbers wrap before it does.
         site_column.set_constraint(ColumnConstraint::LowerBoundary(Width::Percentage(40)));
     }
-    for x in sites {
+    let hidden = sites.len().saturating_sub(TABLE_ROWS);
+    for x in sites.into_iter().take(TABLE_ROWS) {
         let c = &x.counts;
         let site = match &x.site {
             Some(site) => {
@@ -313,6 +384,12 @@ pub fn write_table(
         table.add_row(row);
     }
     writeln!(w, "{table}")?;
+    if hidden > 0 {
+        writeln!(
+            w,
+            "…and {hidden} more call sites, less severe (all of them: --format json or --format list)."
+        )?;
+    }
     if s.overflow.findings > 0 {
         writeln!(
             w,

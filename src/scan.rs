@@ -143,15 +143,24 @@ impl<'g> Scanner<'g> {
         self.unwrapper.grammar_name()
     }
 
-    /// Whether anything read is still undecided: a block, an object waiting for its
-    /// partner, a piece of a split line, or lines kept for detection.
-    pub fn holds_anything(&self) -> bool {
-        self.pending.is_some()
-            || self.unwrapper.has_pieces()
-            || self
-                .streams
-                .values()
-                .any(|s| s.is_busy() || s.pairer.holds_sessions())
+    /// The oldest line still undecided: in a block, an object waiting for its partner, a
+    /// piece of a split line, or the lines kept for detection.
+    pub fn oldest_held(&self) -> Option<u64> {
+        let detecting = self
+            .pending
+            .as_ref()
+            .and_then(|(held, _)| held.first().map(|(_, n)| *n));
+        let streams = self.streams.values().filter_map(|s| {
+            [s.assembler.oldest_line(), s.pairer.oldest_line()]
+                .into_iter()
+                .flatten()
+                .min()
+        });
+        detecting
+            .into_iter()
+            .chain(self.unwrapper.oldest_piece())
+            .chain(streams)
+            .min()
     }
 
     /// Reads one physical line, without its `\n`, as [`crate::read::lines`] gives it.

@@ -229,8 +229,16 @@ impl<'s> Tail<'s> {
         Ok(())
     }
 
-    fn holds(&self) -> bool {
-        self.files.iter().any(|f| f.scanner.holds_anything())
+    /// The oldest held line of each file, as one key that changes when any of them does.
+    fn oldest_held(&self) -> Option<u64> {
+        let mut key: Option<u64> = None;
+        for (i, f) in self.files.iter().enumerate() {
+            if let Some(n) = f.scanner.oldest_held() {
+                let k = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ n;
+                key = Some(key.map_or(k, |x| x.wrapping_add(k)));
+            }
+        }
+        key
     }
 
     fn flush(&mut self, sink: &mut Sink<'_>) -> Result<()> {
@@ -327,7 +335,7 @@ pub fn run(args: &TailArgs) -> Result<i32> {
                 _ = live::sleep_until(clock.deadline()) => tail.flush(&mut sink)?,
                 _ = signals.recv() => break,
             }
-            clock.note(tail.holds());
+            clock.note(tail.oldest_held());
             if terminal && drawn.elapsed() >= STATUS_EVERY {
                 let s = status_line(&sink, tail.files.len());
                 if s != shown || sink.status_dirty() {

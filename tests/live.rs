@@ -1,0 +1,415 @@
+//! Live use with real processes, pipes and files: stdin as it arrives, `tail` through
+//! rotation, `filter` in a pipeline, signals. Waits have generous limits that only guard
+//! against hangs; nothing here measures speed.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const LEAK: &str = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>
+Unclosed connector
+connections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7f1befaa2ba0>, 2092.40), (<aiohttp.client_proto.ResponseHandler object at 0x7f1befaa2970>, 2092.40)])']
+connector: <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>
+";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("unclosed")
+}
+
+/// A running `unclosed` whose stdout lines arrive on a channel.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str], dir: &Path) -> Running {
+        let mut child = Command::new(bin())
+            .args(args)
+            .current_dir(dir)
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines() {
+                let Ok(l) = l else { return };
+                if tx.send(l).is_err() {
+                    return;
+                }
+            }
+        });
+        Running { child, lines }
+    }
+
+    fn write(&mut self, text: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next stdout line, or a failure after WAIT.
+    fn next(&self, what: &str) -> String {
+        self.lines
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("no output line: waiting for {what}"))
+    }
+
+    /// Waits for `n` finding lines (NDJSON).
+    fn findings(&self, n: usize, what: &str) -> Vec<Value> {
+        let mut v = Vec::new();
+        while v.len() < n {
+            let l: Value = serde_json::from_str(&self.next(what)).unwrap();
+            assert_eq!(l["type"], "finding", "{what}: {l}");
+            v.push(l);
+        }
+        v
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    /// Reads to the end and returns the last line and the exit status.
+    fn end(mut self) -> (String, i32) {
+        drop(self.child.stdin.take());
+        let mut last = String::new();
+        let deadline = Instant::now() + WAIT;
+        while let Ok(l) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            last = l;
+        }
+        let status = self.child.wait().unwrap();
+        (last, status.code().unwrap_or(-1))
+    }
+}
+
+fn summary(line: &str) -> Value {
+    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["type"], "summary", "{v}");
+    v
+}
+
+#[test]
+fn stdin_reports_a_finding_before_anything_else_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Running::start(&["scan", "-f", "ndjson"], dir.path());
+    // The block's last line is followed by nothing: only the flush timeout can decide it.
+    r.write(LEAK);
+    let f = r.findings(1, "the leak, while stdin is still open");
+    assert_eq!(f[0]["pooled_connections"], 2);
+    r.write(&format!("INFO later\n{LEAK}"));
+    r.findings(1, "the second leak");
+    let (last, code) = r.end();
+    assert_eq!(summary(&last)["totals"]["leak"], 2);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn sigint_and_sigterm_print_the_summary_and_exit_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    for sig in ["-INT", "-TERM"] {
+        let mut r = Running::start(&["scan", "-f", "ndjson", "--flush-ms", "60000"], dir.path());
+        r.write("Unclosed client session\n");
+        // Let the process read it: it is held (the flush timeout is a minute away).
+        std::thread::sleep(Duration::from_millis(300));
+        r.signal(sig);
+        let first = r.next("the held block, decided at the signal");
+        assert_eq!(
+            serde_json::from_str::<Value>(&first).unwrap()["label"],
+            "unknown"
+        );
+        let (last, code) = r.end();
+        assert_eq!(summary(&last)["totals"]["findings"], 1, "{sig}");
+        assert_eq!(code, 0, "{sig}");
+    }
+}
+
+#[test]
+fn filter_holds_lines_no_longer_than_the_flush_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Running::start(&["filter", "--flush-ms", "200"], dir.path());
+    r.write("INFO before\nUnclosed client session\n");
+    assert_eq!(r.next("a line that belongs to no block"), "INFO before");
+    // A session header with nothing after it may still be noise; after the timeout it is
+    // decided (unknown, no body) and kept.
+    assert_eq!(
+        r.next("the held header, after the timeout"),
+        "Unclosed client session"
+    );
+    let (_, code) = r.end();
+    assert_eq!(code, 0);
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Runs `tail` over `dir`, giving it time to start.
+fn tail(dir: &Path, extra: &[&str]) -> Running {
+    let mut args = vec!["tail", "-f", "ndjson"];
+    args.extend_from_slice(extra);
+    let r = Running::start(&args, dir);
+    std::thread::sleep(Duration::from_millis(400));
+    r
+}
+
+fn check_rotation(extra: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    append(&log, "INFO before tail started\n");
+    let mut args = extra.to_vec();
+    args.push("app.log");
+    let r = tail(dir.path(), &args);
+
+    append(&log, LEAK);
+    r.findings(1, "an appended block");
+
+    // Rename rotation: the writer finishes the old file, then starts a new one.
+    std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    append(
+        &dir.path().join("app.log.1"),
+        &format!("INFO last words\n{LEAK}"),
+    );
+    append(&log, &format!("INFO new file\n{LEAK}"));
+    r.findings(2, "one block in the rotated file, one in the new");
+
+    // copytruncate.
+    std::fs::write(&log, "").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    append(&log, LEAK);
+    r.findings(1, "a block after truncation");
+
+    // Delete and create again.
+    std::fs::remove_file(&log).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    append(&log, LEAK);
+    r.findings(1, "a block in the recreated file");
+
+    // A line written in two pieces is read once.
+    append(&log, "Unclosed client sess");
+    std::thread::sleep(Duration::from_millis(600));
+    append(
+        &log,
+        "ion\nclient_session: <aiohttp.client.ClientSession object at 0x7f>\nINFO x\n",
+    );
+    let f = r.findings(1, "the session written in two pieces");
+    assert_eq!(f[0]["label"], "noise");
+
+    r.signal("-INT");
+    let (last, code) = r.end();
+    let s = summary(&last);
+    assert_eq!(
+        s["totals"]["findings"], 6,
+        "no finding lost or doubled: {s}"
+    );
+    assert_eq!(s["totals"]["pooled_connections"], 10);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn tail_survives_rotation_truncation_and_recreation() {
+    check_rotation(&[]);
+}
+
+#[test]
+fn tail_survives_rotation_truncation_and_recreation_when_polling() {
+    check_rotation(&["--poll", "--poll-ms", "50"]);
+}
+
+#[test]
+fn tail_starts_at_the_end_and_a_glob_picks_up_new_files() {
+    let dir = tempfile::tempdir().unwrap();
+    append(&dir.path().join("a.log"), LEAK);
+    let r = tail(dir.path(), &["*.log"]);
+    append(&dir.path().join("b.log"), LEAK);
+    let f = r.findings(1, "a block in a file created after start");
+    assert!(
+        f[0]["input"].as_str().unwrap().ends_with("b.log"),
+        "{}",
+        f[0]
+    );
+    r.signal("-TERM");
+    let (last, code) = r.end();
+    assert_eq!(
+        summary(&last)["totals"]["findings"],
+        1,
+        "the block already in a.log was before the start"
+    );
+    assert_eq!(code, 0);
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/logs");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 20);
+    v
+}
+
+const KEYS: [&str; 9] = [
+    "findings",
+    "leak",
+    "noise",
+    "unknown",
+    "sessions",
+    "connectors",
+    "responses",
+    "connections",
+    "pooled_connections",
+];
+
+fn totals(v: &Value) -> Vec<u64> {
+    KEYS.iter()
+        .map(|k| v["totals"][k].as_u64().unwrap())
+        .collect()
+}
+
+fn scan_file(path: &Path) -> Value {
+    let out = Command::new(bin())
+        .args(["scan", "-f", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn scan_tail_and_filter_agree_on_every_fixture() {
+    let files = fixtures();
+    // tail --from-start over all the finished files at once, then Ctrl-C.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut args = vec!["--from-start", "--flush-ms", "5000"];
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    args.extend(names.iter().map(String::as_str));
+    let r = tail(dir, &args);
+    std::thread::sleep(Duration::from_millis(1500));
+    r.signal("-INT");
+    let (last, code) = r.end();
+    assert_eq!(code, 0);
+    let tailed = summary(&last);
+    let mut scanned = [0u64; KEYS.len()];
+    for f in &files {
+        let s = scan_file(f);
+        for (i, n) in totals(&s).into_iter().enumerate() {
+            scanned[i] += n;
+        }
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "'{}' filter --flush-ms 5000 --stats json < '{}' 2>&1 >/dev/null",
+                bin().display(),
+                f.display()
+            ))
+            .output()
+            .unwrap();
+        let filtered: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(
+            totals(&filtered),
+            totals(&s),
+            "filter --stats vs scan: {}",
+            f.display()
+        );
+    }
+    assert_eq!(
+        totals(&tailed),
+        scanned.to_vec(),
+        "tail --from-start vs scan over all fixtures"
+    );
+}
+
+#[test]
+fn filter_keeps_every_fixture_byte_for_byte_with_drop_none_and_removes_only_noise() {
+    for f in fixtures() {
+        let input = std::fs::read(&f).unwrap();
+        let run = |args: &[&str], stdin: &[u8]| -> Vec<u8> {
+            let mut c = Command::new(bin())
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut si = c.stdin.take().unwrap();
+            let data = stdin.to_vec();
+            let w = std::thread::spawn(move || si.write_all(&data));
+            let out = c.wait_with_output().unwrap();
+            w.join().unwrap().unwrap();
+            assert!(out.status.success());
+            out.stdout
+        };
+        assert_eq!(
+            run(&["filter", "--drop", "none", "--flush-ms", "5000"], &input),
+            input,
+            "{}",
+            f.display()
+        );
+        let kept = run(&["filter", "--flush-ms", "5000"], &input);
+        // What is kept is the input, in order, less some lines.
+        let in_lines: Vec<&[u8]> = input.split_inclusive(|b| *b == b'\n').collect();
+        let mut it = in_lines.iter();
+        for l in kept.split_inclusive(|b| *b == b'\n') {
+            assert!(
+                it.any(|x| *x == l),
+                "{}: output is not a subsequence of the input",
+                f.display()
+            );
+        }
+        // What went is exactly the noise: scanning what is left finds no noise and the rest unchanged.
+        let before = scan_file(&f);
+        let dir = tempfile::tempdir().unwrap();
+        let left = dir.path().join("left.log");
+        std::fs::write(&left, &kept).unwrap();
+        let after = scan_file(&left);
+        assert_eq!(after["totals"]["noise"], 0, "{}", f.display());
+        for k in [
+            "leak",
+            "unknown",
+            "pooled_connections",
+            "connectors",
+            "responses",
+            "connections",
+        ] {
+            assert_eq!(
+                after["totals"][k],
+                before["totals"][k],
+                "{}: {k}",
+                f.display()
+            );
+        }
+        let removed = in_lines.len() - kept.split_inclusive(|b| *b == b'\n').count();
+        assert_eq!(
+            removed > 0,
+            before["totals"]["noise"].as_u64().unwrap() > 0,
+            "{}",
+            f.display()
+        );
+    }
+}

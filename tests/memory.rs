@@ -1,0 +1,88 @@
+//! Memory stays bounded on a long stream (its own test binary, so that the peak resident
+//! size of waited-for children is this test's alone). Speed is for the benchmarks.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// A stream of `blocks` leak blocks, each with a creation traceback at a distinct line (so
+/// the per-site table fills past its cap), between ordinary lines.
+fn write_stream(w: &mut impl Write, blocks: usize) -> std::io::Result<()> {
+    for i in 0..blocks {
+        writeln!(w, "INFO request {i} served in 12ms")?;
+        write!(
+            w,
+            "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7f{i:x}>
+source_traceback: Object created at (most recent call last):
+  File \"/app/main.py\", line 40, in <module>
+    asyncio.run(main())
+  File \"/app/handlers.py\", line {i}, in handle
+    session = aiohttp.ClientSession()
+Unclosed connector
+connections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7f1befaa2ba0>, 2092.40)])']
+connector: <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>
+source_traceback: Object created at (most recent call last):
+  File \"/app/main.py\", line 40, in <module>
+    asyncio.run(main())
+  File \"/app/handlers.py\", line {i}, in handle
+    session = aiohttp.ClientSession()
+  File \"/venv/lib/python3.12/site-packages/aiohttp/client.py\", line 293, in __init__
+    connector = TCPConnector(ssl=ssl)
+"
+        )?;
+    }
+    Ok(())
+}
+
+fn peak_rss_of_children_kib() -> i64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) }, 0);
+    u.ru_maxrss
+}
+
+#[test]
+fn scan_and_filter_stay_within_bounded_memory_on_a_long_stream() {
+    const BLOCKS: usize = 60_000; // about 70 MB, 1.2 million lines, 60,000 distinct sites
+    for args in [
+        &["scan", "-f", "json"][..],
+        &["filter", "--stats", "json"][..],
+    ] {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("unclosed"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(if args[0] == "filter" {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = std::io::BufWriter::new(child.stdin.take().unwrap());
+        let writer = std::thread::spawn(move || write_stream(&mut stdin, BLOCKS));
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = if args[0] == "filter" {
+            &out.stderr
+        } else {
+            &out.stdout
+        };
+        let v: serde_json::Value = serde_json::from_slice(report).unwrap();
+        assert_eq!(v["totals"]["findings"], BLOCKS as u64, "{args:?}");
+        assert_eq!(v["totals"]["leak"], BLOCKS as u64, "{args:?}");
+        assert_eq!(
+            v["overflow"]["findings"],
+            (BLOCKS - 10_000) as u64,
+            "{args:?}"
+        );
+    }
+    let peak_mib = peak_rss_of_children_kib() / 1024;
+    // Input is ~70 MB; holding it, or a site per finding, would pass this bound.
+    assert!(peak_mib < 40, "peak resident size {peak_mib} MiB");
+}
