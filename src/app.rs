@@ -34,7 +34,16 @@ pub fn run(command: Command) -> i32 {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => exit::OK,
         Err(e) => {
-            eprintln!("unclosed: {}", crate::escape::terminal(&format!("{e:#}")));
+            // One message, possibly several lines (a TOML error shows the line it points at).
+            let text = format!("{e:#}");
+            let mut lines = text.lines();
+            eprintln!(
+                "unclosed: {}",
+                crate::escape::terminal(lines.next().unwrap_or(""))
+            );
+            for l in lines {
+                eprintln!("  {}", crate::escape::terminal(l));
+            }
             exit::ERROR
         }
     }
@@ -57,9 +66,18 @@ pub fn load_grammars(files: &[String]) -> Result<Vec<Grammar>> {
         let src = std::fs::read_to_string(path)
             .with_context(|| format!("{path}: cannot read grammar"))?;
         let g = Grammar::from_toml(&src).map_err(|e| anyhow!("{path}: {e}"))?;
+        if !g.has_samples() {
+            return Err(anyhow!(
+                "{path}: a grammar needs at least one [[sample]] to be checked against"
+            ));
+        }
         all.push(g);
     }
-    all.extend(Grammar::builtin());
+    // A user's grammar of a shipped one's name replaces it.
+    let builtin = Grammar::builtin()
+        .into_iter()
+        .filter(|b| !all.iter().any(|g: &Grammar| g.name == b.name));
+    all.extend(builtin.collect::<Vec<_>>());
     Ok(all)
 }
 
@@ -118,7 +136,7 @@ impl Setup {
 
     /// A scanner for one input.
     pub fn scanner(&self) -> Scanner<'_> {
-        Scanner::new(&self.grammars, self.forced, &self.prefilter)
+        Scanner::new(&self.grammars, self.forced, &self.prefilter).max_line(self.max_line)
     }
 }
 

@@ -10,6 +10,8 @@ use crate::parse::{self, Channel, Kind, Line, Pool, Trace};
 /// Frames kept per block; the outermost few and the innermost rest, which is where call
 /// sites are.
 pub const MAX_FRAMES: usize = 256;
+/// Bytes kept of a frame's path, function or source line (real ones are far shorter).
+pub const MAX_FRAME_TEXT: usize = 1024;
 const KEEP_OUTER: usize = 16;
 
 /// Where a block or line stands in its input.
@@ -132,7 +134,17 @@ impl Assembler {
                 open.block.take_lines(pos);
                 return true;
             }
-            self.close(out);
+            // A header followed at once by another kind's context key (aiopg's
+            // `Unclosed connection` then `connection: <aiopg…>`) is another library's record.
+            let foreign = open.block.channel == Channel::Log
+                && open.state == State::Keys
+                && open.block.lines.len() == 1
+                && matches!(line, Line::Key { .. });
+            if foreign && let Some(o) = self.open.take() {
+                out.push(Event::Text(o.block.lines));
+            } else {
+                self.close(out);
+            }
         }
         self.start(line, text, pos, out)
     }
@@ -269,7 +281,7 @@ impl Open {
                 if Some(t) == b.trace
                     && let Some(last) = b.frames.last_mut()
                 {
-                    last.code = Some(text.trim().to_owned());
+                    last.code = Some(bounded(text.trim()));
                 }
                 State::Frames(t)
             }
@@ -349,12 +361,21 @@ impl Block {
             self.frames_dropped += 1;
         }
         self.frames.push(Frame {
-            path: f.path.to_owned(),
+            path: bounded(f.path),
             line: f.line,
-            function: f.function.map(str::to_owned),
+            function: f.function.map(bounded),
             code: None,
         });
     }
+}
+
+/// At most [`MAX_FRAME_TEXT`] bytes of `s`, cut at a character boundary.
+fn bounded(s: &str) -> String {
+    let mut end = s.len().min(MAX_FRAME_TEXT);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
 }
 
 /// The header's position, with a timestamp from its record prefix when the envelope gave none.

@@ -127,7 +127,7 @@ pub struct ReadArgs {
     #[arg(long, value_name = "GLOB")]
     pub skip_frames: Vec<String>,
 
-    /// Cut lines longer than this many bytes (they are counted and reported).
+    /// Cut lines longer than this many bytes, at least 1024 (they are counted and reported).
     #[arg(long, value_name = "BYTES", default_value_t = crate::read::DEFAULT_MAX_LINE)]
     pub max_line_bytes: usize,
 

@@ -206,6 +206,11 @@ impl Grammar {
             .collect()
     }
 
+    /// Whether the grammar carries samples to be checked against.
+    pub fn has_samples(&self) -> bool {
+        !self.samples.is_empty()
+    }
+
     /// Runs every sample through the grammar.
     pub fn check(&self) -> Result<(), GrammarError> {
         let set = [self.clone()];
@@ -379,6 +384,19 @@ impl<'g> Unwrapper<'g> {
         }
     }
 
+    fn release_oldest_piece(&mut self, out: &mut Vec<Logical>) {
+        let oldest = self
+            .pieces
+            .iter()
+            .min_by_key(|(_, p)| p.lines.first().copied())
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest
+            && let Some(p) = self.pieces.remove(&k)
+        {
+            push_lines(out, &k, &p.text, p.ts, p.lines);
+        }
+    }
+
     /// Emits what is left of split lines (at the end of the input, or after a quiet spell).
     pub fn finish(&mut self, out: &mut Vec<Logical>) {
         let mut left: Vec<_> = self.pieces.drain().collect();
@@ -486,6 +504,9 @@ impl<'g> Unwrapper<'g> {
     ) {
         let Some(mut p) = self.pieces.remove(&stream) else {
             if is_piece {
+                if self.pieces.len() >= MAX_PIECE_STREAMS {
+                    self.release_oldest_piece(out);
+                }
                 let piece = Piece {
                     text: text.to_owned(),
                     ts,
@@ -525,6 +546,9 @@ struct Piece {
     cut: bool,
     lines: Vec<u64>,
 }
+
+/// Streams with a split line in progress at most; past that, the oldest is given as it is.
+const MAX_PIECE_STREAMS: usize = 1024;
 
 /// Pieces joined into one line at most; a longer run ends the line there (counted as cut),
 /// so the physical lines it holds stay bounded.

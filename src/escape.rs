@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 fn is_unsafe(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+        || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 /// `s` with every character that could act on a terminal written as a visible escape.
@@ -45,6 +45,7 @@ mod tests {
         assert_eq!(terminal("a\x1b[31mb"), "a\\u{1b}[31mb");
         assert_eq!(terminal("x\ry"), "x\\u{d}y");
         assert_eq!(terminal("evil\u{202e}txt.py"), "evil\\u{202e}txt.py");
+        assert_eq!(terminal("a\u{061c}b"), "a\\u{61c}b");
         assert_eq!(terminal("tab\there"), "tab\\u{9}here");
     }
 }

@@ -38,12 +38,15 @@ pub fn is_library(path: &str) -> bool {
         return false;
     }
     // `…/lib/python3.12/x.py` (POSIX) or `…\\Lib\\x.py` (Windows installs).
+    // `python3.12`, and `python3.13t` for free-threaded builds.
     let is_version = |c: &str| {
-        c.strip_prefix("python").is_some_and(|v| {
-            !v.is_empty()
-                && v.split('.')
-                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        })
+        c.strip_prefix("python")
+            .map(|v| v.strip_suffix('t').unwrap_or(v))
+            .is_some_and(|v| {
+                !v.is_empty()
+                    && v.split('.')
+                        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
     };
     parts
         .windows(2)
@@ -267,6 +270,9 @@ pub struct Summary {
     pub truncated: u64,
     /// Findings that carried a creation traceback.
     pub with_traceback: u64,
+    /// Findings whose traceback had no frame left once library frames and `--skip-frames`
+    /// were passed over.
+    pub all_frames_skipped: u64,
     /// Related texts.
     pub related: Related,
     /// `FILE:LINE` of unawaited `close()` calls, with how often each was reported.
@@ -291,6 +297,7 @@ impl Summary {
         self.totals.add(t);
         self.truncated += u64::from(t.truncated);
         self.with_traceback += u64::from(t.has_traceback);
+        self.all_frames_skipped += u64::from(t.has_traceback && t.site.is_none());
         let key = t.site.as_ref().map(Site::key);
         let i = match self.index.get(&key) {
             Some(&i) => i,

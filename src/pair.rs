@@ -22,7 +22,7 @@ use crate::parse::{Channel, Kind, Pool, Trace};
 use std::collections::VecDeque;
 
 /// Lone sessions with a creation traceback held for a late connector, per stream.
-pub const MAX_HELD: usize = 64;
+pub const MAX_HELD: usize = 16;
 
 /// One object reported by one or both channels.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -293,12 +293,14 @@ fn single(o: Object) -> Decided {
 }
 
 /// Adjacent session and connector are one finding unless their creation tracebacks say the
-/// connector was made elsewhere (a shared connector, `connector_owner=False`).
+/// connector was made at another line of the application (a shared connector,
+/// `connector_owner=False`). Made inside `ClientSession.__init__` or inline
+/// (`ClientSession(connector=TCPConnector())`), it shares the session's line.
 fn belong_together(session: &Object, connector: &Object) -> bool {
     if session.frames.is_empty() || connector.frames.is_empty() {
         return true;
     }
-    connector.made_by_session() && session.app_frame() == connector.app_frame()
+    session.app_frame() == connector.app_frame()
 }
 
 /// Whether `longer` is `prefix` followed only by library frames (aiohttp's own `__init__`s).

@@ -164,13 +164,15 @@ pub fn line(text: &str) -> Line<'_> {
     if let Some(l) = indented(text) {
         return l;
     }
+    // A header first: `%(name)s: %(message)s` gives `asyncio: Unclosed connector`, which
+    // would otherwise read as a `key: value` line.
+    if let Some(l) = log_header(text) {
+        return l;
+    }
     if let Ok((_, l)) = key_line(text) {
         return l;
     }
     if let Some(l) = warning_header(text) {
-        return l;
-    }
-    if let Some(l) = log_header(text) {
         return l;
     }
     match text {
@@ -280,7 +282,12 @@ fn warning_header(text: &str) -> Option<Line<'_>> {
             } else {
                 rest
             };
-            let plausible = repr.starts_with('<') || repr.starts_with("Connection<");
+            // aiohttp's `Connection` prints `Connection<ConnectionKey(…)>`; aiopg's, aiomysql's
+            // `Unclosed connection <aiopg.connection.Connection …>` is not aiohttp's.
+            let plausible = match kind {
+                Kind::Connection => repr.starts_with("Connection<"),
+                _ => repr.starts_with('<'),
+            };
             return plausible.then_some(Line::WarningHeader {
                 kind,
                 repr,
@@ -301,7 +308,7 @@ fn location(before: &str) -> Option<(&str, u32)> {
         Some(p) => &file[p + "py.warnings:".len()..],
         None => file,
     };
-    let file = file.rsplit_once(" - ").map_or(file, |(_, f)| f);
+    let file = file.rsplit_once(" - ").map_or(file, |(_, f)| f).trim();
     (!file.is_empty()).then_some((file, line))
 }
 
@@ -344,9 +351,7 @@ pub fn looks_like_record(prefix: &str) -> bool {
         .trim_end();
     p.is_empty()
         || prefix.contains("asyncio")
-        || ["ERROR", "CRITICAL", "error"]
-            .iter()
-            .any(|l| p.ends_with(l))
+        || ["ERROR", "CRITICAL"].iter().any(|l| p.ends_with(l))
 }
 
 fn is_unraisable(text: &str) -> bool {

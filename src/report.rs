@@ -428,6 +428,13 @@ pub fn write_table(
     for (label, meaning) in LABELS {
         writeln!(w, "  {label:<8} {meaning}")?;
     }
+    if s.all_frames_skipped > 0 {
+        writeln!(
+            w,
+            "Note: {} had creation tracebacks in which every frame is aiohttp, asyncio, the standard library or matched by --skip-frames.",
+            finding_word(s.all_frames_skipped)
+        )?;
+    }
     if s.needs_site_hint() {
         let hint = if s.with_traceback == 0 {
             SITE_HINT.to_string()

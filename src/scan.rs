@@ -23,12 +23,15 @@ pub const MAX_STREAMS: usize = 1024;
 const DETECT_BYTES: usize = 1 << 20;
 
 /// Texts that can start a block. A line with none of them, while no block is open, cannot
-/// matter and is skipped without being decoded or unwrapped.
-const TRIGGERS: [&str; 4] = [
+/// matter and is skipped without being decoded or unwrapped. journald gives a message that
+/// is not UTF-8 as an array of byte values, which no text search sees into.
+const TRIGGERS: [&str; 6] = [
     "nclosed",
     "Task was destroyed",
     "never awaited",
     "Exception ignored",
+    "\"MESSAGE\":[",
+    "\"MESSAGE\": [",
 ];
 
 /// Counts about one input.
@@ -130,6 +133,13 @@ impl<'g> Scanner<'g> {
             events: Vec::new(),
             stats: InputStats::default(),
         }
+    }
+
+    /// Cuts lines joined from pieces (CRI `P`, Docker's split) at `max` bytes, like
+    /// physical lines.
+    pub fn max_line(mut self, max: usize) -> Self {
+        self.unwrapper.max_piece = max;
+        self
     }
 
     /// Also report which physical lines belong to no block ([`Out::free`]).

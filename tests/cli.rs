@@ -260,11 +260,23 @@ source_traceback: Object created at (most recent call last):
     );
 }
 
+fn many_sites(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("{NOISE}source_traceback: Object created at (most recent call last):\n  File \"/app/x.py\", line {i}, in f\nINFO x\n"))
+        .collect()
+}
+
 #[test]
-fn broken_pipe_is_a_quiet_exit() {
-    let input: String = std::iter::repeat_n(format!("{NOISE}INFO x\n"), 50_000).collect();
+fn broken_pipe_is_a_quiet_exit_in_every_format() {
+    for format in ["list", "json", "ndjson", "table"] {
+        broken_pipe_is_quiet(format);
+    }
+}
+
+fn broken_pipe_is_quiet(format: &str) {
+    let input = many_sites(5_000);
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("unclosed"))
-        .args(["scan", "-f", "list"])
+        .args(["scan", "-f", format])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -287,8 +299,51 @@ fn broken_pipe_is_a_quiet_exit() {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert_eq!(status.code(), Some(0), "stderr: {err}");
-    assert_eq!(err, "");
+    assert_eq!(status.code(), Some(0), "{format}: stderr: {err}");
+    assert_eq!(err, "", "{format}");
+}
+
+#[test]
+fn max_line_bytes_applies_to_lines_joined_from_cri_pieces() {
+    // Hand-made: a connector list of 30,000 entries (2.3 MB), split at 8 KiB the CRI-O way.
+    let entries: Vec<String> = (0..30_000)
+        .map(|i| {
+            format!("(<aiohttp.client_proto.ResponseHandler object at 0x7f{i:010x}>, 2092.40)")
+        })
+        .collect();
+    let conn = format!("connections: ['deque([{}])']", entries.join(", "));
+    let mut log = String::from("2026-11-23T22:27:48Z stderr F Unclosed connector\n");
+    let bytes = conn.as_bytes();
+    let pieces: Vec<&[u8]> = bytes.chunks(8192).collect();
+    for (i, p) in pieces.iter().enumerate() {
+        let tag = if i + 1 == pieces.len() { "F" } else { "P" };
+        log.push_str(&format!(
+            "2026-11-23T22:27:48Z stderr {tag} {}\n",
+            std::str::from_utf8(p).unwrap()
+        ));
+    }
+    let out = unclosed()
+        .args(["scan", "-f", "json", "--max-line-bytes", "10000000"])
+        .write_stdin(log.clone())
+        .assert()
+        .success()
+        .stderr("")
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json_of(&out)["totals"]["pooled_connections"], 30_000);
+    let out = unclosed()
+        .args(["scan", "-f", "json"])
+        .write_stdin(log)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("longer than 1048576"))
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert!(v["totals"]["pooled_connections"].as_u64().unwrap() < 30_000);
+    assert_eq!(v["totals"]["truncated"], 1);
 }
 
 #[test]

@@ -218,3 +218,14 @@ fn blocks_record_their_physical_lines_and_failed_blocks_return_theirs() {
     ]);
     assert_eq!(ev, [Event::Text(vec![1, 2]), Event::Text(vec![])]);
 }
+
+#[test]
+fn a_header_followed_by_another_librarys_key_is_not_a_block() {
+    // Hand-made in aiopg's shape (its own `Unclosed connection` record).
+    let ev = run(&[
+        "ERROR:asyncio:Unclosed connection",
+        "connection: <aiopg.connection.Connection object at 0x7f>",
+        "INFO x",
+    ]);
+    assert!(blocks(&ev).is_empty(), "{ev:?}");
+}

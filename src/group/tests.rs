@@ -10,6 +10,7 @@ fn library_frames_are_aiohttp_asyncio_uvloop_and_the_standard_library() {
         "<frozen runpy>",
         "C:\\Python311\\Lib\\threading.py",
         "/venv/lib/python3.12/site-packages/uvloop/__init__.py",
+        "/usr/lib/python3.13t/threading.py",
     ] {
         assert!(is_library(p), "{p}");
     }

@@ -198,3 +198,24 @@ fn a_late_connector_pairs_with_the_held_session_whose_traceback_it_extends() {
     let Decided::Finding(f) = &d[0] else { panic!() };
     assert_eq!(f.objects[0].frames.last().unwrap().line, 12);
 }
+
+#[test]
+fn a_connector_made_inline_on_the_session_line_pairs() {
+    // `ClientSession(connector=TCPConnector(limit=10))`: no ClientSession.__init__ frame,
+    // but the same application line.
+    let mut lines = session_traced(12);
+    lines.extend([
+        C[0].to_string(),
+        C[1].to_string(),
+        C[2].to_string(),
+        "source_traceback: Object created at (most recent call last):".to_string(),
+        "  File \"/app/main.py\", line 40, in <module>".to_string(),
+        "    asyncio.run(main())".to_string(),
+        "  File \"/app/main.py\", line 12, in fetch".to_string(),
+    ]);
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_eq!(
+        shapes(&decide(&refs)),
+        vec![vec![Kind::Session, Kind::Connector]]
+    );
+}

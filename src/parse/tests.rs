@@ -259,7 +259,57 @@ fn record_prefixes_are_told_from_sentences() {
     ] {
         assert!(looks_like_record(p), "{p:?}");
     }
-    for p in ["ERROR:app:Retrying: ", "The cause was: ", "INFO "] {
+    for p in [
+        "ERROR:app:Retrying: ",
+        "The cause was: ",
+        "INFO ",
+        "The error ",
+        "Terrorists hate the ",
+    ] {
         assert!(!looks_like_record(p), "{p:?}");
     }
+}
+
+#[test]
+fn a_name_prefix_does_not_make_a_header_a_key_line() {
+    assert!(matches!(
+        line("asyncio: Unclosed client session"),
+        Line::LogHeader {
+            kind: Kind::Session,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn other_libraries_unclosed_connection_is_not_aiohttps() {
+    // Hand-made in aiopg's shape: its repr is not `Connection<ConnectionKey(…)>`.
+    assert_eq!(
+        line(
+            "/venv/lib/python3.12/site-packages/aiopg/connection.py:1140: ResourceWarning: Unclosed connection <aiopg.connection.Connection object at 0x7f>"
+        ),
+        Line::Other
+    );
+    assert!(matches!(
+        line(
+            "/venv/lib/python3.12/site-packages/aiohttp/connector.py:184: ResourceWarning: Unclosed connection Connection<ConnectionKey(host='127.0.0.1', port=8080, is_ssl=False, ssl=True, proxy=None, proxy_auth=None, proxy_headers_hash=None)>"
+        ),
+        Line::WarningHeader {
+            kind: Kind::Connection,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn captured_warning_location_has_no_leading_space() {
+    assert!(matches!(
+        line(
+            "2026-11-23 22:27:48,367 WARNING py.warnings: /app/y.py:40: RuntimeWarning: coroutine 'ClientSession.close' was never awaited"
+        ),
+        Line::WarningHeader {
+            location: Some(("/app/y.py", 40)),
+            ..
+        }
+    ));
 }

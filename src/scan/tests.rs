@@ -172,3 +172,15 @@ fn interleaved_streams_are_bounded() {
     // Every header is reported (unknown: no body), none lost to eviction.
     assert_eq!(findings(&d).len(), MAX_STREAMS + 10);
 }
+
+#[test]
+fn journald_message_given_as_bytes_is_read() {
+    // Hand-made: journalctl -o json gives a message that is not UTF-8 as byte values.
+    let text = "Unclosed client session\nclient_session: <aiohttp.client.ClientSession object at 0x7f>\u{0}";
+    let mut bytes: Vec<String> = text.bytes().map(|b| b.to_string()).collect();
+    bytes.push("255".into());
+    let input = format!("{{\"MESSAGE\":[{}],\"_PID\":\"1\"}}", bytes.join(","));
+    let (d, _, g) = scan(input.as_bytes());
+    assert_eq!(g, "journald-json");
+    assert_eq!(findings(&d).len(), 1);
+}
