@@ -359,8 +359,9 @@ impl Consumer for LiveScan<'_, '_> {
 
 fn scan(args: &ScanArgs) -> Result<i32> {
     let setup = Setup::new(&args.read)?;
-    let files: Vec<String> = if args.files.is_empty() {
-        vec!["-".into()]
+    let stdin = std::path::PathBuf::from("-");
+    let files: Vec<std::path::PathBuf> = if args.files.is_empty() {
+        vec![stdin.clone()]
     } else {
         args.files.clone()
     };
@@ -375,10 +376,11 @@ fn scan(args: &ScanArgs) -> Result<i32> {
     let mut failed = false;
 
     for path in &files {
-        let name = if path == "-" {
+        // A name that is not UTF-8 is shown with replacement characters, and read as it is.
+        let name = if *path == stdin {
             "<stdin>".to_string()
         } else {
-            path.clone()
+            path.to_string_lossy().into_owned()
         };
         let reader = match read::open(path) {
             Ok(r) => r,
@@ -390,7 +392,7 @@ fn scan(args: &ScanArgs) -> Result<i32> {
             }
         };
         let i = sink.add_input(name.clone());
-        let result = if path == "-" {
+        let result = if *path == stdin {
             scan_live(&setup, &mut sink, i, reader)
         } else {
             scan_file(&setup, &mut sink, i, reader).map(|()| Stop::Eof)
@@ -536,7 +538,7 @@ fn drop_set(choices: &[DropChoice]) -> filter::Drop {
 
 fn filter(args: &FilterArgs) -> Result<i32> {
     let setup = Setup::new(&args.read)?;
-    let reader = read::open("-").context("<stdin>")?;
+    let reader = read::open(std::path::Path::new("-")).context("<stdin>")?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut err_buf: Vec<u8> = Vec::new();

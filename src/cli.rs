@@ -143,7 +143,7 @@ pub struct ScanArgs {
     /// Log files to read (gzip is detected); none or `-` reads standard input, reporting
     /// findings as they are decided.
     #[arg(value_name = "FILE")]
-    pub files: Vec<String>,
+    pub files: Vec<std::path::PathBuf>,
 
     /// How logs are read.
     #[command(flatten)]

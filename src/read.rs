@@ -18,11 +18,11 @@ const BUFFER: usize = 256 * 1024;
 
 /// Opens a file, or standard input for `-`, decoding gzip (any number of members) when the
 /// first bytes say so.
-pub fn open(path: &str) -> io::Result<Box<dyn BufRead + Send>> {
-    let raw: Box<dyn Read + Send> = if path == "-" {
+pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+    let raw: Box<dyn Read + Send> = if path == Path::new("-") {
         Box::new(io::stdin())
     } else {
-        let p = Path::new(path);
+        let p = path;
         if p.is_dir() {
             return Err(io::Error::other("is a directory"));
         }

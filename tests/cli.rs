@@ -473,3 +473,30 @@ fn corrupt_gzip_is_exit_2_and_keeps_what_was_read() {
         .clone();
     assert!(json_of(&out)["totals"]["leak"].as_u64().unwrap() > 100);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_read() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join(std::ffi::OsStr::from_bytes(b"lat\xe9.log"));
+    std::fs::write(&f, LEAK).unwrap();
+    let out = unclosed()
+        .arg("scan")
+        .arg("-f")
+        .arg("json")
+        .arg(&f)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert_eq!(v["totals"]["leak"], 1);
+    assert!(
+        v["inputs"][0]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("lat\u{fffd}.log")
+    );
+}
