@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
+use crate::ci;
 use crate::cli::{
-    ColorChoice, Command, DropChoice, FilterArgs, Format, GrammarArgs, ReadArgs, ScanArgs,
-    StatsFormat,
+    CheckArgs, CheckFormat, ColorChoice, Command, DropChoice, FailOnChoice, FilterArgs, Format,
+    GateArgs, GrammarArgs, ReadArgs, ScanArgs, StatsFormat,
 };
 use crate::envelope::Grammar;
 use crate::exit;
@@ -18,6 +19,7 @@ use crate::filter::{self, Filter};
 use crate::group::{SiteRules, Summary, triage};
 use crate::live::{self, Consumer, Stop};
 use crate::pair::Decided;
+use crate::policy::{self, Baseline, FailOn, Policy};
 use crate::read::{self, LineInfo};
 use crate::report::{self, InputReport};
 use crate::scan::{Out, Prefilter, Scanner};
@@ -28,6 +30,8 @@ pub fn run(command: Command) -> i32 {
         Command::Scan(args) => scan(&args),
         Command::Tail(args) => crate::tail::run(&args),
         Command::Filter(args) => filter(&args),
+        Command::Check(args) => check(&args),
+        Command::Run(args) => crate::run::run(&args),
         Command::Grammars(args) => grammars(&args),
     };
     match result {
@@ -359,12 +363,6 @@ impl Consumer for LiveScan<'_, '_> {
 
 fn scan(args: &ScanArgs) -> Result<i32> {
     let setup = Setup::new(&args.read)?;
-    let stdin = std::path::PathBuf::from("-");
-    let files: Vec<std::path::PathBuf> = if args.files.is_empty() {
-        vec![stdin.clone()]
-    } else {
-        args.files.clone()
-    };
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut sink = Sink::new(
@@ -373,8 +371,28 @@ fn scan(args: &ScanArgs) -> Result<i32> {
         use_color(args.color),
         setup.rules.clone(),
     );
-    let mut failed = false;
+    let failed = read_files(&setup, &mut sink, &args.files)?;
+    if sink.inputs.is_empty() {
+        return Ok(exit::ERROR);
+    }
+    sink.finish()?;
+    Ok(if failed { exit::ERROR } else { exit::OK })
+}
 
+/// Reads `files` (standard input for none or `-`) into `sink`. Returns whether an input
+/// could not be opened or read (said on stderr; the others are still read).
+pub fn read_files(
+    setup: &Setup,
+    sink: &mut Sink<'_>,
+    files: &[std::path::PathBuf],
+) -> Result<bool> {
+    let stdin = std::path::PathBuf::from("-");
+    let files: Vec<std::path::PathBuf> = if files.is_empty() {
+        vec![stdin.clone()]
+    } else {
+        files.to_vec()
+    };
+    let mut failed = false;
     for path in &files {
         // A name that is not UTF-8 is shown with replacement characters, and read as it is.
         let name = if *path == stdin {
@@ -393,9 +411,9 @@ fn scan(args: &ScanArgs) -> Result<i32> {
         };
         let i = sink.add_input(name.clone());
         let result = if *path == stdin {
-            scan_live(&setup, &mut sink, i, reader)
+            scan_live(setup, sink, i, reader)
         } else {
-            scan_file(&setup, &mut sink, i, reader).map(|()| Stop::Eof)
+            scan_file(setup, sink, i, reader).map(|()| Stop::Eof)
         };
         match result {
             Ok(Stop::Eof) => {}
@@ -413,11 +431,140 @@ fn scan(args: &ScanArgs) -> Result<i32> {
         }
         warn_cut(&name, sink.inputs[i].cut_lines, setup.max_line);
     }
+    Ok(failed)
+}
+
+fn check(args: &CheckArgs) -> Result<i32> {
+    let setup = Setup::new(&args.read)?;
+    let gate = Gate::new(&args.gate)?;
+    let mut quiet = io::sink();
+    let mut sink = Sink::new(Format::Json, &mut quiet, false, setup.rules.clone());
+    let failed = read_files(&setup, &mut sink, &args.files)?;
     if sink.inputs.is_empty() {
         return Ok(exit::ERROR);
     }
-    sink.finish()?;
-    Ok(if failed { exit::ERROR } else { exit::OK })
+    let code = gate.report(&sink.summary, &sink.inputs)?;
+    Ok(if failed { exit::ERROR } else { code })
+}
+
+/// The policy, the baseline and where the report goes: `check` and `run`.
+pub struct Gate<'a> {
+    args: &'a GateArgs,
+    policy: Policy,
+    baseline: Option<Baseline>,
+}
+
+impl<'a> Gate<'a> {
+    /// Reads the baseline the options name.
+    pub fn new(args: &'a GateArgs) -> Result<Gate<'a>> {
+        let mut fail_on = FailOn {
+            leak: false,
+            noise: false,
+            unknown: false,
+        };
+        if args.fail_on.is_empty() {
+            fail_on = FailOn::default();
+        }
+        for f in &args.fail_on {
+            match f {
+                FailOnChoice::Leak => fail_on.leak = true,
+                FailOnChoice::Noise => fail_on.noise = true,
+                FailOnChoice::Unknown => fail_on.unknown = true,
+                FailOnChoice::Any => {
+                    fail_on = FailOn {
+                        leak: true,
+                        noise: true,
+                        unknown: true,
+                    }
+                }
+            }
+        }
+        let baseline = match &args.baseline {
+            None => None,
+            Some(path) => {
+                let name = path.display();
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("{name}: cannot read the baseline"))?;
+                Some(Baseline::parse(&text).map_err(|e| anyhow!("{name}: {e}"))?)
+            }
+        };
+        Ok(Gate {
+            args,
+            policy: Policy {
+                fail_on,
+                max_pooled: args.max_pooled_connections,
+            },
+            baseline,
+        })
+    }
+
+    /// Writes the baseline or the report, and returns the exit status the policy gives.
+    pub fn report(&self, summary: &Summary, inputs: &[InputReport]) -> Result<i32> {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        let color = use_color(self.args.color);
+        let tty = io::stdout().is_terminal();
+        if let Some(path) = &self.args.write_baseline {
+            let text = Baseline::write(summary);
+            std::fs::write(path, &text)
+                .with_context(|| format!("{}: cannot write the baseline", path.display()))?;
+            report::write_table(&mut out, summary, inputs, color, tty)?;
+            let n = text
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .count();
+            writeln!(
+                out,
+                "Wrote {n} call site{} to the baseline {}.",
+                if n == 1 { "" } else { "s" },
+                crate::escape::terminal(&path.display().to_string())
+            )?;
+            out.flush()?;
+            return Ok(exit::OK);
+        }
+        let verdict = policy::evaluate(summary, &self.policy, self.baseline.as_ref());
+        let rendered = match self.args.format {
+            CheckFormat::Table => {
+                let mut b = Vec::new();
+                report::write_table(
+                    &mut b,
+                    summary,
+                    inputs,
+                    color && self.args.output.is_none(),
+                    tty,
+                )?;
+                report::write_verdict(&mut b, &verdict, color && self.args.output.is_none())?;
+                b
+            }
+            CheckFormat::Json => {
+                let mut b =
+                    serde_json::to_vec_pretty(&report::check_json(summary, inputs, &verdict))?;
+                b.push(b'\n');
+                b
+            }
+            CheckFormat::Markdown => ci::markdown(&verdict, summary, inputs).into_bytes(),
+            CheckFormat::Junit => ci::junit(&verdict).into_bytes(),
+            CheckFormat::Github => {
+                let ws = std::env::var("GITHUB_WORKSPACE").ok();
+                ci::github(&verdict, ws.as_deref()).into_bytes()
+            }
+        };
+        match &self.args.output {
+            Some(path) => {
+                std::fs::write(path, &rendered)
+                    .with_context(|| format!("{}: cannot write the report", path.display()))?;
+                report::write_table(&mut out, summary, inputs, color, tty)?;
+                report::write_verdict(&mut out, &verdict, color)?;
+            }
+            None => out.write_all(&rendered)?,
+        }
+        out.flush()?;
+        Ok(if verdict.failed() {
+            exit::POLICY
+        } else {
+            exit::OK
+        })
+    }
 }
 
 /// Reads a file through to its end: no timers needed, nothing waits on the clock.

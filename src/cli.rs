@@ -42,8 +42,143 @@ pub enum Command {
     /// Pass a log through from stdin to stdout, leaving out noise blocks (or what --drop says).
     #[command(after_help = FILTER_AFTER)]
     Filter(FilterArgs),
+    /// Read logs like `scan` and exit by policy: 1 when findings break it (CI gate).
+    #[command(after_help = CHECK_AFTER)]
+    Check(CheckArgs),
+    /// Run a command (pytest, your app) with call sites switched on, pass its output through,
+    /// and exit with its failure, or by the `check` policy.
+    #[command(after_help = RUN_AFTER)]
+    Run(RunArgs),
     /// List the log envelopes unclosed reads (for --grammar).
     Grammars(GrammarArgs),
+}
+
+const CHECK_AFTER: &str = "Examples:
+  unclosed check test-output.log                                  # exit 1 on any leak
+  unclosed check --write-baseline .unclosed-baseline test-output.log
+  unclosed check --baseline .unclosed-baseline --format github test-output.log
+  unclosed check --fail-on leak --fail-on unknown --format junit --output unclosed.xml ci.log
+
+Exit status: 0 nothing breaks the policy, 1 the policy failed, 2 usage or read error.";
+
+const RUN_AFTER: &str = "Examples:
+  unclosed run -- pytest -q
+  unclosed run --baseline .unclosed-baseline --format markdown --output \"$GITHUB_STEP_SUMMARY\" -- pytest
+  unclosed run --no-tracemalloc -- python -m myservice --once
+
+Sets PYTHONASYNCIODEBUG=1, PYTHONTRACEMALLOC=25 and PYTHONWARNINGS=default::ResourceWarning for
+the command (each can be turned off), so its warnings carry call sites. Its stdout and stderr pass
+through unchanged as they come; the report follows. SIGINT and SIGTERM are passed to the command.
+
+Exit status: the command's own when it fails (128+N when signal N ended it); otherwise 0, or 1
+when findings break the policy; 2 when the command cannot be started.";
+
+/// What `--fail-on` can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOnChoice {
+    /// Findings that held sockets.
+    Leak,
+    /// Findings the log cannot decide.
+    Unknown,
+    /// Sessions that held nothing.
+    Noise,
+    /// Every finding.
+    Any,
+}
+
+/// Report formats of `check` and `run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// The summary table and the verdict, for people.
+    Table,
+    /// The `unclosed/1` JSON object with a `verdict`.
+    Json,
+    /// Markdown for `$GITHUB_STEP_SUMMARY` (under its 1 MiB limit).
+    Markdown,
+    /// JUnit XML: one test case per call site, failed when it breaks the policy.
+    Junit,
+    /// GitHub workflow annotations (`::error file=…,line=…::`), worst sites first.
+    Github,
+}
+
+/// The policy and its reports, shared by `check` and `run`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Labels that fail the check; repeatable [default: leak].
+    #[arg(long, value_enum, value_name = "LABEL")]
+    pub fail_on: Vec<FailOnChoice>,
+
+    /// Also fail when call sites outside the baseline held more pooled connections than this.
+    #[arg(long, value_name = "N")]
+    pub max_pooled_connections: Option<u64>,
+
+    /// Accept the call sites listed in this file; fail only on new ones.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<std::path::PathBuf>,
+
+    /// Write today's call sites to this file as a baseline (and pass).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<std::path::PathBuf>,
+
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value_t = CheckFormat::Table)]
+    pub format: CheckFormat,
+
+    /// Write the report to this file; the table still goes to the terminal.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// When to colour the table.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// `check` arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Log files to read (gzip is detected); none or `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<std::path::PathBuf>,
+
+    /// How logs are read.
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    /// The policy and its report.
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// `run` arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Do not set PYTHONASYNCIODEBUG=1 (asyncio debug mode: `source_traceback` call sites).
+    #[arg(long)]
+    pub no_asyncio_debug: bool,
+
+    /// Do not set PYTHONTRACEMALLOC (tracemalloc call sites, Python 3.12+; it slows Python).
+    #[arg(long)]
+    pub no_tracemalloc: bool,
+
+    /// Frames tracemalloc keeps.
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    pub tracemalloc_depth: u32,
+
+    /// Do not add default::ResourceWarning to PYTHONWARNINGS.
+    #[arg(long)]
+    pub no_resource_warnings: bool,
+
+    /// How output is read.
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    /// The policy and its report.
+    #[command(flatten)]
+    pub gate: GateArgs,
+
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 const TAIL_AFTER: &str = "Examples:

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::assemble::Frame;
 use crate::classify::{self, Label};
+use crate::explain::Pattern;
 use crate::pair::{Decided, Finding, Object};
 use crate::parse::{Kind, Trace};
 
@@ -96,10 +97,51 @@ pub struct Site {
 }
 
 impl Site {
+    /// A fingerprint that names the site across runs, machines and envelopes: the path's
+    /// last two parts (or its part after `site-packages/`), the function and the source
+    /// text, hashed. Never the line number (unless the log has neither function nor source),
+    /// so unrelated edits above the site do not change it.
+    pub fn fingerprint(&self) -> String {
+        let mut key = normal_path(&self.file);
+        key.push('\0');
+        key.push_str(self.function.as_deref().unwrap_or(""));
+        key.push('\0');
+        match &self.code {
+            Some(code) => key.push_str(&code.split_whitespace().collect::<Vec<_>>().join(" ")),
+            None if self.function.is_none() => key.push_str(&self.line.to_string()),
+            None => {}
+        }
+        format!("{:016x}", fnv1a(key.as_bytes()))
+    }
+
     /// `path:line`, the key sites are grouped by.
     pub fn key(&self) -> String {
         format!("{}:{}", self.file, self.line)
     }
+}
+
+/// The fingerprint of findings without a call site.
+pub const NO_SITE_FINGERPRINT: &str = "no-call-site";
+
+/// A path as it reads on any machine: what follows `site-packages/` or `dist-packages/`,
+/// else its last two parts.
+pub fn normal_path(path: &str) -> String {
+    let p = path.replace('\\', "/");
+    for marker in ["/site-packages/", "/dist-packages/"] {
+        if let Some(at) = p.rfind(marker) {
+            return p[at + marker.len()..].to_string();
+        }
+    }
+    let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
+    parts[parts.len().saturating_sub(2)..].join("/")
+}
+
+/// 64-bit FNV-1a: a hash that stays the same across releases and machines (the standard
+/// library's does not promise to), for baseline fingerprints.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Finds the call site in an object's creation frames (never `handle_traceback`'s).
@@ -189,6 +231,10 @@ pub struct Triaged {
     pub line: u64,
     /// Its timestamp, when the log gives one.
     pub ts: Option<String>,
+    /// What mistake it shows.
+    pub pattern: Pattern,
+    /// The part of the output it came from (a pytest test id), when the caller knows it.
+    pub part: Option<String>,
 }
 
 /// Labels a finding and finds its site.
@@ -217,6 +263,8 @@ pub fn triage(f: &Finding, input: usize, rules: &SiteRules) -> Triaged {
         input,
         line: first.pos.line,
         ts: first.pos.ts.clone(),
+        pattern: Pattern::of(f, classify::label(f)),
+        part: None,
     }
 }
 
@@ -233,9 +281,23 @@ pub struct SiteSummary {
     pub last_seen: Option<String>,
     /// Input and line of the first finding here.
     pub first_at: (usize, u64),
+    /// The most severe pattern seen here.
+    pub pattern: Pattern,
+    /// Parts of the output (pytest test ids) findings here came from, the first few.
+    pub parts: Vec<String>,
 }
 
+/// Parts kept per site.
+const MAX_PARTS: usize = 5;
+
 impl SiteSummary {
+    /// The site's baseline fingerprint.
+    pub fn fingerprint(&self) -> String {
+        self.site
+            .as_ref()
+            .map_or_else(|| NO_SITE_FINGERPRINT.to_string(), Site::fingerprint)
+    }
+
     /// `leak`, `noise`, `unknown`, or `mixed` when the site has findings of several labels.
     pub fn label(&self) -> &'static str {
         let c = &self.counts;
@@ -312,6 +374,8 @@ impl Summary {
                     first_seen: t.ts.clone(),
                     last_seen: None,
                     first_at: (t.input, t.line),
+                    pattern: t.pattern,
+                    parts: Vec::new(),
                 });
                 self.index.insert(key, self.sites.len() - 1);
                 self.sites.len() - 1
@@ -319,6 +383,13 @@ impl Summary {
         };
         let s = &mut self.sites[i];
         s.counts.add(t);
+        s.pattern = s.pattern.max(t.pattern);
+        if let Some(p) = &t.part
+            && s.parts.len() < MAX_PARTS
+            && !s.parts.contains(p)
+        {
+            s.parts.push(p.clone());
+        }
         if t.ts.is_some() {
             if s.first_seen.is_none() {
                 s.first_seen = t.ts.clone();

@@ -20,17 +20,21 @@
 
 pub mod app;
 pub mod assemble;
+pub mod ci;
 pub mod classify;
 pub mod cli;
 pub mod envelope;
 pub mod escape;
+pub mod explain;
 pub mod filter;
 pub mod group;
 pub mod live;
 pub mod pair;
 pub mod parse;
+pub mod policy;
 pub mod read;
 pub mod report;
+pub mod run;
 pub mod scan;
 pub mod tail;
 

@@ -91,6 +91,22 @@ impl Signals {
         Ok(Signals {})
     }
 
+    /// Resolves with the signal's number when one arrives.
+    pub async fn recv_signal(&mut self) -> i32 {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => 2,
+                _ = self.term.recv() => 15,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            2
+        }
+    }
+
     /// Resolves when one arrives.
     pub async fn recv(&mut self) {
         #[cfg(unix)]

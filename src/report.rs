@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::classify::Label;
 use crate::escape::terminal;
 use crate::group::{Counts, Related, Summary, Triaged};
+use crate::policy::Verdict;
 use crate::scan::InputStats;
 
 /// Sites shown in the table, worst first; JSON and the finding list have them all.
@@ -87,6 +88,9 @@ struct SiteJson<'a> {
     first_seen: Option<&'a str>,
     last_seen: Option<&'a str>,
     first_at: String,
+    fingerprint: String,
+    pattern: &'static str,
+    parts: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -152,6 +156,9 @@ pub fn summary_json<'a>(
                     first_seen: x.first_seen.as_deref(),
                     last_seen: x.last_seen.as_deref(),
                     first_at: location(inputs, x.first_at.0, x.first_at.1),
+                    fingerprint: x.fingerprint(),
+                    pattern: x.pattern.name(),
+                    parts: &x.parts,
                 }
             })
             .collect(),
@@ -177,6 +184,90 @@ pub fn summary_json<'a>(
             })
             .collect(),
     }
+}
+
+/// `verdict` in `check --format json`.
+#[derive(Serialize)]
+struct VerdictJson<'a> {
+    failed: bool,
+    reasons: &'a [String],
+    failing_sites: Vec<&'a str>,
+    baselined_sites: Vec<&'a str>,
+    stale_baseline_entries: &'a [String],
+    new_pooled_connections: u64,
+}
+
+/// `check --format json`: the summary with the verdict.
+#[derive(Serialize)]
+pub struct CheckJson<'a> {
+    #[serde(flatten)]
+    summary: SummaryJson<'a>,
+    verdict: VerdictJson<'a>,
+}
+
+/// The summary and the policy's verdict as one JSON object.
+pub fn check_json<'a>(
+    s: &'a Summary,
+    inputs: &'a [InputReport],
+    v: &'a Verdict<'a>,
+) -> CheckJson<'a> {
+    CheckJson {
+        summary: summary_json(s, inputs, false),
+        verdict: VerdictJson {
+            failed: v.failed(),
+            reasons: &v.reasons,
+            failing_sites: v
+                .sites
+                .iter()
+                .filter(|x| x.fails)
+                .map(|x| x.fingerprint.as_str())
+                .collect(),
+            baselined_sites: v
+                .sites
+                .iter()
+                .filter(|x| x.baselined)
+                .map(|x| x.fingerprint.as_str())
+                .collect(),
+            stale_baseline_entries: &v.stale,
+            new_pooled_connections: v.new_pooled,
+        },
+    }
+}
+
+/// The verdict under the table: what fails, why, and the fix for each failing site.
+pub fn write_verdict(w: &mut dyn Write, v: &Verdict<'_>, color: bool) -> io::Result<()> {
+    let (red, green, off) = if color {
+        ("\x1b[1;31m", "\x1b[1;32m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
+    if !v.failed() {
+        let base = v.sites.iter().filter(|x| x.baselined).count();
+        let note = if base > 0 {
+            format!(" ({base} call sites accepted by the baseline)")
+        } else {
+            String::new()
+        };
+        writeln!(w, "{green}PASSED{off}: nothing breaks the policy{note}.")?;
+    } else {
+        writeln!(w, "{red}FAILED{off}: {}.", v.reasons.join("; "))?;
+        for x in v.sites.iter().filter(|x| x.fails).take(20) {
+            writeln!(w, "  ✗ {}", terminal(&crate::policy::describe(x.site)))?;
+            if !x.site.parts.is_empty() {
+                writeln!(w, "    seen in: {}", terminal(&x.site.parts.join(", ")))?;
+            }
+            writeln!(w, "    {}", x.site.pattern.explain())?;
+        }
+    }
+    if !v.stale.is_empty() {
+        writeln!(
+            w,
+            "{} baseline entr{} no longer occur: `--write-baseline` drops them.",
+            v.stale.len(),
+            if v.stale.len() == 1 { "y" } else { "ies" }
+        )?;
+    }
+    Ok(())
 }
 
 /// One finding as an NDJSON object (`{"type":"finding",…}`).

@@ -1,0 +1,257 @@
+//! CI reports: Markdown for `$GITHUB_STEP_SUMMARY`, JUnit XML, GitHub workflow annotations.
+//!
+//! Each escapes log text by its own format's rules, so a path or source line from a log can
+//! neither break the document nor inject a workflow command.
+
+use crate::escape::terminal;
+use crate::group::{Summary, normal_path};
+use crate::policy::{SiteVerdict, Verdict, describe};
+use crate::report::InputReport;
+
+/// GitHub shows at most this many annotations of one level per step; more are dropped.
+pub const GITHUB_ANNOTATIONS_PER_LEVEL: usize = 10;
+/// `$GITHUB_STEP_SUMMARY` takes at most 1 MiB; the report stays well under it.
+pub const MARKDOWN_MAX: usize = 900 * 1024;
+
+/// Text made inert in Markdown (and the HTML it may contain): control characters as
+/// visible escapes, and every character Markdown or HTML gives a meaning as an entity.
+pub fn markdown_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in terminal(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' | '(' | ')' | '{' | '}'
+            | '"' | '\'' | '$' | '@' | ':' | '+' | '-' | '=' => {
+                out.push_str(&format!("&#{};", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn site_cell(v: &SiteVerdict<'_>) -> String {
+    match &v.site.site {
+        Some(s) => {
+            let f = s
+                .function
+                .as_deref()
+                .map(|f| format!(" in {}", markdown_text(f)))
+                .unwrap_or_default();
+            format!("{}:{}{f}", markdown_text(&normal_path(&s.file)), s.line)
+        }
+        None => "(no call site in the log)".to_string(),
+    }
+}
+
+fn status(v: &SiteVerdict<'_>) -> &'static str {
+    match (v.fails, v.baselined) {
+        (true, _) => "❌ fails",
+        (false, true) => "baseline",
+        (false, false) => "ok",
+    }
+}
+
+/// The Markdown report: verdict, one row per site, what each pattern means, stale baseline entries.
+pub fn markdown(v: &Verdict<'_>, s: &Summary, inputs: &[InputReport]) -> String {
+    let t = &s.totals;
+    let mut out = String::new();
+    out.push_str("## unclosed: aiohttp garbage-collection warnings\n\n");
+    if v.failed() {
+        out.push_str(&format!(
+            "**Failed**: {}.\n\n",
+            markdown_text(&v.reasons.join("; "))
+        ));
+    } else {
+        out.push_str("**Passed**.\n\n");
+    }
+    out.push_str(&format!(
+        "{} findings in {} lines: {} leak holding {} pooled connections, {} noise, {} unknown.\n\n",
+        t.findings,
+        inputs.iter().map(|i| i.stats.lines).sum::<u64>(),
+        t.leak,
+        t.pooled_connections,
+        t.noise,
+        t.unknown
+    ));
+    if !v.sites.is_empty() {
+        out.push_str("| Status | Call site | Label | Findings | Pooled | Pattern |\n|---|---|---|---:|---:|---|\n");
+        let mut shown = 0;
+        for x in &v.sites {
+            let row = format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                status(x),
+                site_cell(x),
+                x.site.label(),
+                x.site.counts.findings,
+                x.site.counts.pooled_connections,
+                x.site.pattern.name()
+            );
+            if out.len() + row.len() > MARKDOWN_MAX / 2 {
+                break;
+            }
+            out.push_str(&row);
+            shown += 1;
+        }
+        if shown < v.sites.len() {
+            out.push_str(&format!(
+                "\n…and {} more call sites (see the JSON report).\n",
+                v.sites.len() - shown
+            ));
+        }
+        out.push_str("\n### What to do\n\n");
+        let mut patterns: Vec<_> = v
+            .sites
+            .iter()
+            .filter(|x| x.fails || !x.baselined)
+            .map(|x| x.site.pattern)
+            .collect();
+        patterns.sort();
+        patterns.dedup();
+        for p in patterns.into_iter().rev() {
+            out.push_str(&format!(
+                "- **{}**: {}\n",
+                p.name(),
+                markdown_text(p.explain())
+            ));
+        }
+    }
+    if !v.stale.is_empty() {
+        out.push_str(&format!(
+            "\n{} baseline entries no longer occur; `unclosed check --write-baseline` drops them.\n",
+            v.stale.len()
+        ));
+    }
+    if s.needs_site_hint() {
+        out.push_str(&format!("\n{}\n", markdown_text(crate::report::SITE_HINT)));
+    }
+    if out.len() > MARKDOWN_MAX {
+        let mut end = MARKDOWN_MAX;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push_str("\n\n(report cut to fit the step summary)\n");
+    }
+    out
+}
+
+/// Text fit for XML 1.0 character data and attributes.
+pub fn xml_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    // Control characters are not allowed in XML 1.0 even escaped: make them visible first.
+    for c in terminal(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML: one test case per call site, failed when the site breaks the policy.
+pub fn junit(v: &Verdict<'_>) -> String {
+    let failures = v.sites.iter().filter(|x| x.fails).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"unclosed\" tests=\"{}\" failures=\"{failures}\">\n  <testsuite name=\"unclosed\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n",
+        v.sites.len(),
+        v.sites.len()
+    ));
+    for x in &v.sites {
+        let name = match &x.site.site {
+            Some(s) => format!("{}:{}", normal_path(&s.file), s.line),
+            None => "no call site".to_string(),
+        };
+        let file = x.site.site.as_ref().map(|s| s.file.as_str()).unwrap_or("");
+        out.push_str(&format!(
+            "    <testcase classname=\"unclosed.{}\" name=\"{}\" file=\"{}\">\n",
+            xml_text(x.site.label()),
+            xml_text(&name),
+            xml_text(file)
+        ));
+        if x.fails {
+            out.push_str(&format!(
+                "      <failure message=\"{}\" type=\"{}\">{}\n{}</failure>\n",
+                xml_text(&describe(x.site)),
+                xml_text(x.site.label()),
+                xml_text(&describe(x.site)),
+                xml_text(x.site.pattern.explain())
+            ));
+        } else if x.baselined {
+            out.push_str("      <system-out>accepted by the baseline</system-out>\n");
+        }
+        out.push_str("    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Escapes a workflow command's message (GitHub's toolkit `escapeData`).
+pub fn github_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property (`escapeProperty`): also `:` and `,`.
+pub fn github_property(s: &str) -> String {
+    github_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// GitHub workflow annotations, worst sites first: errors for sites that fail the policy,
+/// warnings for other sites outside the baseline, at most [`GITHUB_ANNOTATIONS_PER_LEVEL`]
+/// each. Paths under `workspace` (`$GITHUB_WORKSPACE`) are made relative so they attach to
+/// the file in the pull request.
+pub fn github(v: &Verdict<'_>, workspace: Option<&str>) -> String {
+    let mut out = String::new();
+    let mut counts = [0usize; 2];
+    let mut dropped = 0;
+    for x in &v.sites {
+        let level = match (x.fails, x.baselined) {
+            (true, _) => 0,
+            (false, false) => 1,
+            (false, true) => continue,
+        };
+        if counts[level] >= GITHUB_ANNOTATIONS_PER_LEVEL {
+            dropped += 1;
+            continue;
+        }
+        counts[level] += 1;
+        let mut props = vec![format!(
+            "title={}",
+            github_property(&format!(
+                "unclosed: {} ({})",
+                x.site.label(),
+                x.site.pattern.name()
+            ))
+        )];
+        if let Some(s) = &x.site.site {
+            let file = workspace
+                .and_then(|w| s.file.strip_prefix(w))
+                .map(|f| f.trim_start_matches('/'))
+                .unwrap_or(&s.file);
+            props.insert(0, format!("file={},line={}", github_property(file), s.line));
+        }
+        let msg = format!("{}. {}", describe(x.site), x.site.pattern.explain());
+        out.push_str(&format!(
+            "::{} {}::{}\n",
+            if level == 0 { "error" } else { "warning" },
+            props.join(","),
+            github_data(&terminal(&msg))
+        ));
+    }
+    if dropped > 0 {
+        out.push_str(&format!("::notice title=unclosed::{dropped} more call sites: see the step summary or the JSON report\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,314 @@
+//! Run: run a command with call sites switched on, pass its output through, triage it.
+//!
+//! The command gets asyncio debug mode, tracemalloc and ResourceWarnings (each can be
+//! turned off), so what it prints carries creation tracebacks. Its stdout and stderr are
+//! copied to ours as they come, unchanged, by one thread each; the same bytes go through a
+//! scanner per stream. SIGINT and SIGTERM are passed on to it; its exit status is never lost.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::app::{Gate, Setup, Sink, warn_cut};
+use crate::cli::{Format, RunArgs};
+use crate::exit;
+use crate::group::triage;
+use crate::live::{self, FlushClock};
+use crate::pair::Decided;
+use crate::read::Splitter;
+use crate::scan::{Out, Scanner};
+
+/// How long to wait for the output pipes to close once the command has exited (a process
+/// it started may keep them open).
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+/// Part changes remembered per stream.
+const MAX_PARTS: usize = 4096;
+
+/// The pytest test a line of pytest's output starts: `____ test_name ____` (a failure's
+/// section) or `path/test_x.py::test_y …` (verbose progress, the warnings summary).
+pub fn pytest_part(line: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(line).ok()?.trim_end();
+    if text.starts_with("___") && text.ends_with("___") {
+        let name = text.trim_matches('_').trim();
+        return (!name.is_empty() && !name.contains(' ')).then(|| name.to_string());
+    }
+    let first = text.split_whitespace().next()?;
+    (first.contains(".py::") && !first.starts_with('<')).then(|| first.to_string())
+}
+
+struct Stream<'s> {
+    input: usize,
+    splitter: Splitter,
+    scanner: Scanner<'s>,
+    out: Out,
+    /// (first line, part) for each change of part, oldest first.
+    parts: VecDeque<(u64, String)>,
+}
+
+impl Stream<'_> {
+    fn part_at(&self, line: u64) -> Option<String> {
+        self.parts
+            .iter()
+            .rev()
+            .find(|(n, _)| *n <= line)
+            .map(|(_, p)| p.clone())
+    }
+
+    fn take(&mut self, sink: &mut Sink<'_>, rules: &crate::group::SiteRules) -> io::Result<()> {
+        sink.update_input(self.input, &self.scanner);
+        self.out.free.clear();
+        let decided: Vec<Decided> = self.out.decided.drain(..).collect();
+        for d in decided {
+            let t = match &d {
+                Decided::Finding(f) => {
+                    let mut t = triage(f, self.input, rules);
+                    t.part = self.part_at(t.line);
+                    Some(t)
+                }
+                _ => None,
+            };
+            sink.add(&d, t)?;
+        }
+        Ok(())
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        let (scanner, out, parts) = (&mut self.scanner, &mut self.out, &mut self.parts);
+        let _ = self.splitter.push(bytes, &mut |_: &[u8],
+                                                line: &[u8],
+                                                info|
+         -> Result<(), ()> {
+            scanner.push_line(line, info, out);
+            if (line.starts_with(b"___") || memchr::memmem::find(line, b".py::").is_some())
+                && let Some(p) = pytest_part(line)
+            {
+                if parts.len() >= MAX_PARTS {
+                    parts.pop_front();
+                }
+                parts.push_back((scanner.stats.lines, p));
+            }
+            Ok(())
+        });
+    }
+
+    fn finish(&mut self) {
+        let (scanner, out) = (&mut self.scanner, &mut self.out);
+        let _ = self
+            .splitter
+            .finish(&mut |_: &[u8], line: &[u8], info| -> Result<(), ()> {
+                scanner.push_line(line, info, out);
+                Ok(())
+            });
+        self.scanner.finish(&mut self.out);
+    }
+}
+
+/// Copies `pipe` to `to` as it comes and sends the same bytes to the triage.
+fn spawn_copier(
+    mut pipe: Box<dyn Read + Send>,
+    mut to: Box<dyn Write + Send>,
+    i: usize,
+    tx: mpsc::Sender<(usize, Vec<u8>)>,
+) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut copying = true;
+        loop {
+            let n = match pipe.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            };
+            // Our own output closed (`| head`): stop copying, keep reading so the command
+            // never blocks on a full pipe.
+            if copying && (to.write_all(&buf[..n]).is_err() || to.flush().is_err()) {
+                copying = false;
+            }
+            if tx.blocking_send((i, buf[..n].to_vec())).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    status.code().unwrap_or(exit::ERROR)
+}
+
+fn python_warnings(existing: Option<OsString>) -> OsString {
+    match existing {
+        Some(w) if !w.is_empty() => {
+            let mut w = w;
+            w.push(",default::ResourceWarning");
+            w
+        }
+        _ => OsString::from("default::ResourceWarning"),
+    }
+}
+
+/// `unclosed run [OPTIONS] -- CMD [ARGS...]`.
+pub fn run(args: &RunArgs) -> Result<i32> {
+    let setup = Setup::new(&args.read)?;
+    let gate = Gate::new(&args.gate)?;
+    let program = &args.command[0];
+    let mut cmd = Command::new(program);
+    cmd.args(&args.command[1..])
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !args.no_asyncio_debug {
+        cmd.env("PYTHONASYNCIODEBUG", "1");
+    }
+    if !args.no_tracemalloc {
+        cmd.env("PYTHONTRACEMALLOC", args.tracemalloc_depth.to_string());
+    }
+    if !args.no_resource_warnings {
+        cmd.env(
+            "PYTHONWARNINGS",
+            python_warnings(std::env::var_os("PYTHONWARNINGS")),
+        );
+    }
+    // Through a pipe Python buffers stdout in blocks; unbuffered, it comes as it is written.
+    if std::env::var_os("PYTHONUNBUFFERED").is_none() {
+        cmd.env("PYTHONUNBUFFERED", "1");
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", program.to_string_lossy()))?;
+    let pid = child.id();
+
+    let mut quiet = io::sink();
+    let mut sink = Sink::new(Format::Json, &mut quiet, false, setup.rules.clone());
+    let mut streams: Vec<Stream<'_>> = ["stdout", "stderr"]
+        .iter()
+        .map(|name| Stream {
+            input: sink.add_input(format!("{} {name}", program.to_string_lossy())),
+            splitter: Splitter::new(setup.max_line),
+            scanner: setup.scanner(),
+            out: Out::default(),
+            parts: VecDeque::new(),
+        })
+        .collect();
+
+    let (tx, mut chunks) = mpsc::channel::<(usize, Vec<u8>)>(32);
+    let stdout_pipe = child.stdout.take().expect("piped");
+    let stderr_pipe = child.stderr.take().expect("piped");
+    spawn_copier(Box::new(stdout_pipe), Box::new(io::stdout()), 0, tx.clone());
+    spawn_copier(Box::new(stderr_pipe), Box::new(io::stderr()), 1, tx);
+    let (done_tx, mut done) = oneshot::channel::<io::Result<ExitStatus>>();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait());
+    });
+
+    let rt = live::runtime()?;
+    let status: io::Result<ExitStatus> = rt.block_on(async {
+        let mut signals = live::Signals::new()?;
+        let mut clock = FlushClock::new(setup.flush);
+        let mut status: Option<io::Result<ExitStatus>> = None;
+        let mut pipes_open = true;
+        let oldest = |streams: &[Stream<'_>]| {
+            streams.iter().filter_map(|s| s.scanner.oldest_held().map(|n| n * 2 + s.input as u64)).min()
+        };
+        loop {
+            if status.is_some() && !pipes_open {
+                break;
+            }
+            let drain_deadline = status.is_some().then(|| tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
+            tokio::select! {
+                msg = chunks.recv(), if pipes_open => match msg {
+                    Some((i, bytes)) => {
+                        streams[i].feed(&bytes);
+                        streams[i].take(&mut sink, &setup.rules)?;
+                        clock.note(oldest(&streams));
+                    }
+                    None => pipes_open = false,
+                },
+                s = &mut done, if status.is_none() => {
+                    status = Some(s.unwrap_or_else(|_| Err(io::Error::other("the command's waiter went away"))));
+                }
+                _ = live::sleep_until(clock.deadline()) => {
+                    for s in &mut streams {
+                        s.scanner.finish(&mut s.out);
+                        s.take(&mut sink, &setup.rules)?;
+                    }
+                    clock.note(oldest(&streams));
+                }
+                _ = live::sleep_until(drain_deadline) => break,
+                sig = signals.recv_signal() => {
+                    // Pass it on; the command decides how to end, and we report when it has.
+                    #[cfg(unix)]
+                    if let Ok(sig) = nix::sys::signal::Signal::try_from(sig) {
+                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+                    }
+                }
+            }
+        }
+        // Bytes that arrived before the pipes closed.
+        while let Ok((i, bytes)) = chunks.try_recv() {
+            streams[i].feed(&bytes);
+        }
+        Ok::<_, io::Error>(status.expect("loop ends after exit"))
+    })?;
+    let status = status.context("waiting for the command")?;
+    for s in &mut streams {
+        s.finish();
+        s.take(&mut sink, &setup.rules)?;
+        warn_cut(
+            &sink.inputs[s.input].name.clone(),
+            s.scanner.cut_lines(),
+            setup.max_line,
+        );
+    }
+    let _ = io::stdout().flush();
+    let code = gate.report(&sink.summary, &sink.inputs)?;
+    Ok(if status.success() {
+        code
+    } else {
+        exit_code(status)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pytest_parts_from_failure_sections_and_test_ids() {
+        assert_eq!(
+            pytest_part(b"______________ test_price_is_positive ______________").as_deref(),
+            Some("test_price_is_positive")
+        );
+        assert_eq!(
+            pytest_part(b"test_prices.py::test_prices_for_basket").as_deref(),
+            Some("test_prices.py::test_prices_for_basket")
+        );
+        assert_eq!(
+            pytest_part(b"tests/test_x.py::test_y[a-1] PASSED      [ 50%]").as_deref(),
+            Some("tests/test_x.py::test_y[a-1]")
+        );
+        assert_eq!(pytest_part(b"____ section with spaces ____"), None);
+        assert_eq!(pytest_part(b"INFO nothing"), None);
+    }
+
+    #[test]
+    fn resource_warnings_are_added_to_existing_python_warnings() {
+        assert_eq!(python_warnings(None), "default::ResourceWarning");
+        assert_eq!(
+            python_warnings(Some("error::DeprecationWarning".into())),
+            "error::DeprecationWarning,default::ResourceWarning"
+        );
+    }
+}

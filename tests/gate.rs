@@ -1,0 +1,409 @@
+//! The CI gate: `check` exit statuses and baselines across envelopes, the CI report formats,
+//! and `unclosed run` on real programs using real aiohttp (installed by `.ci/run`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn unclosed() -> Command {
+    let mut c = Command::cargo_bin("unclosed").unwrap();
+    c.timeout(Duration::from_secs(120))
+        .env_remove("NO_COLOR")
+        .env_remove("GITHUB_WORKSPACE");
+    c
+}
+
+fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples/logs")
+        .join(name)
+}
+
+#[test]
+fn check_exits_1_on_a_leak_0_on_noise_or_nothing_2_on_a_missing_file() {
+    unclosed()
+        .arg("check")
+        .arg(sample("percall_debug_bare.log"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FAILED"));
+    unclosed()
+        .arg("check")
+        .arg(sample("noise_basic_debug.log"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("PASSED"));
+    unclosed()
+        .arg("check")
+        .arg(sample("correct_code.log"))
+        .assert()
+        .code(0);
+    unclosed()
+        .args(["check", "no/such.log"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no/such.log"));
+    // The policy decides: noise fails when asked to, leaks pass within a budget.
+    unclosed()
+        .args(["check", "--fail-on", "noise"])
+        .arg(sample("noise_basic_debug.log"))
+        .assert()
+        .code(1);
+    unclosed()
+        .args([
+            "check",
+            "--fail-on",
+            "unknown",
+            "--max-pooled-connections",
+            "15",
+        ])
+        .arg(sample("percall_debug_bare.log"))
+        .assert()
+        .code(0);
+    unclosed()
+        .args([
+            "check",
+            "--fail-on",
+            "unknown",
+            "--max-pooled-connections",
+            "14",
+        ])
+        .arg(sample("percall_debug_bare.log"))
+        .assert()
+        .code(1);
+}
+
+/// Wraps each line of a real log the way an envelope would (hand-made wrapping, real lines).
+fn wrap(text: &str, envelope: &str) -> String {
+    let mut out = String::new();
+    for l in text.lines() {
+        match envelope {
+            "cri" => out.push_str(&format!("2026-11-23T22:27:48.367084394Z stderr F {l}\n")),
+            "docker-timestamps" => out.push_str(&format!("2026-11-23T22:27:48.367084394Z {l}\n")),
+            "docker-json" => {
+                out.push_str(&serde_json::json!({"log": format!("{l}\n"), "stream": "stderr", "time": "2026-11-23T22:27:48.3Z"}).to_string());
+                out.push('\n');
+            }
+            "pm2" => out.push_str(&format!("0|api  | {l}\n")),
+            "heroku" => out.push_str(&format!(
+                "2026-11-23T22:27:48.367084+00:00 app[web.1]: {l}\n"
+            )),
+            _ => out.push_str(&format!("{l}\n")),
+        }
+    }
+    out
+}
+
+#[test]
+fn a_baseline_passes_its_own_sites_in_every_envelope_and_fails_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.txt");
+    unclosed()
+        .args(["check", "--write-baseline"])
+        .arg(&baseline)
+        .arg(sample("percall_debug_bare.log"))
+        .assert()
+        .code(0);
+    let text = std::fs::read_to_string(&baseline).unwrap();
+    assert!(
+        text.contains("# leak at gen/percall.py:26 in fetch_price"),
+        "{text}"
+    );
+
+    // The same program's real logs through other envelopes (asyncio debug mode, so sites).
+    for f in [
+        "percall_cri.log",
+        "percall_docker_timestamps.log",
+        "percall_journald_short.log",
+        "percall_journald_short_iso.log",
+        "percall_journald_json.log",
+        "percall_json_logger.log",
+        "percall_structlog.log",
+        "percall_loguru.log",
+        "percall_pm2.log",
+        "percall_heroku.log.gz",
+        "percall_uvloop_debug.log",
+        "percall_wdefault_debug.log",
+    ] {
+        unclosed()
+            .args(["check", "--baseline"])
+            .arg(&baseline)
+            .arg(sample(f))
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("PASSED"));
+    }
+    // A new leaking site, through each envelope, fails.
+    let new_site = std::fs::read_to_string(sample("asyncio_run_debug.log")).unwrap();
+    for envelope in [
+        "bare",
+        "cri",
+        "docker-timestamps",
+        "docker-json",
+        "pm2",
+        "heroku",
+    ] {
+        unclosed()
+            .args(["check", "--baseline"])
+            .arg(&baseline)
+            .write_stdin(wrap(&new_site, envelope))
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains("asyncio_run.py:21"));
+    }
+    // And the baseline's own sites, gone from this log, are reported as stale.
+    unclosed()
+        .args(["check", "-f", "json", "--baseline"])
+        .arg(&baseline)
+        .arg(sample("asyncio_run_debug.log"))
+        .assert()
+        .code(1)
+        .stdout(predicate::function(|out: &str| {
+            let v: Value = serde_json::from_str(out).unwrap();
+            v["verdict"]["stale_baseline_entries"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 2
+                && v["verdict"]["failed"] == true
+        }));
+}
+
+#[test]
+fn a_baseline_with_a_bad_line_is_exit_2_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b.txt");
+    std::fs::write(&b, "# fine\nnonsense here\n").unwrap();
+    unclosed()
+        .args(["check", "--baseline"])
+        .arg(&b)
+        .arg(sample("correct_code.log"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("b.txt: line 2"));
+}
+
+#[test]
+fn junit_is_xml_with_one_failure_per_failing_site() {
+    let out = unclosed()
+        .args(["check", "-f", "junit"])
+        .arg(sample("percall_debug_bare.log"))
+        .arg(sample("noise_basic_debug.log"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    let failures = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count();
+    assert_eq!(cases.len(), 6, "2 leaking sites and 4 noise sites");
+    assert_eq!(failures, 2);
+}
+
+const HOSTILE: &str = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7f>
+source_traceback: Object created at (most recent call last):
+  File \"/app/we,ird::dir%0A/x.py\", line 3, in f::error::pwned%0A
+    s = aiohttp.ClientSession() # ::error file=x::injected, 100%
+Unclosed connector
+connections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7f1>, 1.0)])']
+connector: <aiohttp.connector.TCPConnector object at 0x7f2>
+";
+
+#[test]
+fn github_annotations_stay_inert_whatever_the_log_says() {
+    let out = unclosed()
+        .args(["check", "-f", "github"])
+        .write_stdin(HOSTILE)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one annotation, no injected line: {text}");
+    let l = lines[0];
+    assert!(
+        l.starts_with("::error file=/app/we%2Cird%3A%3Adir%250A/x.py,line=3,title="),
+        "{l}"
+    );
+    // The log's `%0A` must not decode to a newline: it comes out as `%250A`. A `::` inside
+    // the message is inert (commands start a line, and there is only one line).
+    assert!(l.contains("in f::error::pwned%250A: 1 finding"), "{l}");
+    assert!(l.contains("dir%250A/x.py:3"), "{l}");
+    assert!(!l.contains("%0A"), "{l}");
+}
+
+#[test]
+fn github_annotations_are_capped_and_relative_to_the_workspace() {
+    let mut log = String::new();
+    for i in 0..15 {
+        log.push_str(&format!("Unclosed client session\nclient_session: <x>\nsource_traceback: Object created at (most recent call last):\n  File \"/ws/app/m{i}.py\", line {i}, in f\nUnclosed connector\nconnections: ['[(<p>, 1.0)]']\nconnector: <c>\nINFO x\n"));
+    }
+    let out = unclosed()
+        .args(["check", "-f", "github"])
+        .env("GITHUB_WORKSPACE", "/ws")
+        .write_stdin(log)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("::error ")).count(),
+        10
+    );
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("::notice title=unclosed::5 more call sites")
+    );
+    assert!(text.contains("::error file=app/m"), "{text}");
+}
+
+#[test]
+fn markdown_is_escaped_and_output_goes_to_a_file_with_the_table_on_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("summary.md");
+    unclosed()
+        .args(["check", "-f", "markdown", "--output"])
+        .arg(&md)
+        .write_stdin(HOSTILE)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("Call site").and(predicate::str::contains("FAILED")));
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.starts_with("## unclosed"));
+    assert!(text.contains("**Failed**"));
+    assert!(!text.contains("we,ird::"), "log text is escaped: {text}");
+    assert!(text.len() < 1 << 20);
+}
+
+/// The Python with aiohttp that `.ci/run` installs (or `UNCLOSED_TEST_PYTHON`).
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("UNCLOSED_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python");
+    let ok = p.exists()
+        && StdCommand::new(&p)
+            .args(["-c", "import aiohttp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "these tests run real aiohttp: no Python with aiohttp at {}. Run `bash .ci/run`, or \
+         `python3 -m venv .venv-test && .venv-test/bin/pip install aiohttp`, or set UNCLOSED_TEST_PYTHON.",
+        p.display()
+    );
+    p
+}
+
+fn program(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/programs")
+        .join(name)
+}
+
+#[test]
+fn run_shows_the_program_output_unchanged_then_its_leaking_site_and_exits_1() {
+    let out = unclosed()
+        .args(["run", "--no-tracemalloc", "--"])
+        .arg(python())
+        .arg(program("leaky.py"))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("call 0: ok\ncall 1: ok\ncall 2: ok\ndone\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("tests/programs/leaky.py:17 in fetch"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 leaks holding 3 pooled connections"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("Unclosed connector"),
+        "the program's stderr passes through: {stderr}"
+    );
+}
+
+#[test]
+fn run_of_a_correct_program_exits_0_and_a_failing_one_keeps_its_status() {
+    unclosed()
+        .args(["run", "--"])
+        .arg(python())
+        .arg(program("correct.py"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("PASSED"));
+    unclosed()
+        .args(["run", "--no-tracemalloc", "-f", "json", "--"])
+        .arg(python())
+        .arg(program("failing.py"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("giving up"))
+        .stdout(predicate::str::contains("\"leak\": 1"));
+}
+
+#[test]
+fn run_passes_sigterm_to_the_command_and_keeps_its_exit_status() {
+    let py = python();
+    let script = "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: (print('got TERM', flush=True), sys.exit(5)))\nprint('ready', flush=True)\ntime.sleep(60)\n";
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("unclosed"))
+        .args(["run", "--"])
+        .arg(&py)
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    assert!(
+        StdCommand::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.starts_with("got TERM\n"), "{rest}");
+    assert_eq!(child.wait().unwrap().code(), Some(5));
+}
+
+#[test]
+fn run_of_a_command_that_does_not_exist_is_exit_2() {
+    unclosed()
+        .args(["run", "--", "no-such-command-xyz"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot start no-such-command-xyz"));
+}
