@@ -94,6 +94,11 @@ impl Object {
             .map(|f| (f.path.as_str(), f.line))
     }
 
+    /// Whether this is a connector that may pair with a held session: traced, made by a session.
+    pub fn is_late_connector(&self) -> bool {
+        self.kind == Kind::Connector && self.trace == Some(Trace::Source) && self.made_by_session()
+    }
+
     /// Whether the traceback shows the object was made inside `ClientSession.__init__`.
     fn made_by_session(&self) -> bool {
         self.frames.iter().any(|f| {
@@ -163,6 +168,19 @@ impl Pairer {
             .min()
     }
 
+    /// Takes the held session a late connector of another stream of the same process extends
+    /// (pytest prints sessions on stdout and their connectors on stderr at exit).
+    pub fn take_held_for(&mut self, connector: &Object) -> Option<Object> {
+        if !connector.is_late_connector() {
+            return None;
+        }
+        let i = self
+            .held
+            .iter()
+            .position(|s| extends(&connector.frames, &s.frames))?;
+        self.held.remove(i)
+    }
+
     /// Reads one assembler event.
     pub fn push(&mut self, event: Event, out: &mut Vec<Decided>) {
         match event {
@@ -200,6 +218,17 @@ impl Pairer {
     /// Decides everything held back: at the end of the input or after a quiet spell.
     pub fn finish(&mut self, out: &mut Vec<Decided>) {
         self.separate(out);
+        self.release_held(out);
+    }
+
+    /// Decides what waits for an adjacent block, keeping the sessions held for a late
+    /// connector (the first half of [`Pairer::finish`]).
+    pub fn end_adjacency(&mut self, out: &mut Vec<Decided>) {
+        self.separate(out);
+    }
+
+    /// Decides the held sessions alone (the second half of [`Pairer::finish`]).
+    pub fn release_held(&mut self, out: &mut Vec<Decided>) {
         out.extend(self.held.drain(..).map(single));
     }
 

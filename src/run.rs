@@ -41,16 +41,21 @@ pub fn pytest_part(line: &[u8]) -> Option<String> {
     (first.contains(".py::") && !first.starts_with('<')).then(|| first.to_string())
 }
 
-struct Stream<'s> {
+/// The command's output: both pipes into one scanner, in the order the bytes arrived (as a
+/// terminal shows `2>&1`), each pipe with its own line splitter and streams.
+struct Output<'s> {
     input: usize,
-    splitter: Splitter,
+    splitters: [Splitter; 2],
     scanner: Scanner<'s>,
     out: Out,
     /// (first line, part) for each change of part, oldest first.
     parts: VecDeque<(u64, String)>,
 }
 
-impl Stream<'_> {
+/// Stream-key prefixes of the two pipes.
+const CHANNELS: [&str; 2] = ["stdout:", "stderr:"];
+
+impl Output<'_> {
     fn part_at(&self, line: u64) -> Option<String> {
         self.parts
             .iter()
@@ -77,13 +82,13 @@ impl Stream<'_> {
         Ok(())
     }
 
-    fn feed(&mut self, bytes: &[u8]) {
+    fn feed(&mut self, pipe: usize, bytes: &[u8]) {
         let (scanner, out, parts) = (&mut self.scanner, &mut self.out, &mut self.parts);
-        let _ = self.splitter.push(bytes, &mut |_: &[u8],
-                                                line: &[u8],
-                                                info|
+        let _ = self.splitters[pipe].push(bytes, &mut |_: &[u8],
+                                                       line: &[u8],
+                                                       info|
          -> Result<(), ()> {
-            scanner.push_line(line, info, out);
+            scanner.push_line_on(CHANNELS[pipe], line, info, out);
             if (line.starts_with(b"___") || memchr::memmem::find(line, b".py::").is_some())
                 && let Some(p) = pytest_part(line)
             {
@@ -98,12 +103,12 @@ impl Stream<'_> {
 
     fn finish(&mut self) {
         let (scanner, out) = (&mut self.scanner, &mut self.out);
-        let _ = self
-            .splitter
-            .finish(&mut |_: &[u8], line: &[u8], info| -> Result<(), ()> {
-                scanner.push_line(line, info, out);
+        for (pipe, splitter) in self.splitters.iter_mut().enumerate() {
+            let _ = splitter.finish(&mut |_: &[u8], line: &[u8], info| -> Result<(), ()> {
+                scanner.push_line_on(CHANNELS[pipe], line, info, out);
                 Ok(())
             });
+        }
         self.scanner.finish(&mut self.out);
     }
 }
@@ -192,16 +197,13 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     let mut quiet = io::sink();
     let mut sink = Sink::new(Format::Json, &mut quiet, false, setup.rules.clone());
-    let mut streams: Vec<Stream<'_>> = ["stdout", "stderr"]
-        .iter()
-        .map(|name| Stream {
-            input: sink.add_input(format!("{} {name}", program.to_string_lossy())),
-            splitter: Splitter::new(setup.max_line),
-            scanner: setup.scanner(),
-            out: Out::default(),
-            parts: VecDeque::new(),
-        })
-        .collect();
+    let mut output = Output {
+        input: sink.add_input(format!("{} (stdout and stderr)", program.to_string_lossy())),
+        splitters: [Splitter::new(setup.max_line), Splitter::new(setup.max_line)],
+        scanner: setup.scanner(),
+        out: Out::default(),
+        parts: VecDeque::new(),
+    };
 
     let (tx, mut chunks) = mpsc::channel::<(usize, Vec<u8>)>(32);
     let stdout_pipe = child.stdout.take().expect("piped");
@@ -219,9 +221,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         let mut clock = FlushClock::new(setup.flush);
         let mut status: Option<io::Result<ExitStatus>> = None;
         let mut pipes_open = true;
-        let oldest = |streams: &[Stream<'_>]| {
-            streams.iter().filter_map(|s| s.scanner.oldest_held().map(|n| n * 2 + s.input as u64)).min()
-        };
+
         loop {
             if status.is_some() && !pipes_open {
                 break;
@@ -230,9 +230,9 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             tokio::select! {
                 msg = chunks.recv(), if pipes_open => match msg {
                     Some((i, bytes)) => {
-                        streams[i].feed(&bytes);
-                        streams[i].take(&mut sink, &setup.rules)?;
-                        clock.note(oldest(&streams));
+                        output.feed(i, &bytes);
+                        output.take(&mut sink, &setup.rules)?;
+                        clock.note(output.scanner.oldest_held());
                     }
                     None => pipes_open = false,
                 },
@@ -240,11 +240,9 @@ pub fn run(args: &RunArgs) -> Result<i32> {
                     status = Some(s.unwrap_or_else(|_| Err(io::Error::other("the command's waiter went away"))));
                 }
                 _ = live::sleep_until(clock.deadline()) => {
-                    for s in &mut streams {
-                        s.scanner.finish(&mut s.out);
-                        s.take(&mut sink, &setup.rules)?;
-                    }
-                    clock.note(oldest(&streams));
+                    output.scanner.finish(&mut output.out);
+                    output.take(&mut sink, &setup.rules)?;
+                    clock.note(output.scanner.oldest_held());
                 }
                 _ = live::sleep_until(drain_deadline) => break,
                 sig = signals.recv_signal() => {
@@ -258,20 +256,18 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         }
         // Bytes that arrived before the pipes closed.
         while let Ok((i, bytes)) = chunks.try_recv() {
-            streams[i].feed(&bytes);
+            output.feed(i, &bytes);
         }
         Ok::<_, io::Error>(status.expect("loop ends after exit"))
     })?;
     let status = status.context("waiting for the command")?;
-    for s in &mut streams {
-        s.finish();
-        s.take(&mut sink, &setup.rules)?;
-        warn_cut(
-            &sink.inputs[s.input].name.clone(),
-            s.scanner.cut_lines(),
-            setup.max_line,
-        );
-    }
+    output.finish();
+    output.take(&mut sink, &setup.rules)?;
+    warn_cut(
+        &sink.inputs[output.input].name.clone(),
+        output.scanner.cut_lines(),
+        setup.max_line,
+    );
     let _ = io::stdout().flush();
     let code = gate.report(&sink.summary, &sink.inputs)?;
     Ok(if status.success() {

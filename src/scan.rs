@@ -68,12 +68,18 @@ impl Stream {
     }
 
     fn finish(&mut self, out: &mut Out) {
+        self.end_blocks(out);
+        self.pairer.release_held(&mut out.decided);
+    }
+
+    /// Closes the open block and decides what waits for an adjacent one; held sessions stay.
+    fn end_blocks(&mut self, out: &mut Out) {
         let mut events = Vec::new();
         self.assembler.finish(&mut events);
         for e in events {
             self.pairer.push(e, &mut out.decided);
         }
-        self.pairer.finish(&mut out.decided);
+        self.pairer.end_adjacency(&mut out.decided);
     }
 }
 
@@ -112,6 +118,8 @@ pub struct Scanner<'g> {
     streams: HashMap<String, Stream>,
     busy: bool,
     track: bool,
+    /// Prefix of stream keys: which pipe of a process the lines come from (`run`).
+    channel: &'static str,
     logical: Vec<Logical>,
     events: Vec<Event>,
     /// Counts about the input.
@@ -129,6 +137,7 @@ impl<'g> Scanner<'g> {
             streams: HashMap::new(),
             busy: false,
             track: false,
+            channel: "",
             logical: Vec::new(),
             events: Vec::new(),
             stats: InputStats::default(),
@@ -200,6 +209,20 @@ impl<'g> Scanner<'g> {
         self.read_text(&text, n, out);
     }
 
+    /// Reads a physical line from one of a process's pipes (`unclosed run` gives stdout and
+    /// stderr to one scanner): each pipe has its own streams, and a late connector on one
+    /// pairs with its session held on the other.
+    pub fn push_line_on(
+        &mut self,
+        channel: &'static str,
+        line: &[u8],
+        info: LineInfo,
+        out: &mut Out,
+    ) {
+        self.channel = channel;
+        self.push_line(line, info, out);
+    }
+
     /// Decides everything held: at the end of the input, or after a quiet spell. The
     /// scanner can go on reading afterwards.
     pub fn finish(&mut self, out: &mut Out) {
@@ -212,9 +235,18 @@ impl<'g> Scanner<'g> {
         self.logical = logical;
         let mut keys: Vec<String> = self.streams.keys().cloned().collect();
         keys.sort();
-        for k in keys {
-            if let Some(s) = self.streams.get_mut(&k) {
-                s.finish(out);
+        // First every stream's blocks, so that a late connector still finds its session held
+        // in another stream; then the held sessions.
+        for k in &keys {
+            let from = out.decided.len();
+            if let Some(s) = self.streams.get_mut(k) {
+                s.end_blocks(out);
+            }
+            self.pair_across_streams(k, &mut out.decided[from..]);
+        }
+        for k in &keys {
+            if let Some(s) = self.streams.get_mut(k) {
+                s.pairer.release_held(&mut out.decided);
             }
         }
         self.busy = false;
@@ -261,7 +293,12 @@ impl<'g> Scanner<'g> {
             if !self.streams.contains_key(&l.stream) && self.streams.len() >= MAX_STREAMS {
                 self.evict(out);
             }
-            let s = self.streams.entry(l.stream).or_default();
+            let key = if self.channel.is_empty() {
+                l.stream
+            } else {
+                format!("{}{}", self.channel, l.stream)
+            };
+            let s = self.streams.entry(key.clone()).or_default();
             s.last_used = n;
             let pos = Pos {
                 line: l.lines.first().copied().unwrap_or(n),
@@ -273,8 +310,12 @@ impl<'g> Scanner<'g> {
                 },
             };
             let took = s.assembler.push(&l.text, &pos, &mut self.events);
+            let from = out.decided.len();
             for e in self.events.drain(..) {
                 s.pairer.push(e, &mut out.decided);
+            }
+            if self.streams.len() > 1 {
+                self.pair_across_streams(&key, &mut out.decided[from..]);
             }
             if self.track {
                 if took {
@@ -288,6 +329,25 @@ impl<'g> Scanner<'g> {
             seen.dedup();
             out.free
                 .extend(seen.into_iter().filter(|n| !taken.contains(n)));
+        }
+    }
+
+    /// Gives each lone late connector just decided in stream `key` the session another
+    /// stream holds for it.
+    fn pair_across_streams(&mut self, key: &str, decided: &mut [Decided]) {
+        for d in decided {
+            let Decided::Finding(f) = d else { continue };
+            if f.objects.len() != 1 || !f.objects[0].is_late_connector() {
+                continue;
+            }
+            let found = self
+                .streams
+                .iter_mut()
+                .filter(|(k, _)| k.as_str() != key)
+                .find_map(|(_, s)| s.pairer.take_held_for(&f.objects[0]));
+            if let Some(session) = found {
+                f.objects.insert(0, session);
+            }
         }
     }
 

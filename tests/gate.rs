@@ -407,3 +407,45 @@ fn run_of_a_command_that_does_not_exist_is_exit_2() {
         .code(2)
         .stderr(predicate::str::contains("cannot start no-such-command-xyz"));
 }
+
+#[test]
+fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
+    let dir = program("pytest_suite");
+    let out = unclosed()
+        .current_dir(&dir)
+        .args(["run", "--no-tracemalloc", "-f", "json", "--"])
+        .arg(python())
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_prices.py",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    // The report follows pytest's own output.
+    let at = text
+        .rfind("{\n  \"schema\"")
+        .expect("the JSON report after pytest's output");
+    assert!(text[..at].contains("1 failed, 1 passed"), "{text}");
+    let v: Value = serde_json::from_str(&text[at..]).unwrap();
+    // Sessions show in pytest's captured log (stdout), their connectors at exit (stderr).
+    assert_eq!(v["totals"]["leak"], 1, "{}", v["totals"]);
+    assert_eq!(v["totals"]["noise"], 0, "{}", v["totals"]);
+    let site = &v["sites"][0];
+    assert!(
+        site["site"]
+            .as_str()
+            .unwrap()
+            .ends_with("test_prices.py:24"),
+        "{site}"
+    );
+    assert_eq!(site["pattern"], "asyncio.run() per call");
+    assert_eq!(site["parts"], serde_json::json!(["test_price_is_cached"]));
+}
