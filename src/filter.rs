@@ -198,17 +198,7 @@ impl<'g> Filter<'g> {
 
 /// The line `--annotate` adds after a kept finding.
 fn annotation(t: &Triaged) -> String {
-    let site = t.site.as_ref().map_or_else(
-        || "no call site in the log".to_string(),
-        |s| {
-            let f = s
-                .function
-                .as_deref()
-                .map(|f| format!(" in {f}"))
-                .unwrap_or_default();
-            format!("created at {}:{}{f}", s.file, s.line)
-        },
-    );
+    let site = crate::group::created_at(t.site.as_ref());
     let held = if t.connectors > 0 && t.label == Label::Leak {
         format!(
             ", {} pooled connection{}",

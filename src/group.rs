@@ -120,6 +120,21 @@ impl Site {
     }
 }
 
+/// `created at path:line in function`, or `no call site in the log`.
+pub fn created_at(site: Option<&Site>) -> String {
+    match site {
+        Some(s) => {
+            let f = s
+                .function
+                .as_deref()
+                .map(|f| format!(" in {f}"))
+                .unwrap_or_default();
+            format!("created at {}:{}{f}", s.file, s.line)
+        }
+        None => "no call site in the log".to_string(),
+    }
+}
+
 /// The fingerprint of findings without a call site.
 pub const NO_SITE_FINGERPRINT: &str = "no-call-site";
 

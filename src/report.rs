@@ -344,17 +344,7 @@ pub fn write_list_line(
             if t.truncated { " (list cut off)" } else { "" }
         ),
     };
-    let site = t.site.as_ref().map_or_else(
-        || "no call site".to_string(),
-        |s| {
-            let f = s
-                .function
-                .as_deref()
-                .map(|f| format!(" in {f}"))
-                .unwrap_or_default();
-            format!("created at {}:{}{f}", s.file, s.line)
-        },
-    );
+    let site = crate::group::created_at(t.site.as_ref());
     let label = match (color, t.label) {
         (false, _) => t.label.name().to_string(),
         (true, Label::Leak) => format!("\x1b[1;31m{}\x1b[0m", t.label.name()),

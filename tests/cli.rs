@@ -203,7 +203,7 @@ fn list_gives_each_finding_with_its_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("app.log");
     std::fs::write(&f, format!("{LEAK}INFO x\n{NOISE}")).unwrap();
-    let shown = format!("{}:7: noise: session; no call site", f.display());
+    let shown = format!("{}:7: noise: session; no call site in the log", f.display());
     unclosed()
         .args(["scan", "-f", "list", f.to_str().unwrap()])
         .assert()
