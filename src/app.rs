@@ -339,6 +339,10 @@ struct LiveScan<'a, 'w> {
 }
 
 impl Consumer for LiveScan<'_, '_> {
+    fn skip(&mut self, buf: &[u8]) -> usize {
+        self.scanner.skip_idle(buf)
+    }
+
     fn line(&mut self, _raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
         self.scanner.push_line(line, info, &mut self.out);
         if !self.out.decided.is_empty() {
@@ -567,6 +571,31 @@ impl<'a> Gate<'a> {
     }
 }
 
+/// `scan` of a file: lines go straight to the scanner, findings to the sink.
+struct FileScan<'a, 's, 'w> {
+    scanner: Scanner<'s>,
+    sink: &'a mut Sink<'w>,
+    input: usize,
+    out: Out,
+}
+
+impl read::LineSink for FileScan<'_, '_, '_> {
+    type Error = anyhow::Error;
+
+    fn skip(&mut self, buf: &[u8]) -> usize {
+        self.scanner.skip_idle(buf)
+    }
+
+    fn line(&mut self, _raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
+        self.scanner.push_line(line, info, &mut self.out);
+        if !self.out.decided.is_empty() {
+            self.sink.update_input(self.input, &self.scanner);
+            self.sink.take(&mut self.out, self.input)?;
+        }
+        Ok(())
+    }
+}
+
 /// Reads a file through to its end: no timers needed, nothing waits on the clock.
 fn scan_file(
     setup: &Setup,
@@ -574,20 +603,17 @@ fn scan_file(
     i: usize,
     mut reader: Box<dyn io::BufRead + Send>,
 ) -> Result<()> {
-    let mut scanner = setup.scanner();
-    let mut out = Out::default();
-    let result = read::lines::<_, anyhow::Error>(&mut *reader, setup.max_line, |line, info| {
-        scanner.push_line(line, info, &mut out);
-        if !out.decided.is_empty() {
-            sink.update_input(i, &scanner);
-            sink.take(&mut out, i)?;
-        }
-        Ok(())
-    });
+    let mut f = FileScan {
+        scanner: setup.scanner(),
+        sink,
+        input: i,
+        out: Out::default(),
+    };
+    let result = read::read_into(&mut *reader, setup.max_line, &mut f);
     // What was read before an error still counts: decide it.
-    scanner.finish(&mut out);
-    sink.update_input(i, &scanner);
-    sink.take(&mut out, i)?;
+    f.scanner.finish(&mut f.out);
+    f.sink.update_input(i, &f.scanner);
+    f.sink.take(&mut f.out, i)?;
     result
 }
 

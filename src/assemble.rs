@@ -37,6 +37,9 @@ pub struct Frame {
     pub function: Option<String>,
     /// The source line, when the log shows it.
     pub code: Option<String>,
+    /// aiohttp's, asyncio's, uvloop's or the standard library's ([`crate::group::is_library`]),
+    /// decided once here rather than by every stage that asks.
+    pub library: bool,
 }
 
 /// A block, as the log printed it.
@@ -365,6 +368,7 @@ impl Block {
             line: f.line,
             function: f.function.map(bounded),
             code: None,
+            library: crate::group::is_library(f.path),
         });
     }
 }

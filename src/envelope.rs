@@ -361,12 +361,16 @@ impl<'g> Unwrapper<'g> {
         {
             return;
         }
-        for i in 0..self.grammars.len() {
-            if Some(i) != chosen_structured
-                && self.grammars[i].is_structured()
-                && self.try_grammar(i, line, n, out)
-            {
-                return;
+        // Trying every other grammar on every line of a block is most of the cost of a
+        // dense log: only a line that starts the way one of them does is tried.
+        if could_be_structured(line) {
+            for i in 0..self.grammars.len() {
+                if Some(i) != chosen_structured
+                    && self.grammars[i].is_structured()
+                    && self.try_grammar(i, line, n, out)
+                {
+                    return;
+                }
             }
         }
         // Plain text is the last resort, read by the chosen plain grammar for its timestamps.
@@ -409,10 +413,10 @@ impl<'g> Unwrapper<'g> {
     fn try_grammar(&mut self, i: usize, line: &str, n: u64, out: &mut Vec<Logical>) -> bool {
         let g = &self.grammars[i];
         match &g.shape {
-            Shape::Raw(re) => {
-                let ts = re
-                    .as_ref()
-                    .and_then(|re| re.captures(line)?.name("ts").map(|m| m.as_str().to_owned()));
+            Shape::Raw(_) => {
+                // A record's timestamp is read off its header line when a block starts
+                // (`assemble`), not off every line here.
+                let ts = None;
                 out.push(Logical {
                     stream: String::new(),
                     text: line.to_owned(),
@@ -535,6 +539,37 @@ impl<'g> Unwrapper<'g> {
         } else {
             push_lines(out, &stream, &p.text, p.ts, p.lines);
         }
+    }
+}
+
+/// Whether a line starts the way some structured envelope does: a JSON object, a
+/// timestamp or PM2 id (a digit), or a syslog month (`Nov 23 …`). Cheap, and false for the
+/// lines of a plain-text block (`Unclosed …`, `client_session: …`, `  File "…"`).
+fn could_be_structured(line: &str) -> bool {
+    let b = line.as_bytes();
+    match b.first() {
+        Some(b'{' | b'0'..=b'9') => true,
+        Some(b'A'..=b'Z') => {
+            b.len() > 4
+                && b[3] == b' '
+                && matches!(
+                    &b[..3],
+                    b"Jan"
+                        | b"Feb"
+                        | b"Mar"
+                        | b"Apr"
+                        | b"May"
+                        | b"Jun"
+                        | b"Jul"
+                        | b"Aug"
+                        | b"Sep"
+                        | b"Oct"
+                        | b"Nov"
+                        | b"Dec"
+                )
+        }
+        Some(b' ' | b'\t') => line.trim_start().starts_with('{'),
+        _ => false,
     }
 }
 

@@ -25,17 +25,11 @@ pub fn is_library(path: &str) -> bool {
         // `<frozen runpy>`, `<string>`: no file of the user's.
         return true;
     }
-    let parts: Vec<&str> = path.split(['/', '\\']).collect();
-    if parts
-        .iter()
-        .any(|c| matches!(*c, "aiohttp" | "asyncio" | "uvloop"))
-    {
+    let parts = || path.split(['/', '\\']);
+    if parts().any(|c| matches!(c, "aiohttp" | "asyncio" | "uvloop")) {
         return true;
     }
-    if parts
-        .iter()
-        .any(|c| matches!(*c, "site-packages" | "dist-packages"))
-    {
+    if parts().any(|c| matches!(c, "site-packages" | "dist-packages")) {
         return false;
     }
     // `…/lib/python3.12/x.py` (POSIX) or `…\\Lib\\x.py` (Windows installs).
@@ -49,10 +43,10 @@ pub fn is_library(path: &str) -> bool {
                         .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             })
     };
-    parts
-        .windows(2)
-        .any(|w| w[0].eq_ignore_ascii_case("lib") && is_version(w[1]))
-        || parts.contains(&"Lib")
+    parts()
+        .zip(parts().skip(1))
+        .any(|(a, b)| a.eq_ignore_ascii_case("lib") && is_version(b))
+        || parts().any(|c| c == "Lib")
 }
 
 /// User rules for frames to pass over.
@@ -76,8 +70,8 @@ impl SiteRules {
         })
     }
 
-    fn skips(&self, path: &str) -> bool {
-        is_library(path) || self.skip.as_ref().is_some_and(|s| s.is_match(path))
+    fn skips(&self, f: &Frame) -> bool {
+        f.library || self.skip.as_ref().is_some_and(|s| s.is_match(&f.path))
     }
 }
 
@@ -164,7 +158,7 @@ pub fn site_of(o: &Object, rules: &SiteRules) -> Option<Site> {
     if !matches!(o.trace, Some(Trace::Source | Trace::Allocated)) {
         return None;
     }
-    let app: Vec<&Frame> = o.frames.iter().filter(|f| !rules.skips(&f.path)).collect();
+    let app: Vec<&Frame> = o.frames.iter().filter(|f| !rules.skips(f)).collect();
     let inner = app.last()?;
     let outer = app
         .first()

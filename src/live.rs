@@ -18,6 +18,10 @@ const CHUNK: usize = 64 * 1024;
 
 /// What consumes live lines.
 pub trait Consumer {
+    /// Bytes at the start of `buf` that are whole lines it need not see (it counts them).
+    fn skip(&mut self, _buf: &[u8]) -> usize {
+        0
+    }
     /// One physical line: `raw` with its line ending, `line` without.
     fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> anyhow::Result<()>;
     /// The oldest line held undecided (what a flush would decide), if any.
@@ -163,6 +167,21 @@ pub async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// A consumer seen as a [`crate::read::LineSink`].
+struct AsLineSink<'a>(&'a mut dyn Consumer);
+
+impl crate::read::LineSink for AsLineSink<'_> {
+    type Error = anyhow::Error;
+
+    fn skip(&mut self, buf: &[u8]) -> usize {
+        self.0.skip(buf)
+    }
+
+    fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> anyhow::Result<()> {
+        self.0.line(raw, line, info)
+    }
+}
+
 /// Feeds `chunks` to `consumer` line by line until the end of input or a signal.
 pub fn drive(
     chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
@@ -180,7 +199,7 @@ pub fn drive(
             tokio::select! {
                 chunk = chunks.recv() => match chunk {
                     Some(Ok(bytes)) => {
-                        splitter.push(&bytes, &mut |raw: &[u8], line: &[u8], info| consumer.line(raw, line, info))?;
+                        crate::read::split_skipping(&mut splitter, &bytes, &mut AsLineSink(&mut *consumer))?;
                         clock.note(consumer.oldest_held());
                     }
                     Some(Err(e)) => return Err(anyhow::Error::new(e)),

@@ -16,7 +16,6 @@
 //! Everything else is a finding of its own.
 
 use crate::assemble::{Block, Event, Frame, Pos};
-use crate::group::is_library;
 use crate::parse::{Channel, Kind, Pool, Trace};
 
 use std::collections::VecDeque;
@@ -90,7 +89,7 @@ impl Object {
         self.frames
             .iter()
             .rev()
-            .find(|f| !is_library(&f.path))
+            .find(|f| !f.library)
             .map(|f| (f.path.as_str(), f.line))
     }
 
@@ -102,8 +101,7 @@ impl Object {
     /// Whether the traceback shows the object was made inside `ClientSession.__init__`.
     fn made_by_session(&self) -> bool {
         self.frames.iter().any(|f| {
-            let p = f.path.replace('\\', "/");
-            p.ends_with("/aiohttp/client.py")
+            (f.path.ends_with("/aiohttp/client.py") || f.path.ends_with("\\aiohttp\\client.py"))
                 && f.function.as_deref().is_none_or(|n| n == "__init__")
         })
     }
@@ -340,7 +338,7 @@ fn extends(longer: &[Frame], prefix: &[Frame]) -> bool {
             .iter()
             .zip(prefix)
             .all(|(a, b)| a.path == b.path && a.line == b.line && a.function == b.function)
-        && longer[prefix.len()..].iter().all(|f| is_library(&f.path))
+        && longer[prefix.len()..].iter().all(|f| f.library)
 }
 
 #[cfg(test)]

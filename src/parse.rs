@@ -314,6 +314,14 @@ fn location(before: &str) -> Option<(&str, u32)> {
 
 /// A line that ends with one of asyncio's L messages.
 fn log_header(text: &str) -> Option<Line<'_>> {
+    // Most lines end otherwise: the messages end in `n`, `r`, `e` or `!`, Home
+    // Assistant's body-less form in `)`.
+    if !matches!(
+        text.as_bytes().last(),
+        Some(b'n' | b'r' | b'e' | b'!' | b')')
+    ) {
+        return None;
+    }
     for (message, kind) in LOG_MESSAGES {
         if let Some(prefix) = text.strip_suffix(message) {
             // The message stands alone or after a separator, never inside a quoted string
@@ -355,7 +363,7 @@ pub fn looks_like_record(prefix: &str) -> bool {
 }
 
 fn is_unraisable(text: &str) -> bool {
-    let Some(at) = text.find("Exception ignored ") else {
+    let Some(at) = memchr::memmem::find(text.as_bytes(), b"Exception ignored ") else {
         return false;
     };
     let rest = &text[at..];

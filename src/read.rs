@@ -69,7 +69,8 @@ pub struct LineInfo {
 /// included, cut lines to their first `max` bytes plus `\n`) and `line` without the `\n`.
 #[derive(Debug)]
 pub struct Splitter {
-    max: usize,
+    /// Bytes kept of a line.
+    pub max: usize,
     /// A line begun in an earlier chunk: its first bytes, then `\n` once it ends.
     acc: Vec<u8>,
     partial: bool,
@@ -159,6 +160,94 @@ impl Splitter {
         self.cut = false;
         self.raw_len = 0;
         result
+    }
+}
+
+/// Where lines go, with a say in what need not be split at all.
+pub trait LineSink {
+    /// The error a line can end reading with.
+    type Error;
+
+    /// How many bytes at the start of `buf` are whole lines nobody needs to see (the sink
+    /// accounts for them itself). 0 by default.
+    fn skip(&mut self, _buf: &[u8]) -> usize {
+        0
+    }
+
+    /// One line: `raw` with its `\n`, `line` without.
+    fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> Result<(), Self::Error>;
+}
+
+/// Cuts `chunk` into lines like [`Splitter::push`], but first asks the sink how many bytes
+/// at the current position it can skip, and asks again after each line. Lines far from any
+/// warning are then skipped in bulk: no splitting, decoding or unwrapping, one vectorised
+/// search and a newline count.
+pub fn split_skipping<S: LineSink + ?Sized>(
+    splitter: &mut Splitter,
+    chunk: &[u8],
+    sink: &mut S,
+) -> Result<(), S::Error> {
+    let mut p = 0;
+    if splitter.has_partial() {
+        // Finish the line the last chunk began, then skip from the next one.
+        match memchr::memchr(b'\n', chunk) {
+            Some(i) => {
+                splitter.push(&chunk[..=i], &mut |raw: &[u8], line: &[u8], info| {
+                    sink.line(raw, line, info)
+                })?;
+                p = i + 1;
+            }
+            None => {
+                return splitter.push(chunk, &mut |raw: &[u8], line: &[u8], info| {
+                    sink.line(raw, line, info)
+                });
+            }
+        }
+    }
+    while p < chunk.len() {
+        p += sink.skip(&chunk[p..]);
+        match memchr::memchr(b'\n', &chunk[p..]) {
+            Some(i) if i <= splitter.max => {
+                sink.line(
+                    &chunk[p..=p + i],
+                    &chunk[p..p + i],
+                    LineInfo {
+                        raw_len: i as u64 + 1,
+                        cut: false,
+                    },
+                )?;
+                p += i + 1;
+            }
+            // A line without its end in this chunk, or too long: the splitter takes it.
+            _ => break,
+        }
+    }
+    splitter.push(&chunk[p..], &mut |raw: &[u8], line: &[u8], info| {
+        sink.line(raw, line, info)
+    })
+}
+
+/// Reads `r` to its end into `sink`, skipping in bulk what it says (see [`split_skipping`]).
+pub fn read_into<R, S>(r: &mut R, max: usize, sink: &mut S) -> Result<(), S::Error>
+where
+    R: BufRead + ?Sized,
+    S: LineSink + ?Sized,
+    S::Error: From<io::Error>,
+{
+    let mut splitter = Splitter::new(max);
+    loop {
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if buf.is_empty() {
+            return splitter
+                .finish(&mut |raw: &[u8], line: &[u8], info| sink.line(raw, line, info));
+        }
+        let n = buf.len();
+        split_skipping(&mut splitter, buf, sink)?;
+        r.consume(n);
     }
 }
 

@@ -6,7 +6,7 @@
 //! buffer, one open block and two held objects per stream, and at most [`MAX_STREAMS`]
 //! streams.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use memchr::memmem;
 
@@ -105,6 +105,19 @@ impl Prefilter {
     pub fn may_matter(&self, line: &[u8]) -> bool {
         self.finders.iter().any(|f| f.find(line).is_some())
     }
+
+    /// Where the first text that may start a block is in `buf`. Each further search only
+    /// looks before the best hit so far, so rare words do not rescan the buffer.
+    pub fn first_hit(&self, buf: &[u8]) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for f in &self.finders {
+            let end = best.map_or(buf.len(), |b| (b + f.needle().len()).min(buf.len()));
+            if let Some(h) = f.find(&buf[..end]) {
+                best = Some(best.map_or(h, |b| b.min(h)));
+            }
+        }
+        best
+    }
 }
 
 /// The pipeline state of one input.
@@ -134,7 +147,7 @@ impl<'g> Scanner<'g> {
             grammars,
             prefilter,
             pending: forced.is_none().then(|| (Vec::new(), 0)),
-            streams: HashMap::new(),
+            streams: HashMap::default(),
             busy: false,
             track: false,
             channel: "",
@@ -189,7 +202,7 @@ impl<'g> Scanner<'g> {
         self.stats.cut_lines += u64::from(info.cut);
         let n = self.stats.lines;
         if let Some((held, bytes)) = &mut self.pending {
-            let text = String::from_utf8_lossy(strip_cr(line)).into_owned();
+            let text = decode(strip_cr(line)).into_owned();
             *bytes += text.len();
             held.push((text, n));
             if held.iter().filter(|(t, _)| !t.trim().is_empty()).count() >= envelope::DETECT_LINES
@@ -205,8 +218,27 @@ impl<'g> Scanner<'g> {
             }
             return;
         }
-        let text = String::from_utf8_lossy(strip_cr(line));
+        let text = decode(strip_cr(line));
         self.read_text(&text, n, out);
+    }
+
+    /// How many bytes at the start of `buf` are whole lines that cannot matter now: nothing
+    /// is open or held and none of them holds a word that starts a block. They are counted
+    /// as read and need not be given to [`Scanner::push_line`] (a line skipped this way is
+    /// never cut at the line limit, nor counted as cut). Always 0 while lines are tracked.
+    pub fn skip_idle(&mut self, buf: &[u8]) -> usize {
+        if self.busy || self.track || self.pending.is_some() || self.unwrapper.has_pieces() {
+            return 0;
+        }
+        let upto = match self.prefilter.first_hit(buf) {
+            Some(h) => memchr::memrchr(b'\n', &buf[..h]),
+            None => memchr::memrchr(b'\n', buf),
+        };
+        let Some(last_newline) = upto else { return 0 };
+        let end = last_newline + 1;
+        self.stats.lines += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
+        self.stats.bytes += end as u64;
+        end
     }
 
     /// Reads a physical line from one of a process's pipes (`unclosed run` gives stdout and
@@ -362,6 +394,15 @@ impl<'g> Scanner<'g> {
         {
             s.finish(out);
         }
+    }
+}
+
+/// The line as text: borrowed when it is valid UTF-8 (the fast check), else with
+/// replacement characters.
+fn decode(line: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(line) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(line),
     }
 }
 

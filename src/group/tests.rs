@@ -31,6 +31,7 @@ fn frame(path: &str, line: u32, function: &str) -> Frame {
         line,
         function: Some(function.into()),
         code: Some(format!("code {line}")),
+        library: is_library(path),
     }
 }
 
