@@ -7,7 +7,7 @@
 use nom::{
     IResult, Parser,
     branch::alt,
-    bytes::complete::{tag, take_until, take_while1},
+    bytes::complete::{tag, take_while1},
     character::complete::{char, digit1},
     combinator::{opt, rest},
     sequence::preceded,
@@ -146,6 +146,17 @@ pub enum Line<'a> {
 
 type PResult<'a, T> = IResult<&'a str, T>;
 
+/// Searchers built once: building one per line was a measurable share of a dense log.
+fn finder(needle: &'static str) -> memchr::memmem::Finder<'static> {
+    memchr::memmem::Finder::new(needle.as_bytes())
+}
+static FRAME_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| finder("\", line"));
+static WARNING: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| finder("Warning: "));
+static UNRAISABLE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| finder("Exception ignored "));
+
 /// The L messages, as the text that ends the line.
 const LOG_MESSAGES: [(&str, Kind); 5] = [
     ("Unclosed client session", Kind::Session),
@@ -205,7 +216,10 @@ fn indented(text: &str) -> Option<Line<'_>> {
 /// `  File "PATH", line N, in FUNC` (traceback) or `  File "PATH", lineno N` (tracemalloc).
 fn frame(i: &str) -> PResult<'_, Frame<'_>> {
     let (i, _) = tag("  File \"")(i)?;
-    let (i, path) = take_until("\", line")(i)?;
+    let end = FRAME_END.find(i.as_bytes()).ok_or_else(|| {
+        nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::TakeUntil))
+    })?;
+    let (path, i) = i.split_at(end);
     let (i, _) = alt((tag("\", lineno "), tag("\", line "))).parse(i)?;
     let (i, n) = digit1(i)?;
     let (i, function) = opt(preceded(tag(", in "), rest)).parse(i)?;
@@ -257,7 +271,7 @@ const UNAWAITED_CLOSE: &str = "RuntimeWarning: coroutine 'ClientSession.close' w
 /// `FILE:LINE: ResourceWarning: Unclosed … <repr>`, `sys:1: …`, or the bare
 /// `ResourceWarning: Unclosed … <repr>` that ends an `Exception ignored in:` report.
 fn warning_header(text: &str) -> Option<Line<'_>> {
-    let at = memchr::memmem::find(text.as_bytes(), b"Warning: ")?;
+    let at = WARNING.find(text.as_bytes())?;
     // Back up to the start of the category name (`ResourceWarning`, `RuntimeWarning`).
     let start = text[..at]
         .rfind(|c: char| !c.is_ascii_alphabetic())
@@ -363,7 +377,7 @@ pub fn looks_like_record(prefix: &str) -> bool {
 }
 
 fn is_unraisable(text: &str) -> bool {
-    let Some(at) = memchr::memmem::find(text.as_bytes(), b"Exception ignored ") else {
+    let Some(at) = UNRAISABLE.find(text.as_bytes()) else {
         return false;
     };
     let rest = &text[at..];

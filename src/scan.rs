@@ -6,9 +6,8 @@
 //! buffer, one open block and two held objects per stream, and at most [`MAX_STREAMS`]
 //! streams.
 
-use rustc_hash::FxHashMap as HashMap;
-
 use memchr::memmem;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::assemble::{Assembler, Event, Pos};
 use crate::envelope::{self, Grammar, Logical, Unwrapper};
@@ -25,11 +24,12 @@ const DETECT_BYTES: usize = 1 << 20;
 /// Texts that can start a block. A line with none of them, while no block is open, cannot
 /// matter and is skipped without being decoded or unwrapped. journald gives a message that
 /// is not UTF-8 as an array of byte values, which no text search sees into.
-const TRIGGERS: [&str; 6] = [
+/// (`Exception ignored in:` is not among them: met while nothing is open, it is only text
+/// before its `ResourceWarning: Unclosed …` line, which is.)
+const TRIGGERS: [&str; 5] = [
     "nclosed",
     "Task was destroyed",
     "never awaited",
-    "Exception ignored",
     "\"MESSAGE\":[",
     "\"MESSAGE\": [",
 ];
@@ -83,7 +83,10 @@ impl Stream {
     }
 }
 
-/// Literal searchers for [`TRIGGERS`], built once and shared by every input.
+/// Literal searchers for [`TRIGGERS`], built once and shared by every input. memchr's
+/// `memmem` picks the rarest bytes of each word to look for, which suits these words
+/// better than a multi-literal search keyed on their first bytes (measured: several times
+/// faster on ordinary application logs).
 #[derive(Debug)]
 pub struct Prefilter {
     finders: Vec<memmem::Finder<'static>>,
@@ -106,8 +109,8 @@ impl Prefilter {
         self.finders.iter().any(|f| f.find(line).is_some())
     }
 
-    /// Where the first text that may start a block is in `buf`. Each further search only
-    /// looks before the best hit so far, so rare words do not rescan the buffer.
+    /// Where the first text that may start a block is in `buf`. The commonest word is
+    /// searched first, and each further search only looks before the best hit so far.
     pub fn first_hit(&self, buf: &[u8]) -> Option<usize> {
         let mut best: Option<usize> = None;
         for f in &self.finders {
@@ -236,7 +239,7 @@ impl<'g> Scanner<'g> {
         };
         let Some(last_newline) = upto else { return 0 };
         let end = last_newline + 1;
-        self.stats.lines += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
+        self.stats.lines += bytecount::count(&buf[..end], b'\n') as u64;
         self.stats.bytes += end as u64;
         end
     }
