@@ -14,7 +14,7 @@ use flate2::read::MultiGzDecoder;
 /// connections (300 make 25 KB, FORMATS.md §3).
 pub const DEFAULT_MAX_LINE: usize = 1 << 20;
 
-const BUFFER: usize = 256 * 1024;
+const BUFFER: usize = 1024 * 1024;
 
 /// Opens a file, or standard input for `-`, decoding gzip (any number of members) when the
 /// first bytes say so.
