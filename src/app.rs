@@ -330,41 +330,6 @@ pub fn warn_cut(name: &str, cut: u64, max: usize) {
     }
 }
 
-/// `scan` on standard input: findings are reported as they are decided.
-struct LiveScan<'a, 'w> {
-    scanner: Scanner<'a>,
-    sink: &'a mut Sink<'w>,
-    input: usize,
-    out: Out,
-}
-
-impl Consumer for LiveScan<'_, '_> {
-    fn skip(&mut self, buf: &[u8]) -> usize {
-        self.scanner.skip_idle(buf)
-    }
-
-    fn line(&mut self, _raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
-        self.scanner.push_line(line, info, &mut self.out);
-        if !self.out.decided.is_empty() {
-            self.sink.update_input(self.input, &self.scanner);
-            self.sink.take(&mut self.out, self.input)?;
-        }
-        self.out.free.clear();
-        Ok(())
-    }
-
-    fn oldest_held(&self) -> Option<u64> {
-        self.scanner.oldest_held()
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        self.scanner.finish(&mut self.out);
-        self.sink.update_input(self.input, &self.scanner);
-        self.sink.take(&mut self.out, self.input)?;
-        Ok(())
-    }
-}
-
 fn scan(args: &ScanArgs) -> Result<i32> {
     let setup = Setup::new(&args.read)?;
     let stdout = io::stdout();
@@ -571,15 +536,27 @@ impl<'a> Gate<'a> {
     }
 }
 
-/// `scan` of a file: lines go straight to the scanner, findings to the sink.
-struct FileScan<'a, 's, 'w> {
+/// One input of `scan` or `check`: lines go straight to the scanner, findings to the sink
+/// as they are decided. Read to its end from a file, or live from standard input.
+struct ScanInput<'a, 's, 'w> {
     scanner: Scanner<'s>,
     sink: &'a mut Sink<'w>,
     input: usize,
     out: Out,
 }
 
-impl read::LineSink for FileScan<'_, '_, '_> {
+impl ScanInput<'_, '_, '_> {
+    fn report(&mut self) -> io::Result<()> {
+        self.out.free.clear();
+        if !self.out.decided.is_empty() {
+            self.sink.update_input(self.input, &self.scanner);
+            self.sink.take(&mut self.out, self.input)?;
+        }
+        Ok(())
+    }
+}
+
+impl read::LineSink for ScanInput<'_, '_, '_> {
     type Error = anyhow::Error;
 
     fn skip(&mut self, buf: &[u8]) -> usize {
@@ -588,11 +565,27 @@ impl read::LineSink for FileScan<'_, '_, '_> {
 
     fn line(&mut self, _raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
         self.scanner.push_line(line, info, &mut self.out);
-        if !self.out.decided.is_empty() {
-            self.sink.update_input(self.input, &self.scanner);
-            self.sink.take(&mut self.out, self.input)?;
-        }
-        Ok(())
+        Ok(self.report()?)
+    }
+}
+
+impl Consumer for ScanInput<'_, '_, '_> {
+    fn skip(&mut self, buf: &[u8]) -> usize {
+        self.scanner.skip_idle(buf)
+    }
+
+    fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
+        read::LineSink::line(self, raw, line, info)
+    }
+
+    fn oldest_held(&self) -> Option<u64> {
+        self.scanner.oldest_held()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.scanner.finish(&mut self.out);
+        self.sink.update_input(self.input, &self.scanner);
+        Ok(self.report()?)
     }
 }
 
@@ -603,7 +596,7 @@ fn scan_file(
     i: usize,
     mut reader: Box<dyn io::BufRead + Send>,
 ) -> Result<()> {
-    let mut f = FileScan {
+    let mut f = ScanInput {
         scanner: setup.scanner(),
         sink,
         input: i,
@@ -624,7 +617,7 @@ fn scan_live(
     reader: Box<dyn io::BufRead + Send>,
 ) -> Result<Stop> {
     let chunks = live::spawn_reader(Box::new(reader));
-    let mut consumer = LiveScan {
+    let mut consumer = ScanInput {
         scanner: setup.scanner(),
         sink,
         input: i,

@@ -1,22 +1,13 @@
 //! The benchmark's logs, generated small (bench/gen.py --scale 0.02): `scan` must count on
 //! them exactly what the fixtures' truth adds up to. Counts only; speed is for bench/run.py.
 
+mod common;
+use common::KEYS;
+
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-
-const KEYS: [&str; 9] = [
-    "findings",
-    "leak",
-    "noise",
-    "unknown",
-    "sessions",
-    "connectors",
-    "responses",
-    "connections",
-    "pooled_connections",
-];
 
 #[test]
 fn the_benchmark_logs_count_what_their_fixtures_add_up_to() {

@@ -1,22 +1,13 @@
 //! Every committed fixture (real aiohttp output, see samples/README.md) scanned by the real
 //! binary must equal the truth its generating program recorded at GC time.
 
+mod common;
+use common::KEYS;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use serde_json::Value;
-
-const KEYS: [&str; 9] = [
-    "findings",
-    "leak",
-    "noise",
-    "unknown",
-    "sessions",
-    "connectors",
-    "responses",
-    "connections",
-    "pooled_connections",
-];
 
 fn fixtures() -> Vec<(PathBuf, PathBuf)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/logs");

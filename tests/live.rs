@@ -2,6 +2,9 @@
 //! rotation, `filter` in a pipeline, signals. Waits have generous limits that only guard
 //! against hangs; nothing here measures speed.
 
+mod common;
+use common::KEYS;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -262,28 +265,8 @@ fn tail_starts_at_the_end_and_a_glob_picks_up_new_files() {
 }
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/logs");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    v.sort();
-    assert!(v.len() >= 20);
-    v
+    common::fixture_logs()
 }
-
-const KEYS: [&str; 9] = [
-    "findings",
-    "leak",
-    "noise",
-    "unknown",
-    "sessions",
-    "connectors",
-    "responses",
-    "connections",
-    "pooled_connections",
-];
 
 fn totals(v: &Value) -> Vec<u64> {
     KEYS.iter()

@@ -1,0 +1,38 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The counts every report has and every truth file records.
+pub const KEYS: [&str; 9] = [
+    "findings",
+    "leak",
+    "noise",
+    "unknown",
+    "sessions",
+    "connectors",
+    "responses",
+    "connections",
+    "pooled_connections",
+];
+
+/// `samples/logs`, the committed real fixtures.
+pub fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/logs")
+}
+
+/// Every plain (not gzipped) fixture log, sorted.
+pub fn fixture_logs() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(samples())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    v.sort();
+    assert!(
+        v.len() >= 20,
+        "expected the committed fixtures, found {}",
+        v.len()
+    );
+    v
+}
