@@ -27,6 +27,18 @@ fn unclosed() -> Command {
     c
 }
 
+/// `scan -f json` of `input` on standard input, which must succeed: its stdout.
+fn scan_stdin(input: impl Into<Vec<u8>>) -> Vec<u8> {
+    unclosed()
+        .args(["scan", "-f", "json"])
+        .write_stdin(input.into())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone()
+}
+
 fn json_of(out: &[u8]) -> Value {
     serde_json::from_slice(out).unwrap()
 }
@@ -242,14 +254,7 @@ source_traceback: Object created at (most recent call last):
         );
         assert!(text.contains("\\u{1b}"), "{format}: escapes are visible");
     }
-    let out = unclosed()
-        .args(["scan", "-f", "json"])
-        .write_stdin(evil)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = scan_stdin(evil);
     assert!(!out.contains(&0x1b));
     assert!(
         json_of(&out)["sites"][0]["file"]
@@ -371,14 +376,7 @@ fn random_bytes_do_not_panic_and_blocks_after_them_are_found() {
     }
     data.extend_from_slice(b"\n");
     data.extend_from_slice(LEAK.as_bytes());
-    let out = unclosed()
-        .args(["scan", "-f", "json"])
-        .write_stdin(data)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = scan_stdin(data);
     let v = json_of(&out);
     assert!(v["totals"]["pooled_connections"].as_u64().unwrap() >= 2);
     assert!(v["totals"]["leak"].as_u64().unwrap() >= 1);
@@ -389,14 +387,7 @@ fn nul_bytes_and_invalid_utf8_around_blocks() {
     let mut data = b"\x00\x00\xff\xfe\n".to_vec();
     data.extend_from_slice(LEAK.as_bytes());
     data.extend_from_slice(b"\x00\xc3\x28\n");
-    let out = unclosed()
-        .args(["scan", "-f", "json"])
-        .write_stdin(data)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = scan_stdin(data);
     assert_eq!(json_of(&out)["totals"]["pooled_connections"], 2);
 }
 
@@ -439,14 +430,7 @@ fn gzip_from_stdin_is_decoded() {
     use flate2::{Compression, write::GzEncoder};
     let mut e = GzEncoder::new(Vec::new(), Compression::fast());
     e.write_all(LEAK.as_bytes()).unwrap();
-    let out = unclosed()
-        .args(["scan", "-f", "json"])
-        .write_stdin(e.finish().unwrap())
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = scan_stdin(e.finish().unwrap());
     assert_eq!(json_of(&out)["totals"]["pooled_connections"], 2);
 }
 
