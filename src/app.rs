@@ -517,6 +517,12 @@ impl<'a> Gate<'a> {
                 let ws = std::env::var("GITHUB_WORKSPACE").ok();
                 ci::github(&verdict, ws.as_deref()).into_bytes()
             }
+            CheckFormat::Sarif => {
+                let ws = std::env::var("GITHUB_WORKSPACE").ok();
+                let mut b = serde_json::to_vec_pretty(&ci::sarif(&verdict, ws.as_deref()))?;
+                b.push(b'\n');
+                b
+            }
         };
         match &self.args.output {
             Some(path) => {

@@ -253,5 +253,47 @@ pub fn github(v: &Verdict<'_>, workspace: Option<&str>) -> String {
     out
 }
 
+/// SARIF 2.1.0 (code-scanning upload): one result per call site outside the baseline, an
+/// error when it breaks the policy, a warning otherwise; one rule per pattern, whose help is
+/// the pattern's explanation. serde_json escapes the log text.
+pub fn sarif(v: &Verdict<'_>, workspace: Option<&str>) -> serde_json::Value {
+    use serde_json::json;
+    let mut patterns: Vec<_> = v.sites.iter().map(|x| x.site.pattern).collect();
+    patterns.sort();
+    patterns.dedup();
+    let rule_id =
+        |p: crate::explain::Pattern| p.name().replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+    let rules: Vec<_> = patterns
+        .iter()
+        .map(|p| json!({"id": rule_id(*p), "name": p.name(), "shortDescription": {"text": p.name()}, "help": {"text": p.explain()}}))
+        .collect();
+    let results: Vec<_> = v
+        .sites
+        .iter()
+        .filter(|x| !x.baselined)
+        .map(|x| {
+            let mut r = json!({
+                "ruleId": rule_id(x.site.pattern),
+                "level": if x.fails { "error" } else { "warning" },
+                "message": {"text": format!("{}. {}", describe(x.site), x.site.pattern.explain())},
+                "partialFingerprints": {"unclosedSite/v1": x.fingerprint},
+            });
+            if let Some(s) = &x.site.site {
+                let uri = workspace.and_then(|w| s.file.strip_prefix(w)).map(|f| f.trim_start_matches('/')).unwrap_or(&s.file);
+                r["locations"] = json!([{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": s.line.max(1)}}}]);
+            }
+            r
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "unclosed", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "results": results,
+        }],
+    })
+}
+
 #[cfg(test)]
 mod tests;

@@ -99,6 +99,8 @@ pub enum CheckFormat {
     Junit,
     /// GitHub workflow annotations (`::error file=…,line=…::`), worst sites first.
     Github,
+    /// SARIF 2.1.0, for code-scanning uploads.
+    Sarif,
 }
 
 /// The policy and its reports, shared by `check` and `run`.

@@ -449,3 +449,36 @@ fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
     assert_eq!(site["pattern"], "asyncio.run() per call");
     assert_eq!(site["parts"], serde_json::json!(["test_price_is_cached"]));
 }
+
+#[test]
+fn sarif_has_a_result_per_site_outside_the_baseline_with_rules_and_locations() {
+    let out = unclosed()
+        .args(["check", "-f", "sarif"])
+        .env("GITHUB_WORKSPACE", "/work/main")
+        .arg(sample("percall_debug_bare.log"))
+        .arg(sample("noise_basic_debug.log"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6, "2 leaking sites and 4 noise sites");
+    assert_eq!(results.iter().filter(|r| r["level"] == "error").count(), 2);
+    let uri = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap();
+    assert_eq!(uri, "samples/gen/percall.py", "relative to the workspace");
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for r in results {
+        assert!(rules.contains(&r["ruleId"].as_str().unwrap()), "{r}");
+    }
+}
