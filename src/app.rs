@@ -469,6 +469,18 @@ impl<'a> Gate<'a> {
 
     /// Writes the baseline or the report, and returns the exit status the policy gives.
     pub fn report(&self, summary: &Summary, inputs: &[InputReport]) -> Result<i32> {
+        match self.write_report(summary, inputs) {
+            // `… | head`: the report is cut short, but the exit status is the policy's.
+            Err(e) if is_broken_pipe(&e) => {
+                let verdict = policy::evaluate(summary, &self.policy, self.baseline.as_ref());
+                let failed = self.args.write_baseline.is_none() && verdict.failed();
+                Ok(if failed { exit::POLICY } else { exit::OK })
+            }
+            other => other,
+        }
+    }
+
+    fn write_report(&self, summary: &Summary, inputs: &[InputReport]) -> Result<i32> {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         let color = use_color(self.args.color);

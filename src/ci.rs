@@ -111,11 +111,8 @@ pub fn markdown(v: &Verdict<'_>, s: &Summary, inputs: &[InputReport]) -> String 
         patterns.sort();
         patterns.dedup();
         for p in patterns.into_iter().rev() {
-            out.push_str(&format!(
-                "- **{}**: {}\n",
-                p.name(),
-                markdown_text(p.explain())
-            ));
+            // Our own text, its code spans meant as such: not escaped.
+            out.push_str(&format!("- **{}**: {}\n", p.name(), p.explain()));
         }
     }
     if !v.stale.is_empty() {
@@ -237,7 +234,10 @@ pub fn github(v: &Verdict<'_>, workspace: Option<&str>) -> String {
                 .and_then(|w| s.file.strip_prefix(w))
                 .map(|f| f.trim_start_matches('/'))
                 .unwrap_or(&s.file);
-            props.insert(0, format!("file={},line={}", github_property(file), s.line));
+            props.insert(
+                0,
+                format!("file={},line={}", github_property(&terminal(file)), s.line),
+            );
         }
         let msg = format!("{}. {}", describe(x.site), x.site.pattern.explain());
         out.push_str(&format!(

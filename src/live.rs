@@ -13,6 +13,9 @@ use tokio::time::Instant;
 
 use crate::read::{LineInfo, Splitter};
 
+/// How long a line begun but not ended holds the flush back.
+pub const PARTIAL_LINE_GRACE: Duration = Duration::from_secs(5);
+
 /// Bytes read from standard input at a time.
 const CHUNK: usize = 64 * 1024;
 
@@ -157,6 +160,18 @@ impl FlushClock {
     pub fn deadline(&self) -> Option<Instant> {
         self.since.map(|s| s + self.after)
     }
+
+    /// When to flush, when a line may still be arriving in pieces: a writer that stopped in
+    /// the middle of a line (block buffering, network chunks) is about to finish it, so not
+    /// before [`PARTIAL_LINE_GRACE`] (or the flush timeout, if longer) after its last bytes.
+    pub fn deadline_after(&self, partial_line: bool, last_bytes: Instant) -> Option<Instant> {
+        let d = self.deadline()?;
+        Some(if partial_line {
+            d.max(last_bytes + self.after.max(PARTIAL_LINE_GRACE))
+        } else {
+            d
+        })
+    }
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -195,17 +210,20 @@ pub fn drive(
         let mut signals = Signals::new()?;
         let mut splitter = Splitter::new(max_line);
         let mut clock = FlushClock::new(flush_after);
+        let mut last_bytes = Instant::now();
         let stop = loop {
+            let deadline = clock.deadline_after(splitter.has_partial(), last_bytes);
             tokio::select! {
                 chunk = chunks.recv() => match chunk {
                     Some(Ok(bytes)) => {
+                        last_bytes = Instant::now();
                         crate::read::split_skipping(&mut splitter, &bytes, &mut AsLineSink(&mut *consumer))?;
                         clock.note(consumer.oldest_held());
                     }
                     Some(Err(e)) => return Err(anyhow::Error::new(e)),
                     None => break Stop::Eof,
                 },
-                _ = sleep_until(clock.deadline()) => {
+                _ = sleep_until(deadline) => {
                     consumer.flush()?;
                     clock.note(consumer.oldest_held());
                 }

@@ -262,9 +262,15 @@ pub fn write_verdict(w: &mut dyn Write, v: &Verdict<'_>, color: bool) -> io::Res
     if !v.stale.is_empty() {
         writeln!(
             w,
-            "{} baseline entr{} no longer occur: `--write-baseline` drops them.",
+            "{} baseline entr{} no longer occur ({}): `--write-baseline` drops them.",
             v.stale.len(),
-            if v.stale.len() == 1 { "y" } else { "ies" }
+            if v.stale.len() == 1 { "y" } else { "ies" },
+            v.stale
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         )?;
     }
     Ok(())
@@ -384,15 +390,17 @@ pub fn write_table(
     if t.findings == 0 {
         writeln!(
             w,
-            "No aiohttp garbage-collection warnings in {lines} lines of {}.",
+            "No aiohttp garbage-collection warnings in {lines} line{} of {}.",
+            plural(lines),
             terminal(&names)
         )?;
         return write_related(w, s);
     }
     writeln!(
         w,
-        "{} in {lines} lines of {}",
+        "{} in {lines} line{} of {}",
         finding_word(t.findings),
+        plural(lines),
         terminal(&names)
     )?;
     let sites = s.sites();

@@ -221,15 +221,19 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         let mut clock = FlushClock::new(setup.flush);
         let mut status: Option<io::Result<ExitStatus>> = None;
         let mut pipes_open = true;
+        let mut last_bytes = tokio::time::Instant::now();
 
         loop {
             if status.is_some() && !pipes_open {
                 break;
             }
             let drain_deadline = status.is_some().then(|| tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
+            let partial = output.splitters.iter().any(Splitter::has_partial);
+            let flush_deadline = clock.deadline_after(partial, last_bytes);
             tokio::select! {
                 msg = chunks.recv(), if pipes_open => match msg {
                     Some((i, bytes)) => {
+                        last_bytes = tokio::time::Instant::now();
                         output.feed(i, &bytes);
                         output.take(&mut sink, &setup.rules)?;
                         clock.note(output.scanner.oldest_held());
@@ -239,16 +243,21 @@ pub fn run(args: &RunArgs) -> Result<i32> {
                 s = &mut done, if status.is_none() => {
                     status = Some(s.unwrap_or_else(|_| Err(io::Error::other("the command's waiter went away"))));
                 }
-                _ = live::sleep_until(clock.deadline()) => {
+                _ = live::sleep_until(flush_deadline) => {
                     output.scanner.finish(&mut output.out);
                     output.take(&mut sink, &setup.rules)?;
                     clock.note(output.scanner.oldest_held());
                 }
                 _ = live::sleep_until(drain_deadline) => break,
                 sig = signals.recv_signal() => {
-                    // Pass it on; the command decides how to end, and we report when it has.
+                    // SIGTERM is passed on; the command decides how to end, and we report when
+                    // it has. SIGINT is not: Ctrl-C at a terminal already reaches the command
+                    // (it is in our process group), and a second one makes asyncio.run() skip
+                    // its cleanup.
                     #[cfg(unix)]
-                    if let Ok(sig) = nix::sys::signal::Signal::try_from(sig) {
+                    if sig == 15
+                        && let Ok(sig) = nix::sys::signal::Signal::try_from(sig)
+                    {
                         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
                     }
                 }
@@ -269,6 +278,15 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         setup.max_line,
     );
     let _ = io::stdout().flush();
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            eprintln!(
+                "unclosed: the command was killed by signal {sig}: its output, and this report, may be incomplete"
+            );
+        }
+    }
     let code = gate.report(&sink.summary, &sink.inputs)?;
     Ok(if status.success() {
         code

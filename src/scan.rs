@@ -24,12 +24,13 @@ const DETECT_BYTES: usize = 1 << 20;
 /// Texts that can start a block. A line with none of them, while no block is open, cannot
 /// matter and is skipped without being decoded or unwrapped. journald gives a message that
 /// is not UTF-8 as an array of byte values, which no text search sees into.
-/// (`Exception ignored in:` is not among them: met while nothing is open, it is only text
-/// before its `ResourceWarning: Unclosed …` line, which is.)
-const TRIGGERS: [&str; 5] = [
+/// `Exception ignored in:` starts the `-W error` form of a block, which `filter` must leave
+/// out whole.
+const TRIGGERS: [&str; 6] = [
     "nclosed",
     "Task was destroyed",
     "never awaited",
+    "Exception ignored",
     "\"MESSAGE\":[",
     "\"MESSAGE\": [",
 ];

@@ -68,6 +68,11 @@ struct Followed<'s> {
 }
 
 impl<'s> Followed<'s> {
+    /// Bytes of a line begun but not ended.
+    fn splitter_bytes(&self) -> u64 {
+        u64::from(self.splitter.has_partial()) * self.pos
+    }
+
     /// Reads what is new at the path.
     fn poll(&mut self, sink: &mut Sink<'_>) -> Result<()> {
         match std::fs::metadata(&self.path) {
@@ -206,8 +211,17 @@ impl<'s> Tail<'s> {
                     continue;
                 }
                 let input = sink.add_input(path.display().to_string());
+                let exists = path.exists();
+                if at_start && !exists {
+                    // Like `tail -F`: say so, and follow it once it appears.
+                    eprintln!(
+                        "unclosed: {}: no such file yet; following it when it appears",
+                        crate::escape::terminal(&path.display().to_string())
+                    );
+                }
                 self.files.push(Followed {
-                    skip_existing: at_start && !self.from_start,
+                    // Only a file that is there when tail starts is read from its end.
+                    skip_existing: at_start && exists && !self.from_start,
                     path,
                     input,
                     file: None,
@@ -227,6 +241,18 @@ impl<'s> Tail<'s> {
             f.poll(sink)?;
         }
         Ok(())
+    }
+
+    fn has_partial_line(&self) -> bool {
+        self.files.iter().any(|f| f.splitter.has_partial())
+    }
+
+    /// The bytes read from every file so far.
+    fn bytes_read(&self) -> u64 {
+        self.files
+            .iter()
+            .map(|f| f.scanner.stats.bytes + f.splitter_bytes())
+            .sum()
     }
 
     /// The oldest held line of each file, as one key that changes when any of them does.
@@ -251,7 +277,14 @@ impl<'s> Tail<'s> {
 
 /// Starts watching the directories; `None` when notifications cannot start.
 fn watch(dirs: &[PathBuf], tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    let mut w = notify::recommended_watcher(move |_event| {
+    let mut w = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Our own reads and directory listings are access events: reacting to them would
+        // wake us forever. Only changes matter.
+        if let Ok(e) = &event
+            && matches!(e.kind, notify::EventKind::Access(_))
+        {
+            return;
+        }
         // A full channel already means "look again"; nothing is lost by dropping this one.
         let _ = tx.try_send(());
     })
@@ -328,14 +361,22 @@ pub fn run(args: &TailArgs) -> Result<i32> {
         let mut drawn = Instant::now() - STATUS_EVERY;
         let mut shown = String::new();
         tail.poll(&mut sink)?;
+        let mut last_bytes = tokio::time::Instant::now();
+        let mut read_so_far = tail.bytes_read();
         loop {
+            let deadline = clock.deadline_after(tail.has_partial_line(), last_bytes);
             tokio::select! {
                 _ = ticker.tick() => tail.poll(&mut sink)?,
                 Some(()) = events.recv() => tail.poll(&mut sink)?,
-                _ = live::sleep_until(clock.deadline()) => tail.flush(&mut sink)?,
+                _ = live::sleep_until(deadline) => tail.flush(&mut sink)?,
                 _ = signals.recv() => break,
             }
             clock.note(tail.oldest_held());
+            let now_read = tail.bytes_read();
+            if now_read != read_so_far {
+                read_so_far = now_read;
+                last_bytes = tokio::time::Instant::now();
+            }
             if terminal && drawn.elapsed() >= STATUS_EVERY {
                 let s = status_line(&sink, tail.files.len());
                 if s != shown || sink.status_dirty() {

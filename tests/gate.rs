@@ -482,3 +482,35 @@ fn sarif_has_a_result_per_site_outside_the_baseline_with_rules_and_locations() {
         assert!(rules.contains(&r["ruleId"].as_str().unwrap()), "{r}");
     }
 }
+
+#[test]
+fn run_and_check_keep_their_exit_status_when_their_output_is_cut_short() {
+    let bin = assert_cmd::cargo::cargo_bin("unclosed");
+    let run = format!(
+        "'{}' run -- sh -c 'echo hi; echo more; exit 3' | head -1; exit ${{PIPESTATUS[0]}}",
+        bin.display()
+    );
+    assert_eq!(
+        StdCommand::new("bash")
+            .args(["-c", &run])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(3)
+    );
+    let check = format!(
+        "'{}' check -f json '{}' | head -c 10; exit ${{PIPESTATUS[0]}}",
+        bin.display(),
+        sample("percall_debug_bare.log").display()
+    );
+    assert_eq!(
+        StdCommand::new("bash")
+            .args(["-c", &check])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(1)
+    );
+}

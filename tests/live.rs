@@ -396,3 +396,50 @@ fn filter_keeps_every_fixture_byte_for_byte_with_drop_none_and_removes_only_nois
         );
     }
 }
+
+#[test]
+fn a_writer_pausing_in_the_middle_of_a_line_does_not_split_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Running::start(&["scan", "-f", "ndjson", "--flush-ms", "200"], dir.path());
+    let (a, b) = LEAK.split_at(LEAK.find("object at").unwrap());
+    r.write(a);
+    // Longer than the flush timeout: the half line must still hold the block back.
+    std::thread::sleep(Duration::from_millis(1000));
+    r.write(b);
+    let f = r.findings(1, "the leak once its line is complete");
+    assert_eq!(f[0]["label"], "leak", "{}", f[0]);
+    assert_eq!(f[0]["pooled_connections"], 2);
+    let (last, _) = r.end();
+    assert_eq!(summary(&last)["totals"]["findings"], 1);
+}
+
+#[test]
+fn filter_leaves_out_the_whole_w_error_form_of_a_block() {
+    let log = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/logs/percall_werror.log"),
+    )
+    .unwrap();
+    let input = format!("hello\n{log}end\n");
+    let out = Command::new(bin())
+        .args(["filter", "--drop", "all"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = out;
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.contains("Exception ignored")
+            && !text.contains("_warnings.warn")
+            && !text.contains("Unclosed"),
+        "{text}"
+    );
+    assert!(
+        text.starts_with("hello\n") && text.ends_with("end\n"),
+        "{text}"
+    );
+}
