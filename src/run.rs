@@ -9,6 +9,8 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -119,6 +121,7 @@ fn spawn_copier(
     mut to: Box<dyn Write + Send>,
     i: usize,
     tx: mpsc::Sender<(usize, Vec<u8>)>,
+    ended_line: Arc<AtomicBool>,
 ) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
@@ -135,6 +138,7 @@ fn spawn_copier(
             if copying && (to.write_all(&buf[..n]).is_err() || to.flush().is_err()) {
                 copying = false;
             }
+            ended_line.store(buf[n - 1] == b'\n', Ordering::Relaxed);
             if tx.blocking_send((i, buf[..n].to_vec())).is_err() {
                 return;
             }
@@ -208,8 +212,22 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let (tx, mut chunks) = mpsc::channel::<(usize, Vec<u8>)>(32);
     let stdout_pipe = child.stdout.take().expect("piped");
     let stderr_pipe = child.stderr.take().expect("piped");
-    spawn_copier(Box::new(stdout_pipe), Box::new(io::stdout()), 0, tx.clone());
-    spawn_copier(Box::new(stderr_pipe), Box::new(io::stderr()), 1, tx);
+    // Whether the command's stdout ended its last line: the report starts on a line of its own.
+    let stdout_ended_line = Arc::new(AtomicBool::new(true));
+    spawn_copier(
+        Box::new(stdout_pipe),
+        Box::new(io::stdout()),
+        0,
+        tx.clone(),
+        stdout_ended_line.clone(),
+    );
+    spawn_copier(
+        Box::new(stderr_pipe),
+        Box::new(io::stderr()),
+        1,
+        tx,
+        Arc::new(AtomicBool::new(true)),
+    );
     let (done_tx, mut done) = oneshot::channel::<io::Result<ExitStatus>>();
     std::thread::spawn(move || {
         let _ = done_tx.send(child.wait());
@@ -221,6 +239,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         let mut clock = FlushClock::new(setup.flush);
         let mut status: Option<io::Result<ExitStatus>> = None;
         let mut pipes_open = true;
+        let mut signals_seen = 0u32;
         let mut last_bytes = tokio::time::Instant::now();
 
         loop {
@@ -253,12 +272,18 @@ pub fn run(args: &RunArgs) -> Result<i32> {
                     // SIGTERM is passed on; the command decides how to end, and we report when
                     // it has. SIGINT is not: Ctrl-C at a terminal already reaches the command
                     // (it is in our process group), and a second one makes asyncio.run() skip
-                    // its cleanup.
+                    // its cleanup. A second signal of either kind means it: SIGKILL.
+                    signals_seen += 1;
                     #[cfg(unix)]
-                    if sig == 15
-                        && let Ok(sig) = nix::sys::signal::Signal::try_from(sig)
                     {
-                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+                        use nix::sys::signal::{Signal, kill};
+                        let child = nix::unistd::Pid::from_raw(pid as i32);
+                        if signals_seen >= 2 {
+                            eprintln!("unclosed: a second signal: killing the command");
+                            let _ = kill(child, Signal::SIGKILL);
+                        } else if sig == 15 {
+                            let _ = kill(child, Signal::SIGTERM);
+                        }
                     }
                 }
             }
@@ -277,6 +302,9 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         output.scanner.cut_lines(),
         setup.max_line,
     );
+    if !stdout_ended_line.load(Ordering::Relaxed) {
+        let _ = writeln!(io::stdout());
+    }
     let _ = io::stdout().flush();
     #[cfg(unix)]
     {
