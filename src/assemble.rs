@@ -391,5 +391,24 @@ fn header_pos(pos: &Pos, prefix: &str) -> Pos {
     p
 }
 
+/// Test helper: the events of `lines` read as one stream, line numbers from 1.
+#[cfg(test)]
+pub(crate) fn assemble_lines(lines: &[&str]) -> Vec<Event> {
+    let mut a = Assembler::default();
+    let mut out = Vec::new();
+    for (n, l) in lines.iter().enumerate() {
+        a.push(
+            l,
+            &Pos {
+                line: n as u64 + 1,
+                ..Pos::default()
+            },
+            &mut out,
+        );
+    }
+    a.finish(&mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests;

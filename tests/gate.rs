@@ -48,33 +48,28 @@ fn check_exits_1_on_a_leak_0_on_noise_or_nothing_2_on_a_missing_file() {
         .code(2)
         .stderr(predicate::str::contains("no/such.log"));
     // The policy decides: noise fails when asked to, leaks pass within a budget.
-    unclosed()
-        .args(["check", "--fail-on", "noise"])
-        .arg(sample("noise_basic_debug.log"))
-        .assert()
-        .code(1);
-    unclosed()
-        .args([
-            "check",
-            "--fail-on",
-            "unknown",
-            "--max-pooled-connections",
-            "15",
-        ])
-        .arg(sample("percall_debug_bare.log"))
-        .assert()
-        .code(0);
-    unclosed()
-        .args([
-            "check",
-            "--fail-on",
-            "unknown",
-            "--max-pooled-connections",
-            "14",
-        ])
-        .arg(sample("percall_debug_bare.log"))
-        .assert()
-        .code(1);
+    let check = |args: &[&str], log: &str| {
+        unclosed()
+            .arg("check")
+            .args(args)
+            .arg(sample(log))
+            .assert()
+            .get_output()
+            .status
+            .code()
+    };
+    assert_eq!(
+        check(&["--fail-on", "noise"], "noise_basic_debug.log"),
+        Some(1)
+    );
+    let budget = |n: &str| {
+        check(
+            &["--fail-on", "unknown", "--max-pooled-connections", n],
+            "percall_debug_bare.log",
+        )
+    };
+    assert_eq!(budget("15"), Some(0));
+    assert_eq!(budget("14"), Some(1));
 }
 
 /// Wraps each line of a real log the way an envelope would (hand-made wrapping, real lines).
@@ -338,7 +333,7 @@ fn run_shows_the_program_output_unchanged_then_its_leaking_site_and_exits_1() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("tests/programs/leaky.py:17 in fetch"),
+        stdout.contains("tests/programs/leaky.py:14 in fetch"),
         "{stdout}"
     );
     assert!(
@@ -443,7 +438,7 @@ fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
         site["site"]
             .as_str()
             .unwrap()
-            .ends_with("test_prices.py:24"),
+            .ends_with("test_prices.py:15"),
         "{site}"
     );
     assert_eq!(site["pattern"], "asyncio.run() per call");

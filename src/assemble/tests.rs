@@ -4,20 +4,7 @@
 use super::*;
 
 fn run(lines: &[&str]) -> Vec<Event> {
-    let mut a = Assembler::default();
-    let mut out = Vec::new();
-    for (n, l) in lines.iter().enumerate() {
-        a.push(
-            l,
-            &Pos {
-                line: n as u64 + 1,
-                ..Pos::default()
-            },
-            &mut out,
-        );
-    }
-    a.finish(&mut out);
-    out
+    assemble_lines(lines)
 }
 
 fn blocks(events: &[Event]) -> Vec<&Block> {

@@ -1,28 +1,12 @@
 //! Block texts follow FORMATS.md §1–§5; the traceback frames are hand-made in asyncio's layout.
 
 use super::*;
-use crate::assemble::Assembler;
 
 fn decide(lines: &[&str]) -> Vec<Decided> {
-    let mut a = Assembler::default();
+    // The pairer sees the assembler's events in order, as it would line by line.
     let mut p = Pairer::default();
-    let mut events = Vec::new();
     let mut out = Vec::new();
-    for (n, l) in lines.iter().enumerate() {
-        a.push(
-            l,
-            &Pos {
-                line: n as u64 + 1,
-                ..Pos::default()
-            },
-            &mut events,
-        );
-        for e in events.drain(..) {
-            p.push(e, &mut out);
-        }
-    }
-    a.finish(&mut events);
-    for e in events.drain(..) {
+    for e in crate::assemble::assemble_lines(lines) {
         p.push(e, &mut out);
     }
     p.finish(&mut out);

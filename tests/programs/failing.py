@@ -3,26 +3,17 @@ import asyncio
 import sys
 
 import aiohttp
-from aiohttp import web
 
-
-async def hello(request):
-    return web.Response(text="ok")
+from localserver import serve
 
 
 async def main():
-    app = web.Application()
-    app.router.add_get("/", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    url, stop = await serve("ok")
     session = aiohttp.ClientSession()
-    async with session.get(f"http://127.0.0.1:{port}/") as resp:
+    async with session.get(url) as resp:
         print("got", await resp.text(), flush=True)
     del session
-    await runner.cleanup()
+    await stop()
 
 
 asyncio.run(main())

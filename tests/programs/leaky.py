@@ -1,16 +1,13 @@
 """A client that creates a ClientSession per call and never closes it: the leak `unclosed` finds.
 
-Serves itself on 127.0.0.1 with aiohttp.web, fetches three times, prints what it got.
+Serves itself on 127.0.0.1 (localserver.py), fetches three times, prints what it got.
 """
 import asyncio
 import gc
 
 import aiohttp
-from aiohttp import web
 
-
-async def hello(request):
-    return web.Response(text="ok")
+from localserver import serve
 
 
 async def fetch(url):
@@ -20,17 +17,11 @@ async def fetch(url):
 
 
 async def main():
-    app = web.Application()
-    app.router.add_get("/", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    url, stop = await serve("ok")
     for i in range(3):
-        print(f"call {i}: {await fetch(f'http://127.0.0.1:{port}/')}", flush=True)
+        print(f"call {i}: {await fetch(url)}", flush=True)
     gc.collect()
-    await runner.cleanup()
+    await stop()
 
 
 asyncio.run(main())

@@ -1,0 +1,5 @@
+# The suite shares tests/programs/localserver.py with the other test programs.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
