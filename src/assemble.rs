@@ -5,6 +5,10 @@
 //! An empty line does not end a block by itself: the `Unclosed response` block contains one.
 //! State is bounded: a block keeps at most [`MAX_FRAMES`] frames.
 
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
 use crate::parse::{self, Channel, Kind, Line, Pool, Trace};
 
 /// Frames kept per block; the outermost few and the innermost rest, which is where call
@@ -26,17 +30,19 @@ pub struct Pos {
     pub lines: Vec<u64>,
 }
 
-/// One frame of a creation traceback, owned.
+/// One frame of a creation traceback, owned. Its texts are shared with every other frame
+/// that printed the same text ([`Interner`]): a traceback repeats the same few paths and
+/// lines thousands of times.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
     /// The path as Python printed it.
-    pub path: String,
+    pub path: Arc<str>,
     /// Line number.
     pub line: u32,
     /// Function name; tracemalloc frames have none.
-    pub function: Option<String>,
+    pub function: Option<Arc<str>>,
     /// The source line, when the log shows it.
-    pub code: Option<String>,
+    pub code: Option<Arc<str>>,
     /// aiohttp's, asyncio's, uvloop's or the standard library's ([`crate::group::is_library`]),
     /// decided once here rather than by every stage that asks.
     pub library: bool,
@@ -130,10 +136,16 @@ impl Assembler {
 
     /// Reads one logical line and pushes what it completes to `out`. Returns whether the
     /// line was taken into a block.
-    pub fn push(&mut self, text: &str, pos: &Pos, out: &mut Vec<Event>) -> bool {
+    pub fn push(
+        &mut self,
+        text: &str,
+        pos: &Pos,
+        names: &mut Interner,
+        out: &mut Vec<Event>,
+    ) -> bool {
         let line = parse::line(text);
         if let Some(open) = &mut self.open {
-            if open.accept(&line, text) {
+            if open.accept(&line, text, names) {
                 open.block.take_lines(pos);
                 return true;
             }
@@ -226,7 +238,7 @@ impl Assembler {
 
 impl Open {
     /// Takes `line` into the block if it belongs there.
-    fn accept(&mut self, line: &Line<'_>, text: &str) -> bool {
+    fn accept(&mut self, line: &Line<'_>, text: &str, names: &mut Interner) -> bool {
         let b = &mut self.block;
         let next = match (self.state, *line) {
             (State::Unraisable, Line::TraceHeader(Trace::Exception)) => State::Unraisable,
@@ -276,7 +288,7 @@ impl Open {
             },
             (State::Frames(t) | State::AfterFrame(t), Line::Frame(f)) => {
                 if Some(t) == b.trace {
-                    b.push_frame(f);
+                    b.push_frame(f, names);
                 }
                 State::AfterFrame(t)
             }
@@ -284,7 +296,7 @@ impl Open {
                 if Some(t) == b.trace
                     && let Some(last) = b.frames.last_mut()
                 {
-                    last.code = Some(bounded(text.trim()));
+                    last.code = Some(names.text(text.trim()));
                 }
                 State::Frames(t)
             }
@@ -358,28 +370,74 @@ impl Block {
         }
     }
 
-    fn push_frame(&mut self, f: parse::Frame<'_>) {
+    fn push_frame(&mut self, f: parse::Frame<'_>, names: &mut Interner) {
         if self.frames.len() >= MAX_FRAMES {
             self.frames.remove(KEEP_OUTER);
             self.frames_dropped += 1;
         }
+        let (path, library) = names.path(f.path);
         self.frames.push(Frame {
-            path: bounded(f.path),
+            path,
             line: f.line,
-            function: f.function.map(bounded),
+            function: f.function.map(|n| names.text(n)),
             code: None,
-            library: crate::group::is_library(f.path),
+            library,
         });
     }
 }
 
+/// Texts kept by an [`Interner`] before it starts afresh.
+const MAX_INTERNED: usize = 4096;
+
+/// One shared copy of each text frames repeat (paths, function names, source lines), and
+/// whether each path is a library's, so that a traceback line costs a hash lookup rather
+/// than allocations and a path walk. Bounded: past [`MAX_INTERNED`] texts of a kind it
+/// starts afresh (frames already made keep their copies).
+#[derive(Debug, Default)]
+pub struct Interner {
+    paths: FxHashMap<Arc<str>, bool>,
+    texts: FxHashMap<Arc<str>, ()>,
+}
+
+impl Interner {
+    /// The shared copy of a frame's path (cut to [`MAX_FRAME_TEXT`]), and whether it is a
+    /// library's ([`crate::group::is_library`]).
+    pub fn path(&mut self, path: &str) -> (Arc<str>, bool) {
+        let path = bounded(path);
+        if let Some((k, &library)) = self.paths.get_key_value(path) {
+            return (k.clone(), library);
+        }
+        if self.paths.len() >= MAX_INTERNED {
+            self.paths.clear();
+        }
+        let library = crate::group::is_library(path);
+        let k: Arc<str> = Arc::from(path);
+        self.paths.insert(k.clone(), library);
+        (k, library)
+    }
+
+    /// The shared copy of a function name or source line (cut to [`MAX_FRAME_TEXT`]).
+    pub fn text(&mut self, text: &str) -> Arc<str> {
+        let text = bounded(text);
+        if let Some((k, ())) = self.texts.get_key_value(text) {
+            return k.clone();
+        }
+        if self.texts.len() >= MAX_INTERNED {
+            self.texts.clear();
+        }
+        let k: Arc<str> = Arc::from(text);
+        self.texts.insert(k.clone(), ());
+        k
+    }
+}
+
 /// At most [`MAX_FRAME_TEXT`] bytes of `s`, cut at a character boundary.
-fn bounded(s: &str) -> String {
+fn bounded(s: &str) -> &str {
     let mut end = s.len().min(MAX_FRAME_TEXT);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_owned()
+    &s[..end]
 }
 
 /// The header's position, with a timestamp from its record prefix when the envelope gave none.
@@ -395,6 +453,7 @@ fn header_pos(pos: &Pos, prefix: &str) -> Pos {
 #[cfg(test)]
 pub(crate) fn assemble_lines(lines: &[&str]) -> Vec<Event> {
     let mut a = Assembler::default();
+    let mut names = Interner::default();
     let mut out = Vec::new();
     for (n, l) in lines.iter().enumerate() {
         a.push(
@@ -403,6 +462,7 @@ pub(crate) fn assemble_lines(lines: &[&str]) -> Vec<Event> {
                 line: n as u64 + 1,
                 ..Pos::default()
             },
+            &mut names,
             &mut out,
         );
     }

@@ -166,7 +166,7 @@ pub fn junit(v: &Verdict<'_>) -> String {
             Some(s) => format!("{}:{}", normal_path(&s.file), s.line),
             None => "no call site".to_string(),
         };
-        let file = x.site.site.as_ref().map(|s| s.file.as_str()).unwrap_or("");
+        let file = x.site.site.as_ref().map(|s| &*s.file).unwrap_or("");
         out.push_str(&format!(
             "    <testcase classname=\"unclosed.{}\" name=\"{}\" file=\"{}\">\n",
             xml_text(x.site.label()),

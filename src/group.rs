@@ -6,6 +6,7 @@
 //! Aggregates are bounded: at most [`MAX_SITES`] sites, the rest counted as overflow.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
@@ -71,7 +72,7 @@ impl SiteRules {
     }
 
     fn skips(&self, f: &Frame) -> bool {
-        f.library || self.skip.as_ref().is_some_and(|s| s.is_match(&f.path))
+        f.library || self.skip.as_ref().is_some_and(|s| s.is_match(&*f.path))
     }
 }
 
@@ -79,13 +80,13 @@ impl SiteRules {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Site {
     /// Path of the innermost application frame, as Python printed it.
-    pub file: String,
+    pub file: Arc<str>,
     /// Its line.
     pub line: u32,
     /// Its function, when the traceback names it.
-    pub function: Option<String>,
+    pub function: Option<Arc<str>>,
     /// Its source line, when the log shows it.
-    pub code: Option<String>,
+    pub code: Option<Arc<str>>,
     /// The outermost application frame (`path:line`), when it differs: the entry point.
     pub outer: Option<String>,
 }

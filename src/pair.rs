@@ -90,7 +90,7 @@ impl Object {
             .iter()
             .rev()
             .find(|f| !f.library)
-            .map(|f| (f.path.as_str(), f.line))
+            .map(|f| (&*f.path, f.line))
     }
 
     /// Whether this is a connector that may pair with a held session: traced, made by a session.

@@ -146,7 +146,7 @@ pub fn summary_json<'a>(
                 let site = x.site.as_ref();
                 SiteJson {
                     site: site.map(|x| x.key()),
-                    file: site.map(|x| x.file.as_str()),
+                    file: site.map(|x| &*x.file),
                     line: site.map(|x| x.line),
                     function: site.and_then(|x| x.function.as_deref()),
                     code: site.and_then(|x| x.code.as_deref()),

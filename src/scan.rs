@@ -9,7 +9,7 @@
 use memchr::memmem;
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::assemble::{Assembler, Event, Pos};
+use crate::assemble::{Assembler, Event, Interner, Pos};
 use crate::envelope::{self, Grammar, Logical, Unwrapper};
 use crate::pair::{Decided, Pairer};
 use crate::read::LineInfo;
@@ -139,6 +139,7 @@ pub struct Scanner<'g> {
     channel: &'static str,
     logical: Vec<Logical>,
     events: Vec<Event>,
+    names: Interner,
     /// Counts about the input.
     pub stats: InputStats,
 }
@@ -157,6 +158,7 @@ impl<'g> Scanner<'g> {
             channel: "",
             logical: Vec::new(),
             events: Vec::new(),
+            names: Interner::default(),
             stats: InputStats::default(),
         }
     }
@@ -345,7 +347,9 @@ impl<'g> Scanner<'g> {
                     Vec::new()
                 },
             };
-            let took = s.assembler.push(&l.text, &pos, &mut self.events);
+            let took = s
+                .assembler
+                .push(&l.text, &pos, &mut self.names, &mut self.events);
             let from = out.decided.len();
             for e in self.events.drain(..) {
                 s.pairer.push(e, &mut out.decided);

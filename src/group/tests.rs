@@ -30,7 +30,7 @@ fn frame(path: &str, line: u32, function: &str) -> Frame {
         path: path.into(),
         line,
         function: Some(function.into()),
-        code: Some(format!("code {line}")),
+        code: Some(format!("code {line}").into()),
         library: is_library(path),
     }
 }
