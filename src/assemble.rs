@@ -327,7 +327,8 @@ impl Block {
             complete: false,
             location: None,
             pos,
-            lines: Vec::new(),
+            // Room for a block with a traceback, grown once rather than line by line.
+            lines: Vec::with_capacity(32),
         }
     }
 
@@ -374,6 +375,9 @@ impl Block {
         if self.frames.len() >= MAX_FRAMES {
             self.frames.remove(KEEP_OUTER);
             self.frames_dropped += 1;
+        }
+        if self.frames.is_empty() {
+            self.frames.reserve(16);
         }
         let (path, library) = names.path(f.path);
         self.frames.push(Frame {

@@ -353,6 +353,20 @@ impl<'g> Unwrapper<'g> {
             .min()
     }
 
+    /// Whether `line` is, as it stands, one logical line of plain text with no stream or
+    /// timestamp: what [`Unwrapper::unwrap`] would make of it, said without copying it. The
+    /// common case of a bare log, and every line of a dense one.
+    pub fn is_plain(&mut self, line: &str) -> bool {
+        let structured = self
+            .chosen
+            .is_some_and(|i| self.grammars[i].is_structured());
+        if structured || !self.pieces.is_empty() || could_be_structured(line) {
+            return false;
+        }
+        self.indent = None;
+        true
+    }
+
     /// Unwraps physical line `n` (without its line ending) into zero or more logical lines.
     pub fn unwrap(&mut self, line: &str, n: u64, out: &mut Vec<Logical>) {
         let chosen_structured = self.chosen.filter(|&i| self.grammars[i].is_structured());
@@ -568,7 +582,8 @@ fn could_be_structured(line: &str) -> bool {
                         | b"Dec"
                 )
         }
-        Some(b' ' | b'\t') => line.trim_start().starts_with('{'),
+        // JSON's own whitespace is ASCII: no need to decode to skip it.
+        Some(b' ' | b'\t') => b.iter().find(|&&c| c != b' ' && c != b'\t') == Some(&b'{'),
         _ => false,
     }
 }
