@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Benchmark `unclosed scan` against ripgrep, grep, `cat | wc -l` and a Python triage.
+"""Benchmark `unclosed scan` against ripgrep, grep, `cat | wc -l` and a Python triage (and the
+Python line loop that only counts, for scale).
 
 usage: python3 bench/run.py [--scale F] [--runs N] [--data DIR]
 
@@ -104,6 +105,7 @@ def main():
         t_pipe, out = row(log, "`cat FILE \\| unclosed scan -f json`", [exe, "scan", "-f", "json"], pipe_from=["cat", path])
         t_wc, _ = row(log, "`cat FILE \\| wc -l`", ["wc", "-l"], pipe_from=["cat", path])
         t_py, _ = row(log, "`python3 bench/triage.py FILE`", py + [path], runs_=max(1, runs // 2))
+        row(log, "`python3 bench/triage.py --counts FILE`", py + ["--counts", path], runs_=max(1, runs // 2))
         rows.append((log, "ratios", t_unclosed / t_rg_nommap, t_pipe / t_wc, t_py / t_unclosed, None))
 
     cpu = platform.processor() or platform.machine()
