@@ -340,7 +340,7 @@ fn scan(args: &ScanArgs) -> Result<i32> {
         use_color(args.color),
         setup.rules.clone(),
     );
-    let failed = read_files(&setup, &mut sink, &args.files)?;
+    let failed = read_files(&setup, &mut sink, &args.files, args.threads)?;
     if sink.inputs.is_empty() {
         return Ok(exit::ERROR);
     }
@@ -354,7 +354,12 @@ pub fn read_files(
     setup: &Setup,
     sink: &mut Sink<'_>,
     files: &[std::path::PathBuf],
+    threads: usize,
 ) -> Result<bool> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+        n => n,
+    };
     let stdin = std::path::PathBuf::from("-");
     let files: Vec<std::path::PathBuf> = if files.is_empty() {
         vec![stdin.clone()]
@@ -369,7 +374,7 @@ pub fn read_files(
         } else {
             path.to_string_lossy().into_owned()
         };
-        let reader = match read::open(path) {
+        let reader = match read::open_input(path, threads > 1) {
             Ok(r) => r,
             Err(e) => {
                 // Like ripgrep: say so, go on with the other inputs, exit 2 at the end.
@@ -379,10 +384,20 @@ pub fn read_files(
             }
         };
         let i = sink.add_input(name.clone());
-        let result = if *path == stdin {
-            scan_live(setup, sink, i, reader)
-        } else {
-            scan_file(setup, sink, i, reader).map(|()| Stop::Eof)
+        let result = match reader {
+            read::Input::Stream(r) if *path == stdin => scan_live(setup, sink, i, r),
+            read::Input::Stream(mut r) => scan_file(setup, sink, i, |f| {
+                read::read_into(&mut *r, setup.max_line, f)
+            })
+            .map(|()| Stop::Eof),
+            read::Input::File(file) => {
+                let prefilter = &setup.prefilter;
+                scan_file(setup, sink, i, |f| {
+                    let survey = |chunk: &[u8]| prefilter.survey(chunk);
+                    read::read_file_parallel(&file, setup.max_line, threads, &survey, f)
+                })
+                .map(|()| Stop::Eof)
+            }
         };
         match result {
             Ok(Stop::Eof) => {}
@@ -408,7 +423,7 @@ fn check(args: &CheckArgs) -> Result<i32> {
     let gate = Gate::new(&args.gate)?;
     let mut quiet = io::sink();
     let mut sink = Sink::new(Format::Json, &mut quiet, false, setup.rules.clone());
-    let failed = read_files(&setup, &mut sink, &args.files)?;
+    let failed = read_files(&setup, &mut sink, &args.files, args.threads)?;
     if sink.inputs.is_empty() {
         return Ok(exit::ERROR);
     }
@@ -577,8 +592,8 @@ impl ScanInput<'_, '_, '_> {
 impl read::LineSink for ScanInput<'_, '_, '_> {
     type Error = anyhow::Error;
 
-    fn skip(&mut self, buf: &[u8]) -> usize {
-        self.scanner.skip_idle(buf)
+    fn skip(&mut self, buf: &[u8], ahead: read::Ahead) -> usize {
+        self.scanner.skip_idle(buf, ahead)
     }
 
     fn line(&mut self, _raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
@@ -589,7 +604,7 @@ impl read::LineSink for ScanInput<'_, '_, '_> {
 
 impl Consumer for ScanInput<'_, '_, '_> {
     fn skip(&mut self, buf: &[u8]) -> usize {
-        self.scanner.skip_idle(buf)
+        self.scanner.skip_idle(buf, read::Ahead::Unknown)
     }
 
     fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
@@ -612,7 +627,7 @@ fn scan_file(
     setup: &Setup,
     sink: &mut Sink<'_>,
     i: usize,
-    mut reader: Box<dyn io::BufRead + Send>,
+    read: impl FnOnce(&mut ScanInput<'_, '_, '_>) -> Result<()>,
 ) -> Result<()> {
     let mut f = ScanInput {
         scanner: setup.scanner(),
@@ -620,7 +635,7 @@ fn scan_file(
         input: i,
         out: Out::default(),
     };
-    let result = read::read_into(&mut *reader, setup.max_line, &mut f);
+    let result = read(&mut f);
     // What was read before an error still counts: decide it.
     f.scanner.finish(&mut f.out);
     f.sink.update_input(i, &f.scanner);

@@ -146,6 +146,11 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub read: ReadArgs,
 
+    /// Threads that read a large file ahead of the scan: 0 is one per core (at most 4), 1
+    /// reads on the main thread. The answer is the same either way.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
     /// The policy and its report.
     #[command(flatten)]
     pub gate: GateArgs,
@@ -285,6 +290,11 @@ pub struct ScanArgs {
     /// How logs are read.
     #[command(flatten)]
     pub read: ReadArgs,
+
+    /// Threads that read a large file ahead of the scan: 0 is one per core (at most 4), 1
+    /// reads on the main thread. The answer is the same either way.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub threads: usize,
 
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]

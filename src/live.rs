@@ -188,7 +188,7 @@ struct AsLineSink<'a>(&'a mut dyn Consumer);
 impl crate::read::LineSink for AsLineSink<'_> {
     type Error = anyhow::Error;
 
-    fn skip(&mut self, buf: &[u8]) -> usize {
+    fn skip(&mut self, buf: &[u8], _ahead: crate::read::Ahead) -> usize {
         self.0.skip(buf)
     }
 
@@ -217,7 +217,7 @@ pub fn drive(
                 chunk = chunks.recv() => match chunk {
                     Some(Ok(bytes)) => {
                         last_bytes = Instant::now();
-                        crate::read::split_skipping(&mut splitter, &bytes, &mut AsLineSink(&mut *consumer))?;
+                        crate::read::split_skipping(&mut splitter, &bytes, None, &mut AsLineSink(&mut *consumer))?;
                         clock.note(consumer.oldest_held());
                     }
                     Some(Err(e)) => return Err(anyhow::Error::new(e)),

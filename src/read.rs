@@ -31,6 +31,39 @@ pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     sniff(raw)
 }
 
+/// An input, opened.
+pub enum Input {
+    /// A large regular file that is not gzip: [`read_file_parallel`] can read it.
+    File(File),
+    /// Anything else (standard input, a pipe, gzip, a small file), read in order.
+    Stream(Box<dyn BufRead + Send>),
+}
+
+/// Files smaller than this are read on one thread: the threads would cost more than they
+/// save.
+const PARALLEL_MIN: u64 = 8 << 20;
+
+/// Opens `path` like [`open`], as a [`Input::File`] when `parallel` and it is a large,
+/// uncompressed regular file.
+pub fn open_input(path: &Path, parallel: bool) -> io::Result<Input> {
+    if !parallel || path == Path::new("-") {
+        return open(path).map(Input::Stream);
+    }
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::other("is a directory"));
+    }
+    if meta.is_file() && meta.len() >= PARALLEL_MIN {
+        use std::os::unix::fs::FileExt;
+        let mut magic = [0u8; 2];
+        if file.read_at(&mut magic, 0)? == 2 && magic != [0x1f, 0x8b] {
+            return Ok(Input::File(file));
+        }
+    }
+    sniff(Box::new(file)).map(Input::Stream)
+}
+
 /// Wraps a reader, decoding it when it starts with the gzip magic bytes.
 pub fn sniff(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
     let mut magic = [0u8; 2];
@@ -163,14 +196,48 @@ impl Splitter {
     }
 }
 
+/// Where the sink's words of interest start in a chunk, found by a reader thread ahead of the
+/// sink ([`read_file_parallel`]): sorted offsets, complete before `complete_to`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Survey {
+    /// Offsets of the word occurrences found, ascending.
+    pub hits: Vec<usize>,
+    /// Every occurrence starting before this offset is in `hits` (the search stops early in
+    /// chunks full of them, where it would save nothing).
+    pub complete_to: usize,
+}
+
+/// What is known about the sink's words in the bytes from the skip position on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ahead {
+    /// Nothing: the sink searches itself.
+    Unknown,
+    /// None of them is there.
+    Nothing,
+    /// The first one starts this many bytes on.
+    At(usize),
+}
+
+impl Survey {
+    /// What the survey says of the chunk's bytes from `p` to `len` (the chunk's length).
+    pub fn ahead(&self, p: usize, len: usize) -> Ahead {
+        let i = self.hits.partition_point(|&h| h < p);
+        match self.hits.get(i) {
+            Some(&h) if h < self.complete_to => Ahead::At(h - p),
+            None if self.complete_to >= len => Ahead::Nothing,
+            _ => Ahead::Unknown,
+        }
+    }
+}
+
 /// Where lines go, with a say in what need not be split at all.
 pub trait LineSink {
     /// The error a line can end reading with.
     type Error;
 
     /// How many bytes at the start of `buf` are whole lines nobody needs to see (the sink
-    /// accounts for them itself). 0 by default.
-    fn skip(&mut self, _buf: &[u8]) -> usize {
+    /// accounts for them itself), given what is known `ahead` of it. 0 by default.
+    fn skip(&mut self, _buf: &[u8], _ahead: Ahead) -> usize {
         0
     }
 
@@ -185,6 +252,7 @@ pub trait LineSink {
 pub fn split_skipping<S: LineSink + ?Sized>(
     splitter: &mut Splitter,
     chunk: &[u8],
+    survey: Option<&Survey>,
     sink: &mut S,
 ) -> Result<(), S::Error> {
     let mut p = 0;
@@ -205,7 +273,8 @@ pub fn split_skipping<S: LineSink + ?Sized>(
         }
     }
     while p < chunk.len() {
-        p += sink.skip(&chunk[p..]);
+        let ahead = survey.map_or(Ahead::Unknown, |s| s.ahead(p, chunk.len()));
+        p += sink.skip(&chunk[p..], ahead);
         match memchr::memchr(b'\n', &chunk[p..]) {
             Some(i) if i <= splitter.max => {
                 sink.line(
@@ -246,9 +315,98 @@ where
                 .finish(&mut |raw: &[u8], line: &[u8], info| sink.line(raw, line, info));
         }
         let n = buf.len();
-        split_skipping(&mut splitter, buf, sink)?;
+        split_skipping(&mut splitter, buf, None, sink)?;
         r.consume(n);
     }
+}
+
+/// Bytes a reader thread of [`read_file_parallel`] reads at a time.
+const CHUNK: usize = 1 << 20;
+/// Chunks each reader thread may have read ahead of the sink.
+const AHEAD: usize = 2;
+
+/// Reads a regular file to its end into `sink`, like [`read_into`], with `workers` threads
+/// reading chunks ahead of it (positioned reads) and surveying each with `survey`, so that
+/// searching the ordinary lines the sink skips is split across cores. The sink still gets
+/// every chunk in order, on the calling thread, and decides the same things. Memory stays
+/// bounded: each worker recycles `AHEAD + 2` buffers of [`CHUNK`] bytes. The file is read
+/// up to the first short read; bytes written after that are not.
+pub fn read_file_parallel<S>(
+    file: &File,
+    max: usize,
+    workers: usize,
+    survey: &(dyn Fn(&[u8]) -> Survey + Sync),
+    sink: &mut S,
+) -> Result<(), S::Error>
+where
+    S: LineSink + ?Sized,
+    S::Error: From<io::Error>,
+{
+    use std::sync::mpsc;
+    type Read = io::Result<(Vec<u8>, usize, Survey)>;
+    let workers = workers.max(1);
+    std::thread::scope(|scope| {
+        let mut full: Vec<mpsc::Receiver<Read>> = Vec::new();
+        let mut spent: Vec<mpsc::Sender<Vec<u8>>> = Vec::new();
+        for w in 0..workers {
+            let (tx, rx) = mpsc::sync_channel::<Read>(AHEAD);
+            let (back, free) = mpsc::channel::<Vec<u8>>();
+            for _ in 0..AHEAD + 2 {
+                let _ = back.send(Vec::new());
+            }
+            full.push(rx);
+            spent.push(back);
+            scope.spawn(move || {
+                let mut index = w;
+                // Ends when the sink is done with the file (the channels close) or at its end.
+                while let Ok(mut buf) = free.recv() {
+                    buf.resize(CHUNK, 0);
+                    let at = (index * CHUNK) as u64;
+                    let read = read_full_at(file, &mut buf, at).map(|n| {
+                        let s = survey(&buf[..n]);
+                        (n, s)
+                    });
+                    let last = !matches!(read, Ok((n, _)) if n == CHUNK);
+                    if tx.send(read.map(|(n, s)| (buf, n, s))).is_err() || last {
+                        return;
+                    }
+                    index += workers;
+                }
+            });
+        }
+        let mut splitter = Splitter::new(max);
+        let mut index = 0;
+        loop {
+            let w = index % workers;
+            let Ok(read) = full[w].recv() else {
+                // A worker ends only after sending its last chunk or an error.
+                return Err(io::Error::other("reader thread ended early").into());
+            };
+            let (buf, n, survey) = read?;
+            split_skipping(&mut splitter, &buf[..n], Some(&survey), sink)?;
+            let _ = spent[w].send(buf);
+            if n < CHUNK {
+                return splitter
+                    .finish(&mut |raw: &[u8], line: &[u8], info| sink.line(raw, line, info));
+            }
+            index += 1;
+        }
+    })
+}
+
+/// Reads `buf.len()` bytes at `at`, fewer only at the end of the file.
+fn read_full_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], at + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Calls `each(line, info)` for every line of `r`, without its `\n`; a line longer than
@@ -348,6 +506,53 @@ mod tests {
         let mut s = String::new();
         r.read_to_string(&mut s).unwrap();
         assert_eq!(s, "one\ntwo\n");
+    }
+
+    #[test]
+    fn a_survey_answers_only_for_what_it_searched() {
+        let s = Survey {
+            hits: vec![10, 50, 150],
+            complete_to: 100,
+        };
+        assert_eq!(s.ahead(0, 200), Ahead::At(10));
+        assert_eq!(s.ahead(10, 200), Ahead::At(0));
+        assert_eq!(s.ahead(11, 200), Ahead::At(39));
+        // Past the searched part, a hit may be missing from the list.
+        assert_eq!(s.ahead(51, 200), Ahead::Unknown);
+        let whole = Survey {
+            hits: vec![10],
+            complete_to: 200,
+        };
+        assert_eq!(whole.ahead(11, 200), Ahead::Nothing);
+    }
+
+    #[test]
+    fn a_file_read_by_threads_gives_the_lines_one_thread_gives() {
+        // Lines of every length across many chunks, one longer than the limit.
+        let mut input = Vec::new();
+        for i in 0..40_000usize {
+            input.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, i * 7 % 301));
+            input.push(b'\n');
+        }
+        input.extend(std::iter::repeat_n(b'z', 3 * CHUNK));
+        input.extend(b"\nlast line without newline");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.log");
+        std::fs::write(&path, &input).unwrap();
+        struct Collect(Vec<(Vec<u8>, bool)>);
+        impl LineSink for Collect {
+            type Error = io::Error;
+            fn line(&mut self, _raw: &[u8], line: &[u8], info: LineInfo) -> io::Result<()> {
+                self.0.push((line.to_vec(), info.cut));
+                Ok(())
+            }
+        }
+        let file = File::open(&path).unwrap();
+        for workers in [1, 2, 3] {
+            let mut got = Collect(Vec::new());
+            read_file_parallel(&file, 1 << 16, workers, &|_| Survey::default(), &mut got).unwrap();
+            assert_eq!(got.0, collect(&input, 1 << 16), "{workers} workers");
+        }
     }
 
     #[test]

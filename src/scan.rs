@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::assemble::{Assembler, Event, Interner, Pos};
 use crate::envelope::{self, Grammar, Logical, Unwrapper};
 use crate::pair::{Decided, Pairer};
-use crate::read::LineInfo;
+use crate::read::{Ahead, LineInfo, Survey};
 
 /// Streams tracked per input (containers' stdout/stderr, journald units, pids); past that,
 /// the stream idle longest is decided and forgotten.
@@ -113,6 +113,24 @@ impl Prefilter {
     /// Whether `line` may start a block.
     pub fn may_matter(&self, line: &[u8]) -> bool {
         self.finders.iter().any(|f| f.find(line).is_some())
+    }
+
+    /// Where the texts that may start a block are in `chunk`, for a reader thread to find
+    /// ahead of the scanner. Each word's search stops after a few hits: a chunk full of
+    /// blocks is read line by line anyway.
+    pub fn survey(&self, chunk: &[u8]) -> Survey {
+        const HITS_PER_WORD: usize = 16;
+        let mut hits = Vec::new();
+        let mut complete_to = chunk.len();
+        for f in &self.finders {
+            let from = hits.len();
+            hits.extend(f.find_iter(chunk).take(HITS_PER_WORD));
+            if hits.len() - from == HITS_PER_WORD {
+                complete_to = complete_to.min(hits[hits.len() - 1] + 1);
+            }
+        }
+        hits.sort_unstable();
+        Survey { hits, complete_to }
     }
 
     /// Where the first text that may start a block is in `buf`. The commonest word is
@@ -237,11 +255,16 @@ impl<'g> Scanner<'g> {
     /// is open or held and none of them holds a word that starts a block. They are counted
     /// as read and need not be given to [`Scanner::push_line`] (a line skipped this way is
     /// never cut at the line limit, nor counted as cut). Always 0 while lines are tracked.
-    pub fn skip_idle(&mut self, buf: &[u8]) -> usize {
+    pub fn skip_idle(&mut self, buf: &[u8], ahead: Ahead) -> usize {
         if self.busy || self.track || self.pending.is_some() || self.unwrapper.has_pieces() {
             return 0;
         }
-        let upto = match self.prefilter.first_hit(buf) {
+        let hit = match ahead {
+            Ahead::Unknown => self.prefilter.first_hit(buf),
+            Ahead::Nothing => None,
+            Ahead::At(h) => Some(h),
+        };
+        let upto = match hit {
             Some(h) => memchr::memrchr(b'\n', &buf[..h]),
             None => memchr::memrchr(b'\n', buf),
         };

@@ -184,3 +184,17 @@ fn journald_message_given_as_bytes_is_read() {
     assert_eq!(g, "journald-json");
     assert_eq!(findings(&d).len(), 1);
 }
+
+#[test]
+fn a_survey_lists_every_trigger_until_one_is_too_common_to_list() {
+    let p = Prefilter::default();
+    let few = b"ok\nUnclosed client session\nok\nTask was destroyed but\n";
+    let s = p.survey(few);
+    assert_eq!(s.hits, vec![4, 30]);
+    assert_eq!(s.complete_to, few.len());
+    let many = "Unclosed connector\n".repeat(40);
+    let s = p.survey(many.as_bytes());
+    // The 16th `nclosed` is at 15 * 19 + 1: nothing after it is promised.
+    assert_eq!(s.complete_to, 15 * 19 + 2);
+    assert_eq!(s.hits.len(), 16);
+}

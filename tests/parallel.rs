@@ -1,0 +1,91 @@
+//! Large files are read by threads ahead of the scan (`--threads`). Whatever the number of
+//! threads, the answer must be the one a single thread gives, block for block: these logs
+//! are real fixtures repeated past the size where threads start, with ordinary lines of
+//! varying length between copies so that blocks and long lines straddle the readers' chunks
+//! at every offset.
+
+mod common;
+use common::{KEYS, samples};
+
+use std::io::Write;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn unclosed(args: &[&str], file: &std::path::Path) -> Vec<u8> {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("unclosed"))
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn threads_change_nothing_in_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, filler) in [
+        ("percall_debug_bare", "INFO app: request handled"),
+        (
+            "percall_cri",
+            "2026-11-23T10:00:00.000000000Z stdout F INFO request handled",
+        ),
+        (
+            "percall_journald_json",
+            r#"{"MESSAGE":"request handled","_PID":"7"}"#,
+        ),
+        (
+            "bigpool_docker_json",
+            r#"{"log":"request handled\n","stream":"stdout"}"#,
+        ),
+    ] {
+        let fixture = std::fs::read(samples().join(format!("{name}.log"))).unwrap();
+        let truth: Value = serde_json::from_slice(
+            &std::fs::read(samples().join(format!("{name}.truth.json"))).unwrap(),
+        )
+        .unwrap();
+        let path = dir.path().join(format!("{name}.log"));
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut copies = 0u64;
+        let mut size = 0;
+        // Past the 8 MiB where threads start, and some chunks more.
+        while size < 12 << 20 {
+            f.write_all(&fixture).unwrap();
+            size += fixture.len();
+            // 1 to 97 filler lines of 1 to 300 bytes: every alignment against the chunks.
+            for k in 0..(copies * 31 % 97 + 1) {
+                let pad = "x".repeat(((copies * 7 + k * 13) % 300) as usize);
+                let line = filler.replace("handled", &format!("handled {pad}"));
+                writeln!(f, "{line}").unwrap();
+                size += line.len() + 1;
+            }
+            copies += 1;
+        }
+        f.flush().unwrap();
+        drop(f);
+
+        let one = unclosed(&["scan", "-j", "1", "-f", "list"], &path);
+        for threads in ["0", "2", "3"] {
+            let many = unclosed(&["scan", "-j", threads, "-f", "list"], &path);
+            assert!(
+                one == many,
+                "{name}: -j {threads} reports otherwise than -j 1:\n{}",
+                String::from_utf8_lossy(&many)
+            );
+        }
+        let json: Value =
+            serde_json::from_slice(&unclosed(&["scan", "-f", "json"], &path)).unwrap();
+        for k in KEYS {
+            assert_eq!(
+                json["totals"][k].as_u64().unwrap(),
+                copies * truth["totals"][k].as_u64().unwrap(),
+                "{name}: {k} over {copies} copies"
+            );
+        }
+    }
+}
