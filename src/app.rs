@@ -592,7 +592,7 @@ impl ScanInput<'_, '_, '_> {
 impl read::LineSink for ScanInput<'_, '_, '_> {
     type Error = anyhow::Error;
 
-    fn skip(&mut self, buf: &[u8], ahead: read::Ahead) -> usize {
+    fn skip(&mut self, buf: &[u8], ahead: read::Lookahead<'_>) -> usize {
         self.scanner.skip_idle(buf, ahead)
     }
 
@@ -604,7 +604,7 @@ impl read::LineSink for ScanInput<'_, '_, '_> {
 
 impl Consumer for ScanInput<'_, '_, '_> {
     fn skip(&mut self, buf: &[u8]) -> usize {
-        self.scanner.skip_idle(buf, read::Ahead::Unknown)
+        self.scanner.skip_idle(buf, read::Lookahead::UNKNOWN)
     }
 
     fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {

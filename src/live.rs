@@ -188,7 +188,7 @@ struct AsLineSink<'a>(&'a mut dyn Consumer);
 impl crate::read::LineSink for AsLineSink<'_> {
     type Error = anyhow::Error;
 
-    fn skip(&mut self, buf: &[u8], _ahead: crate::read::Ahead) -> usize {
+    fn skip(&mut self, buf: &[u8], _ahead: crate::read::Lookahead<'_>) -> usize {
         self.0.skip(buf)
     }
 

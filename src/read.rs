@@ -207,6 +207,30 @@ pub struct Survey {
     pub complete_to: usize,
 }
 
+/// What a survey can tell about the bytes from the skip position on, asked only when the
+/// sink is ready to skip (in a block, it is not, line after line).
+#[derive(Clone, Copy, Debug)]
+pub struct Lookahead<'a> {
+    survey: Option<&'a Survey>,
+    at: usize,
+    len: usize,
+}
+
+impl Lookahead<'_> {
+    /// Nothing known: the sink searches itself.
+    pub const UNKNOWN: Lookahead<'static> = Lookahead {
+        survey: None,
+        at: 0,
+        len: 0,
+    };
+
+    /// What is known.
+    pub fn get(&self) -> Ahead {
+        self.survey
+            .map_or(Ahead::Unknown, |s| s.ahead(self.at, self.len))
+    }
+}
+
 /// What is known about the sink's words in the bytes from the skip position on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ahead {
@@ -237,7 +261,7 @@ pub trait LineSink {
 
     /// How many bytes at the start of `buf` are whole lines nobody needs to see (the sink
     /// accounts for them itself), given what is known `ahead` of it. 0 by default.
-    fn skip(&mut self, _buf: &[u8], _ahead: Ahead) -> usize {
+    fn skip(&mut self, _buf: &[u8], _ahead: Lookahead<'_>) -> usize {
         0
     }
 
@@ -273,7 +297,11 @@ pub fn split_skipping<S: LineSink + ?Sized>(
         }
     }
     while p < chunk.len() {
-        let ahead = survey.map_or(Ahead::Unknown, |s| s.ahead(p, chunk.len()));
+        let ahead = Lookahead {
+            survey,
+            at: p,
+            len: chunk.len(),
+        };
         p += sink.skip(&chunk[p..], ahead);
         match memchr::memchr(b'\n', &chunk[p..]) {
             Some(i) if i <= splitter.max => {

@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::assemble::{Assembler, Event, Interner, Pos};
 use crate::envelope::{self, Grammar, Logical, Unwrapper};
 use crate::pair::{Decided, Pairer};
-use crate::read::{Ahead, LineInfo, Survey};
+use crate::read::{Ahead, LineInfo, Lookahead, Survey};
 
 /// Streams tracked per input (containers' stdout/stderr, journald units, pids); past that,
 /// the stream idle longest is decided and forgotten.
@@ -123,12 +123,15 @@ impl Prefilter {
         let mut hits = Vec::new();
         let mut complete_to = chunk.len();
         for f in &self.finders {
+            // Only where the words searched so far are all listed.
+            let end = (complete_to + f.needle().len() - 1).min(chunk.len());
             let from = hits.len();
-            hits.extend(f.find_iter(chunk).take(HITS_PER_WORD));
+            hits.extend(f.find_iter(&chunk[..end]).take(HITS_PER_WORD));
             if hits.len() - from == HITS_PER_WORD {
                 complete_to = complete_to.min(hits[hits.len() - 1] + 1);
             }
         }
+        hits.retain(|&h| h < complete_to);
         hits.sort_unstable();
         Survey { hits, complete_to }
     }
@@ -255,11 +258,11 @@ impl<'g> Scanner<'g> {
     /// is open or held and none of them holds a word that starts a block. They are counted
     /// as read and need not be given to [`Scanner::push_line`] (a line skipped this way is
     /// never cut at the line limit, nor counted as cut). Always 0 while lines are tracked.
-    pub fn skip_idle(&mut self, buf: &[u8], ahead: Ahead) -> usize {
+    pub fn skip_idle(&mut self, buf: &[u8], ahead: Lookahead<'_>) -> usize {
         if self.busy || self.track || self.pending.is_some() || self.unwrapper.has_pieces() {
             return 0;
         }
-        let hit = match ahead {
+        let hit = match ahead.get() {
             Ahead::Unknown => self.prefilter.first_hit(buf),
             Ahead::Nothing => None,
             Ahead::At(h) => Some(h),
