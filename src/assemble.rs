@@ -143,6 +143,19 @@ impl Assembler {
         names: &mut Interner,
         out: &mut Vec<Event>,
     ) -> bool {
+        // A traceback repeats the same frame lines block after block: one seen before is
+        // taken as it was read then, without parsing it again.
+        if let Some(open) = &mut self.open
+            && let State::Frames(t) | State::AfterFrame(t) = open.state
+            && let Some(f) = names.known_frame(text)
+        {
+            if Some(t) == open.block.trace {
+                open.block.add_frame(f);
+            }
+            open.state = State::AfterFrame(t);
+            open.block.take_lines(pos);
+            return true;
+        }
         let line = parse::line(text);
         if let Some(open) = &mut self.open {
             if open.accept(&line, text, names) {
@@ -289,6 +302,9 @@ impl Open {
             (State::Frames(t) | State::AfterFrame(t), Line::Frame(f)) => {
                 if Some(t) == b.trace {
                     b.push_frame(f, names);
+                    if let Some(frame) = b.frames.last() {
+                        names.remember_frame(text, frame);
+                    }
                 }
                 State::AfterFrame(t)
             }
@@ -372,6 +388,17 @@ impl Block {
     }
 
     fn push_frame(&mut self, f: parse::Frame<'_>, names: &mut Interner) {
+        let (path, library) = names.path(f.path);
+        self.add_frame(Frame {
+            path,
+            line: f.line,
+            function: f.function.map(|n| names.text(n)),
+            code: None,
+            library,
+        });
+    }
+
+    fn add_frame(&mut self, frame: Frame) {
         if self.frames.len() >= MAX_FRAMES {
             self.frames.remove(KEEP_OUTER);
             self.frames_dropped += 1;
@@ -379,14 +406,7 @@ impl Block {
         if self.frames.is_empty() {
             self.frames.reserve(16);
         }
-        let (path, library) = names.path(f.path);
-        self.frames.push(Frame {
-            path,
-            line: f.line,
-            function: f.function.map(|n| names.text(n)),
-            code: None,
-            library,
-        });
+        self.frames.push(frame);
     }
 }
 
@@ -401,9 +421,37 @@ const MAX_INTERNED: usize = 4096;
 pub struct Interner {
     paths: FxHashMap<Arc<str>, bool>,
     texts: FxHashMap<Arc<str>, ()>,
+    /// Frame lines read before, as they were read (without their source line).
+    frames: FxHashMap<Box<str>, Frame>,
 }
 
+/// Frame lines longer than this are parsed every time rather than remembered.
+const MAX_REMEMBERED_LINE: usize = 512;
+
 impl Interner {
+    /// The frame `line` was read as before, if it was.
+    fn known_frame(&self, line: &str) -> Option<Frame> {
+        if !line.starts_with("  File \"") {
+            return None;
+        }
+        self.frames.get(line).cloned()
+    }
+
+    /// Remembers what frame `line` was read as.
+    fn remember_frame(&mut self, line: &str, frame: &Frame) {
+        if line.len() > MAX_REMEMBERED_LINE {
+            return;
+        }
+        if self.frames.len() >= MAX_INTERNED {
+            self.frames.clear();
+        }
+        let frame = Frame {
+            code: None,
+            ..frame.clone()
+        };
+        self.frames.insert(line.into(), frame);
+    }
+
     /// The shared copy of a frame's path (cut to [`MAX_FRAME_TEXT`]), and whether it is a
     /// library's ([`crate::group::is_library`]).
     pub fn path(&mut self, path: &str) -> (Arc<str>, bool) {
