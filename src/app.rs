@@ -236,7 +236,9 @@ impl<'w> Sink<'w> {
     /// Refreshes an input's counts from its scanner.
     pub fn update_input(&mut self, i: usize, s: &Scanner<'_>) {
         let r = &mut self.inputs[i];
-        r.grammar = s.grammar().to_string();
+        if r.grammar != s.grammar() {
+            r.grammar = s.grammar().to_string();
+        }
         r.stats = s.stats.clone();
         r.cut_lines = s.cut_lines();
     }

@@ -37,9 +37,8 @@ impl Pattern {
         // top level or `main`.
         let under_asyncio_run = f.objects.iter().any(|o| {
             o.frames.windows(2).any(|w| {
-                w[1].path
-                    .replace('\\', "/")
-                    .ends_with("/asyncio/runners.py")
+                (w[1].path.ends_with("/asyncio/runners.py")
+                    || w[1].path.ends_with("\\asyncio\\runners.py"))
                     && w[1].function.as_deref() == Some("run")
                     && !matches!(
                         w[0].function.as_deref(),

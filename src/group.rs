@@ -350,7 +350,8 @@ pub struct Summary {
     /// `FILE:LINE` of unawaited `close()` calls, with how often each was reported.
     pub unawaited: Vec<((String, u32), u64)>,
     sites: Vec<SiteSummary>,
-    index: HashMap<Option<String>, usize>,
+    /// Sites by path and line (what [`Site::key`] says, without formatting it).
+    index: HashMap<Option<(Arc<str>, u32)>, usize>,
     /// Findings at sites beyond [`MAX_SITES`].
     pub overflow: Counts,
 }
@@ -370,7 +371,7 @@ impl Summary {
         self.truncated += u64::from(t.truncated);
         self.with_traceback += u64::from(t.has_traceback);
         self.all_frames_skipped += u64::from(t.has_traceback && t.site.is_none());
-        let key = t.site.as_ref().map(Site::key);
+        let key = t.site.as_ref().map(|s| (s.file.clone(), s.line));
         let i = match self.index.get(&key) {
             Some(&i) => i,
             None if self.sites.len() >= MAX_SITES => {
