@@ -602,6 +602,11 @@ impl read::LineSink for ScanInput<'_, '_, '_> {
         self.scanner.push_line(line, info, &mut self.out);
         Ok(self.report()?)
     }
+
+    fn text_line(&mut self, _raw: &[u8], line: &str, info: LineInfo) -> Result<()> {
+        self.scanner.push_text(line, info, &mut self.out);
+        Ok(self.report()?)
+    }
 }
 
 impl Consumer for ScanInput<'_, '_, '_> {

@@ -267,6 +267,11 @@ pub trait LineSink {
 
     /// One line: `raw` with its `\n`, `line` without.
     fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> Result<(), Self::Error>;
+
+    /// One line already known to be UTF-8: `line` is `raw` without its `\n`.
+    fn text_line(&mut self, raw: &[u8], line: &str, info: LineInfo) -> Result<(), Self::Error> {
+        self.line(raw, line.as_bytes(), info)
+    }
 }
 
 /// Cuts `chunk` into lines like [`Splitter::push`], but first asks the sink how many bytes
@@ -276,6 +281,18 @@ pub trait LineSink {
 pub fn split_skipping<S: LineSink + ?Sized>(
     splitter: &mut Splitter,
     chunk: &[u8],
+    survey: Option<&Survey>,
+    sink: &mut S,
+) -> Result<(), S::Error> {
+    split_chunk(splitter, chunk, None, survey, sink)
+}
+
+/// [`split_skipping`], given the chunk as text too when it is known to be UTF-8: its whole
+/// lines then reach the sink as text ([`LineSink::text_line`]).
+fn split_chunk<S: LineSink + ?Sized>(
+    splitter: &mut Splitter,
+    chunk: &[u8],
+    text: Option<&str>,
     survey: Option<&Survey>,
     sink: &mut S,
 ) -> Result<(), S::Error> {
@@ -305,14 +322,15 @@ pub fn split_skipping<S: LineSink + ?Sized>(
         p += sink.skip(&chunk[p..], ahead);
         match memchr::memchr(b'\n', &chunk[p..]) {
             Some(i) if i <= splitter.max => {
-                sink.line(
-                    &chunk[p..=p + i],
-                    &chunk[p..p + i],
-                    LineInfo {
-                        raw_len: i as u64 + 1,
-                        cut: false,
-                    },
-                )?;
+                let info = LineInfo {
+                    raw_len: i as u64 + 1,
+                    cut: false,
+                };
+                // `\n` is ASCII: a line of a UTF-8 chunk is UTF-8.
+                match text.and_then(|t| t.get(p..p + i)) {
+                    Some(line) => sink.text_line(&chunk[p..=p + i], line, info)?,
+                    None => sink.line(&chunk[p..=p + i], &chunk[p..p + i], info)?,
+                }
                 p += i + 1;
             }
             // A line without its end in this chunk, or too long: the splitter takes it.
@@ -371,7 +389,7 @@ where
     S::Error: From<io::Error>,
 {
     use std::sync::mpsc;
-    type Read = io::Result<(Vec<u8>, usize, Survey)>;
+    type Read = io::Result<(Chunk, Survey)>;
     let workers = workers.max(1);
     std::thread::scope(|scope| {
         let mut full: Vec<mpsc::Receiver<Read>> = Vec::new();
@@ -391,11 +409,18 @@ where
                     buf.resize(CHUNK, 0);
                     let at = (index * CHUNK) as u64;
                     let read = read_full_at(file, &mut buf, at).map(|n| {
-                        let s = survey(&buf[..n]);
-                        (n, s)
+                        buf.truncate(n);
+                        let s = survey(&buf);
+                        // Checked here, off the scanning thread; a chunk cut in the middle
+                        // of a character (or not UTF-8) is checked line by line instead.
+                        let chunk = match String::from_utf8(buf) {
+                            Ok(text) => Chunk::Text(text),
+                            Err(e) => Chunk::Bytes(e.into_bytes()),
+                        };
+                        (chunk, s)
                     });
-                    let last = !matches!(read, Ok((n, _)) if n == CHUNK);
-                    if tx.send(read.map(|(n, s)| (buf, n, s))).is_err() || last {
+                    let last = !matches!(&read, Ok((c, _)) if c.bytes().len() == CHUNK);
+                    if tx.send(read).is_err() || last {
                         return;
                     }
                     index += workers;
@@ -410,9 +435,14 @@ where
                 // A worker ends only after sending its last chunk or an error.
                 return Err(io::Error::other("reader thread ended early").into());
             };
-            let (buf, n, survey) = read?;
-            split_skipping(&mut splitter, &buf[..n], Some(&survey), sink)?;
-            let _ = spent[w].send(buf);
+            let (chunk, survey) = read?;
+            let n = chunk.bytes().len();
+            let text = match &chunk {
+                Chunk::Text(t) => Some(t.as_str()),
+                Chunk::Bytes(_) => None,
+            };
+            split_chunk(&mut splitter, chunk.bytes(), text, Some(&survey), sink)?;
+            let _ = spent[w].send(chunk.into_bytes());
             if n < CHUNK {
                 return splitter
                     .finish(&mut |raw: &[u8], line: &[u8], info| sink.line(raw, line, info));
@@ -420,6 +450,28 @@ where
             index += 1;
         }
     })
+}
+
+/// A chunk read by a reader thread: text when it is UTF-8 throughout.
+enum Chunk {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Text(t) => t.as_bytes(),
+            Chunk::Bytes(b) => b,
+        }
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Chunk::Text(t) => t.into_bytes(),
+            Chunk::Bytes(b) => b,
+        }
+    }
 }
 
 /// Reads `buf.len()` bytes at `at`, fewer only at the end of the file.

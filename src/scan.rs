@@ -229,6 +229,16 @@ impl<'g> Scanner<'g> {
 
     /// Reads one physical line, without its `\n`, as [`crate::read::lines`] gives it.
     pub fn push_line(&mut self, line: &[u8], info: LineInfo, out: &mut Out) {
+        self.push_checked(line, None, info, out);
+    }
+
+    /// Reads one physical line known to be UTF-8 (a reader thread checked its chunk): the
+    /// same as [`Scanner::push_line`] without checking it again.
+    pub fn push_text(&mut self, line: &str, info: LineInfo, out: &mut Out) {
+        self.push_checked(line.as_bytes(), Some(line), info, out);
+    }
+
+    fn push_checked(&mut self, line: &[u8], text: Option<&str>, info: LineInfo, out: &mut Out) {
         self.stats.lines += 1;
         self.stats.bytes += info.raw_len;
         self.stats.cut_lines += u64::from(info.cut);
@@ -250,8 +260,13 @@ impl<'g> Scanner<'g> {
             }
             return;
         }
-        let text = decode(strip_cr(line));
-        self.read_text(&text, n, out);
+        match text {
+            Some(t) => self.read_text(t.strip_suffix('\r').unwrap_or(t), n, out),
+            None => {
+                let text = decode(strip_cr(line));
+                self.read_text(&text, n, out);
+            }
+        }
     }
 
     /// How many bytes at the start of `buf` are whole lines that cannot matter now: nothing
