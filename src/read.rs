@@ -612,6 +612,12 @@ mod tests {
         let mut input = Vec::new();
         for i in 0..40_000usize {
             input.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, i * 7 % 301));
+            // Characters of two bytes, some cut by a chunk's end; and a few bytes that are
+            // not UTF-8 at all, so that chunks are read both as text and as bytes.
+            input.extend("é".repeat(i % 5).as_bytes());
+            if i % 9_999 == 0 {
+                input.push(0xff);
+            }
             input.push(b'\n');
         }
         input.extend(std::iter::repeat_n(b'z', 3 * CHUNK));
