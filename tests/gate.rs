@@ -25,23 +25,18 @@ fn sample(name: &str) -> PathBuf {
 
 #[test]
 fn check_exits_1_on_a_leak_0_on_noise_or_nothing_2_on_a_missing_file() {
-    unclosed()
-        .arg("check")
-        .arg(sample("percall_debug_bare.log"))
-        .assert()
-        .code(1)
-        .stdout(predicate::str::contains("FAILED"));
-    unclosed()
-        .arg("check")
-        .arg(sample("noise_basic_debug.log"))
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("PASSED"));
-    unclosed()
-        .arg("check")
-        .arg(sample("correct_code.log"))
-        .assert()
-        .code(0);
+    for (log, code, says) in [
+        (sample("percall_debug_bare.log"), 1, "FAILED"),
+        (sample("noise_basic_debug.log"), 0, "PASSED"),
+        (sample("correct_code.log"), 0, ""),
+    ] {
+        unclosed()
+            .arg("check")
+            .arg(&log)
+            .assert()
+            .code(code)
+            .stdout(predicate::str::contains(says));
+    }
     unclosed()
         .args(["check", "no/such.log"])
         .assert()
