@@ -320,14 +320,41 @@ fn single(o: Object) -> Decided {
 }
 
 /// Adjacent session and connector are one finding unless their creation tracebacks say the
-/// connector was made at another line of the application (a shared connector,
-/// `connector_owner=False`). Made inside `ClientSession.__init__` or inline
-/// (`ClientSession(connector=TCPConnector())`), it shares the session's line.
+/// connector was made elsewhere ([`same_origin`]).
 fn belong_together(session: &Object, connector: &Object) -> bool {
     if session.frames.is_empty() || connector.frames.is_empty() {
         return true;
     }
-    session.app_frame() == connector.app_frame()
+    same_origin(&session.frames, &connector.frames)
+}
+
+/// Whether a connector whose creation frames are `connector` was made for the session created
+/// at `session`. Past the library frames at the inner end (aiohttp's own `__init__`s), the two
+/// stacks must be the same call chain, frame for frame, except that the innermost frame's line
+/// may differ when its file and function are the same: a connector built inside
+/// `ClientSession.__init__` or inline (`ClientSession(connector=TCPConnector())`) shares the
+/// session's line; one built on a later line of a multi-line call (LiteLLM's factory lambda,
+/// elastic-transport), or a few statements earlier in the same function and passed in
+/// (httpx-aiohttp), shares its file and function. A connector made in another function or at
+/// module level (a shared connector, `connector_owner=False`) never matches. Frames cut from
+/// the outer end (tracemalloc's depth, [`crate::assemble::MAX_FRAMES`]) are not compared.
+pub fn same_origin(session: &[Frame], connector: &[Frame]) -> bool {
+    let trim = |frames: &[Frame]| -> usize {
+        frames.len() - frames.iter().rev().take_while(|f| f.library).count()
+    };
+    let (s, c) = (&session[..trim(session)], &connector[..trim(connector)]);
+    let (Some(si), Some(ci)) = (s.last(), c.last()) else {
+        return false;
+    };
+    let innermost = si.path == ci.path
+        && si.function == ci.function
+        && (si.line == ci.line || si.function.is_some());
+    innermost
+        && s[..s.len() - 1]
+            .iter()
+            .rev()
+            .zip(c[..c.len() - 1].iter().rev())
+            .all(|(a, b)| a.path == b.path && a.line == b.line && a.function == b.function)
 }
 
 /// Whether `longer` is `prefix` followed only by library frames (aiohttp's own `__init__`s).

@@ -273,9 +273,11 @@ const UNAWAITED_CLOSE: &str = "RuntimeWarning: coroutine 'ClientSession.close' w
 fn warning_header(text: &str) -> Option<Line<'_>> {
     let at = WARNING.find(text.as_bytes())?;
     // Back up to the start of the category name (`ResourceWarning`, `RuntimeWarning`).
+    // The byte after the last non-letter: that character may be wider than one byte (`é`).
     let start = text[..at]
-        .rfind(|c: char| !c.is_ascii_alphabetic())
-        .map_or(0, |p| p + 1);
+        .char_indices()
+        .rfind(|&(_, c)| !c.is_ascii_alphabetic())
+        .map_or(0, |(p, c)| p + c.len_utf8());
     let before = &text[..start];
     let body = &text[start..];
     let location = match before {

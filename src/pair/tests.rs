@@ -203,3 +203,77 @@ fn a_connector_made_inline_on_the_session_line_pairs() {
         vec![vec![Kind::Session, Kind::Connector]]
     );
 }
+
+/// A traced block of `head` created through `frames` (path, line, function), outermost first.
+fn traced(head: &[&str], frames: &[(&str, u32, &str)]) -> Vec<String> {
+    let mut v: Vec<String> = head.iter().map(|s| s.to_string()).collect();
+    v.push("source_traceback: Object created at (most recent call last):".into());
+    for (path, line, function) in frames {
+        v.push(format!("  File \"{path}\", line {line}, in {function}"));
+    }
+    v
+}
+
+const LITELLM: &str = "/opt/venv/lib/python3.12/site-packages/litellm/llms/custom_httpx/http_handler.py";
+const TRANSPORT: &str = "/opt/venv/lib/python3.12/site-packages/litellm/llms/custom_httpx/aiohttp_transport.py";
+const CONNECTOR_INIT: &str = "/opt/venv/lib/python3.12/site-packages/aiohttp/connector.py";
+
+fn pairs(session: Vec<String>, connector: Vec<String>) -> Vec<Vec<Kind>> {
+    let lines: Vec<String> = session.into_iter().chain(connector).collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    shapes(&decide(&refs))
+}
+
+#[test]
+fn connector_created_on_the_next_line_of_a_factory_lambda_pairs_with_its_session() {
+    // LiteLLM's `client=lambda: ClientSession(` at 559, `connector=TCPConnector(` at 560.
+    let outer = [("/app/llm.py", 61, "run_sync"), (TRANSPORT, 240, "_get_valid_client_session")];
+    let mut s: Vec<_> = outer.to_vec();
+    s.push((LITELLM, 559, "<lambda>"));
+    let mut c: Vec<_> = outer.to_vec();
+    c.push((LITELLM, 560, "<lambda>"));
+    c.push((CONNECTOR_INIT, 1003, "__init__"));
+    assert_eq!(
+        pairs(traced(&S, &s), traced(&C, &c)),
+        vec![vec![Kind::Session, Kind::Connector]]
+    );
+}
+
+#[test]
+fn connector_created_statements_earlier_in_the_same_function_pairs() {
+    // httpx-aiohttp: `connector = TCPConnector(...)` at 136, `ClientSession(connector=connector)` at 142.
+    let t = "/opt/venv/lib/python3.13/site-packages/httpx_aiohttp/transport.py";
+    let s = traced(&S, &[("/app/main.py", 20, "main"), (t, 142, "client")]);
+    let c = traced(&C, &[("/app/main.py", 20, "main"), (t, 136, "client"), (CONNECTOR_INIT, 1003, "__init__")]);
+    assert_eq!(pairs(c, s), vec![vec![Kind::Session, Kind::Connector]]);
+}
+
+#[test]
+fn connector_created_in_another_function_of_the_same_file_does_not_pair() {
+    let s = traced(&S, &[("/app/main.py", 20, "main"), ("/app/main.py", 12, "fetch")]);
+    let c = traced(&C, &[("/app/main.py", 20, "main"), ("/app/main.py", 5, "make_connector")]);
+    assert_eq!(pairs(s, c), vec![vec![Kind::Connector], vec![Kind::Session]]);
+}
+
+#[test]
+fn same_function_reached_through_another_caller_does_not_pair() {
+    // The innermost frames agree but the outer call chain differs: two different calls.
+    let s = traced(&S, &[("/app/main.py", 20, "main"), ("/app/main.py", 12, "fetch")]);
+    let c = traced(&C, &[("/app/main.py", 21, "main"), ("/app/main.py", 13, "fetch")]);
+    assert_eq!(pairs(s, c), vec![vec![Kind::Connector], vec![Kind::Session]]);
+}
+
+#[test]
+fn tracemalloc_frames_without_functions_pair_only_on_the_same_line() {
+    let f = |line: u32| Frame {
+        path: "/app/main.py".into(),
+        line,
+        function: None,
+        code: None,
+        library: false,
+    };
+    assert!(same_origin(&[f(40), f(12)], &[f(40), f(12)]));
+    assert!(!same_origin(&[f(40), f(12)], &[f(40), f(13)]));
+    // tracemalloc keeps the innermost frames: a deeper stack lost outer ones.
+    assert!(same_origin(&[f(1), f(40), f(12)], &[f(40), f(12)]));
+}
