@@ -124,7 +124,10 @@ impl Setup {
                     },
                 )?),
             };
-        let rules = SiteRules::new(&r.skip_frames).context("--skip-frames")?;
+        let rules = SiteRules::new(&r.skip_frames)
+            .context("--skip-frames")?
+            .with_in_app(&r.in_app)
+            .context("--in-app")?;
         if r.max_line_bytes < 1024 {
             return Err(anyhow!("--max-line-bytes must be at least 1024"));
         }

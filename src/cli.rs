@@ -269,6 +269,11 @@ pub struct ReadArgs {
     #[arg(long, value_name = "GLOB")]
     pub skip_frames: Vec<String>,
 
+    /// Count frames whose path matches this glob as your application even though they are
+    /// installed (site-packages): for a library's own maintainers; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub in_app: Vec<String>,
+
     /// Cut lines longer than this many bytes, at least 1024 (they are counted and reported).
     #[arg(long, value_name = "BYTES", default_value_t = crate::read::DEFAULT_MAX_LINE)]
     pub max_line_bytes: usize,

@@ -1,8 +1,9 @@
 //! Group: find each finding's call site and add findings up per site.
 //!
-//! The call site is the innermost creation frame outside aiohttp, asyncio, the standard
-//! library and the user's `--skip-frames` globs (FORMATS.md §6). Site-packages are not
-//! skipped wholesale: for a LiteLLM user the answer is often inside `site-packages/litellm`.
+//! The call site is the application's innermost creation frame: outside aiohttp, asyncio,
+//! the standard library, installed packages and the user's `--skip-frames` globs. The
+//! installed library's line that built the object (LiteLLM's, gql's) is kept beside it
+//! (`docs/formats.md`, "Call sites").
 //! Aggregates are bounded: at most [`MAX_SITES`] sites, the rest counted as overflow.
 
 use std::collections::HashMap;
@@ -50,29 +51,87 @@ pub fn is_library(path: &str) -> bool {
         || parts().any(|c| c == "Lib")
 }
 
-/// User rules for frames to pass over.
+/// Whether a frame's file belongs to an installed package (`site-packages`, `dist-packages`):
+/// library code for its users, though not aiohttp's.
+pub fn is_installed(path: &str) -> bool {
+    path.split(['/', '\\'])
+        .any(|c| matches!(c, "site-packages" | "dist-packages"))
+}
+
+/// Home Assistant's integrations are the code its users write or pick: a frame in one counts
+/// as the application even when Home Assistant is installed as a package.
+fn is_integration(path: &str) -> bool {
+    let p = path.replace('\\', "/");
+    p.contains("/homeassistant/components/") || p.contains("custom_components/")
+}
+
+/// User rules for frames: which to pass over, and which installed code counts as the
+/// application.
 #[derive(Clone, Debug, Default)]
 pub struct SiteRules {
     skip: Option<GlobSet>,
+    in_app: Option<GlobSet>,
+}
+
+/// A glob as users of ripgrep and fd expect: one without a `/` matches a file's name
+/// anywhere (`percall.py`, `*_client.py`).
+fn glob_set(globs: &[String]) -> Result<Option<GlobSet>, globset::Error> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        b.add(Glob::new(g)?);
+        if !g.contains('/') {
+            b.add(Glob::new(&format!("**/{g}"))?);
+        }
+    }
+    Ok(Some(b.build()?))
 }
 
 impl SiteRules {
     /// Builds the rules from `--skip-frames` globs.
     pub fn new(globs: &[String]) -> Result<SiteRules, globset::Error> {
-        if globs.is_empty() {
-            return Ok(SiteRules::default());
-        }
-        let mut b = GlobSetBuilder::new();
-        for g in globs {
-            b.add(Glob::new(g)?);
-        }
         Ok(SiteRules {
-            skip: Some(b.build()?),
+            skip: glob_set(globs)?,
+            in_app: None,
         })
+    }
+
+    /// Adds `--in-app` globs: installed code that counts as the application (a library's
+    /// own maintainers reading its test logs).
+    pub fn with_in_app(mut self, globs: &[String]) -> Result<SiteRules, globset::Error> {
+        self.in_app = glob_set(globs)?;
+        Ok(self)
     }
 
     fn skips(&self, f: &Frame) -> bool {
         f.library || self.skip.as_ref().is_some_and(|s| s.is_match(&*f.path))
+    }
+
+    /// Whether a frame that is not skipped is the application's own code.
+    fn is_app(&self, f: &Frame) -> bool {
+        !is_installed(&f.path)
+            || is_integration(&f.path)
+            || self.in_app.as_ref().is_some_and(|s| s.is_match(&*f.path))
+    }
+}
+
+/// A frame named beside a call site: the library line that built the object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Via {
+    /// Path as Python printed it.
+    pub file: Arc<str>,
+    /// Its line.
+    pub line: u32,
+    /// Its function, when the traceback names it.
+    pub function: Option<Arc<str>>,
+}
+
+impl Via {
+    /// `path:line`.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.file, self.line)
     }
 }
 
@@ -89,6 +148,10 @@ pub struct Site {
     pub code: Option<Arc<str>>,
     /// The outermost application frame (`path:line`), when it differs: the entry point.
     pub outer: Option<String>,
+    /// The innermost frame outside aiohttp, asyncio and the standard library, when it is not
+    /// the site itself: the installed library's line that built the object (LiteLLM's
+    /// `http_handler.py` for a LiteLLM user).
+    pub created_in: Option<Via>,
 }
 
 impl Site {
@@ -124,7 +187,12 @@ pub fn created_at(site: Option<&Site>) -> String {
                 .as_deref()
                 .map(|f| format!(" in {f}"))
                 .unwrap_or_default();
-            format!("created at {}:{}{f}", s.file, s.line)
+            let via = s
+                .created_in
+                .as_ref()
+                .map(|v| format!(" via {}", short_path(&v.key())))
+                .unwrap_or_default();
+            format!("created at {}:{}{f}{via}", s.file, s.line)
         }
         None => "no call site in the log".to_string(),
     }
@@ -132,6 +200,18 @@ pub fn created_at(site: Option<&Site>) -> String {
 
 /// The fingerprint of findings without a call site.
 pub const NO_SITE_FINGERPRINT: &str = "no-call-site";
+
+/// A path shortened for a table: what follows `site-packages/` or `dist-packages/`, or the
+/// whole path.
+pub fn short_path(path: &str) -> String {
+    let p = path.replace('\\', "/");
+    for marker in ["/site-packages/", "/dist-packages/"] {
+        if let Some(at) = p.rfind(marker) {
+            return p[at + marker.len()..].to_string();
+        }
+    }
+    path.to_string()
+}
 
 /// A path as it reads on any machine: what follows `site-packages/` or `dist-packages/`,
 /// else its last two parts.
@@ -154,22 +234,36 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Finds the call site in an object's creation frames (never `handle_traceback`'s).
+/// Finds the call site in an object's creation frames (never `handle_traceback`'s): the
+/// application's innermost frame, outside aiohttp, asyncio, uvloop, the standard library,
+/// installed packages (unless `--in-app` says otherwise) and `--skip-frames`. With no such
+/// frame (a server that runs library code only), the innermost frame outside aiohttp,
+/// asyncio and the standard library. The latter is also named beside the site when it differs.
 pub fn site_of(o: &Object, rules: &SiteRules) -> Option<Site> {
     if !matches!(o.trace, Some(Trace::Source | Trace::Allocated)) {
         return None;
     }
-    let app: Vec<&Frame> = o.frames.iter().filter(|f| !rules.skips(f)).collect();
-    let inner = app.last()?;
-    let outer = app
-        .first()
+    let kept = || o.frames.iter().filter(|f| !rules.skips(f));
+    let library_line = kept().last()?;
+    let inner = kept()
+        .filter(|f| rules.is_app(f))
+        .last()
+        .unwrap_or(library_line);
+    let outer = kept()
+        .find(|f| rules.is_app(f))
         .filter(|f| f.path != inner.path || f.line != inner.line);
+    let created_in = (!std::ptr::eq(inner, library_line)).then(|| Via {
+        file: library_line.path.clone(),
+        line: library_line.line,
+        function: library_line.function.clone(),
+    });
     Some(Site {
         file: inner.path.clone(),
         line: inner.line,
         function: inner.function.clone(),
         code: inner.code.clone(),
         outer: outer.map(|f| format!("{}:{}", f.path, f.line)),
+        created_in,
     })
 }
 

@@ -84,15 +84,6 @@ impl Object {
         self.lines.extend(l.lines);
     }
 
-    /// The innermost creation frame outside aiohttp, asyncio and the standard library.
-    fn app_frame(&self) -> Option<(&str, u32)> {
-        self.frames
-            .iter()
-            .rev()
-            .find(|f| !f.library)
-            .map(|f| (&*f.path, f.line))
-    }
-
     /// Whether this is a connector that may pair with a held session: traced, made by a session.
     pub fn is_late_connector(&self) -> bool {
         self.kind == Kind::Connector && self.trace == Some(Trace::Source) && self.made_by_session()

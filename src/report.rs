@@ -1,5 +1,5 @@
 //! Report: what a person or a program reads. A table for people, JSON for programs (the
-//! `unclosed/1` contract in the README), NDJSON as findings are decided, and a finding list.
+//! `unclosed/2` contract in the README), NDJSON as findings are decided, and a finding list.
 //!
 //! Only derived facts are reported: call sites, counts, labels. Object reprs, which carry
 //! URLs, headers and proxy passwords (FORMATS.md §11), are never printed.
@@ -22,7 +22,7 @@ use crate::scan::InputStats;
 pub const TABLE_ROWS: usize = 100;
 
 /// The JSON schema name; bumped only on an incompatible change.
-pub const SCHEMA: &str = "unclosed/1";
+pub const SCHEMA: &str = "unclosed/2";
 
 /// How to get call sites, said when findings carry no creation traceback.
 pub const SITE_HINT: &str = "No call sites: the log has no creation tracebacks. Run the program with asyncio debug mode \
@@ -82,6 +82,8 @@ struct SiteJson<'a> {
     function: Option<&'a str>,
     code: Option<&'a str>,
     outer: Option<&'a str>,
+    created_in: Option<String>,
+    created_in_function: Option<&'a str>,
     label: &'static str,
     #[serde(flatten)]
     counts: Counts,
@@ -109,7 +111,7 @@ struct InputJson<'a> {
     cut_lines: u64,
 }
 
-/// The `unclosed/1` JSON object, serialized straight from the summary (no value tree: a
+/// The `unclosed/2` JSON object, serialized straight from the summary (no value tree: a
 /// report of 10,000 sites costs little more than the summary itself).
 #[derive(Serialize)]
 pub struct SummaryJson<'a> {
@@ -125,7 +127,7 @@ pub struct SummaryJson<'a> {
     inputs: Vec<InputJson<'a>>,
 }
 
-/// The summary as the `unclosed/1` JSON object; `ndjson` adds `"type": "summary"` first.
+/// The summary as the `unclosed/2` JSON object; `ndjson` adds `"type": "summary"` first.
 pub fn summary_json<'a>(
     s: &'a Summary,
     inputs: &'a [InputReport],
@@ -151,6 +153,10 @@ pub fn summary_json<'a>(
                     function: site.and_then(|x| x.function.as_deref()),
                     code: site.and_then(|x| x.code.as_deref()),
                     outer: site.and_then(|x| x.outer.as_deref()),
+                    created_in: site.and_then(|x| x.created_in.as_ref()).map(|v| v.key()),
+                    created_in_function: site
+                        .and_then(|x| x.created_in.as_ref())
+                        .and_then(|v| v.function.as_deref()),
                     label: x.label(),
                     counts: x.counts,
                     first_seen: x.first_seen.as_deref(),
@@ -292,6 +298,7 @@ pub fn finding_json(t: &Triaged, inputs: &[InputReport]) -> Value {
         "file": site.map(|x| &x.file),
         "line": site.map(|x| x.line),
         "function": site.and_then(|x| x.function.as_ref()),
+        "created_in": site.and_then(|x| x.created_in.as_ref()).map(|v| v.key()),
         "input": inputs.get(t.input).map(|i| &i.name),
         "input_line": t.line,
         "ts": t.ts,
@@ -443,6 +450,12 @@ pub fn write_table(
                 let mut text = terminal(&format!("{}:{}", site.file, site.line)).into_owned();
                 if let Some(f) = &site.function {
                     text.push_str(&format!(" in {}", terminal(f)));
+                }
+                if let Some(via) = &site.created_in {
+                    text.push_str(&format!(
+                        " — via {}",
+                        terminal(&crate::group::short_path(&via.key()))
+                    ));
                 }
                 if let Some(code) = &site.code {
                     text.push_str(&format!("\n  {}", terminal(code)));

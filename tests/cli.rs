@@ -207,7 +207,7 @@ fn ndjson_prints_findings_then_one_summary() {
     assert_eq!(lines[0]["input"], "<stdin>");
     assert_eq!(lines[0]["input_line"], 1);
     assert_eq!(lines[1]["label"], "noise");
-    assert_eq!(lines[2]["schema"], "unclosed/1");
+    assert_eq!(lines[2]["schema"], "unclosed/2");
 }
 
 #[test]

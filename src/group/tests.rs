@@ -51,12 +51,12 @@ fn object(frames: Vec<Frame>, trace: Option<Trace>) -> Object {
     }
 }
 
-#[test]
-fn site_is_the_innermost_frame_outside_libraries_and_keeps_the_entry_point() {
-    let o = object(
+fn litellm_user() -> Object {
+    object(
         vec![
             frame("<frozen runpy>", 198, "_run_module_as_main"),
             frame("/app/main.py", 40, "<module>"),
+            frame("/app/llm.py", 61, "run_sync"),
             frame("/usr/lib/python3.12/asyncio/runners.py", 118, "run"),
             frame(
                 "/venv/lib/python3.12/site-packages/litellm/main.py",
@@ -70,18 +70,83 @@ fn site_is_the_innermost_frame_outside_libraries_and_keeps_the_entry_point() {
             ),
         ],
         Some(Trace::Source),
+    )
+}
+
+#[test]
+fn site_is_the_applications_innermost_frame_with_the_library_line_beside_it() {
+    let o = litellm_user();
+    let s = site_of(&o, &SiteRules::default()).unwrap();
+    assert_eq!(s.key(), "/app/llm.py:61");
+    assert_eq!(s.function.as_deref(), Some("run_sync"));
+    assert_eq!(s.code.as_deref(), Some("code 61"));
+    assert_eq!(s.outer.as_deref(), Some("/app/main.py:40"));
+    let via = s.created_in.unwrap();
+    assert_eq!(
+        via.key(),
+        "/venv/lib/python3.12/site-packages/litellm/main.py:77"
     );
+    assert_eq!(via.function.as_deref(), Some("acompletion"));
+}
+
+#[test]
+fn in_app_makes_installed_code_the_site_and_skip_frames_passes_over_frames() {
+    let o = litellm_user();
+    let rules = SiteRules::default()
+        .with_in_app(&["*/litellm/*".to_string()])
+        .unwrap();
+    let s = site_of(&o, &rules).unwrap();
+    assert_eq!(
+        s.key(),
+        "/venv/lib/python3.12/site-packages/litellm/main.py:77"
+    );
+    assert_eq!(s.created_in, None);
+
+    let rules = SiteRules::new(&["llm.py".to_string()]).unwrap();
+    assert_eq!(site_of(&o, &rules).unwrap().key(), "/app/main.py:40");
+}
+
+#[test]
+fn with_no_application_frame_the_library_line_is_the_site() {
+    // The LiteLLM proxy runs library code only.
+    let mut o = litellm_user();
+    o.frames.retain(|f| !f.path.starts_with("/app/"));
     let s = site_of(&o, &SiteRules::default()).unwrap();
     assert_eq!(
         s.key(),
         "/venv/lib/python3.12/site-packages/litellm/main.py:77"
     );
-    assert_eq!(s.function.as_deref(), Some("acompletion"));
-    assert_eq!(s.code.as_deref(), Some("code 77"));
-    assert_eq!(s.outer.as_deref(), Some("/app/main.py:40"));
+    assert_eq!(s.created_in, None);
+}
 
-    let rules = SiteRules::new(&["*/litellm/*".to_string()]).unwrap();
-    assert_eq!(site_of(&o, &rules).unwrap().key(), "/app/main.py:40");
+#[test]
+fn a_home_assistant_integration_is_the_site_even_when_installed() {
+    let o = object(
+        vec![
+            frame(
+                "/usr/local/lib/python3.13/site-packages/homeassistant/core.py",
+                900,
+                "async_run",
+            ),
+            frame(
+                "/usr/local/lib/python3.13/site-packages/homeassistant/components/weather_x/sensor.py",
+                42,
+                "async_update",
+            ),
+            frame(
+                "/usr/local/lib/python3.13/site-packages/aiohttp/client.py",
+                293,
+                "__init__",
+            ),
+        ],
+        Some(Trace::Source),
+    );
+    let s = site_of(&o, &SiteRules::default()).unwrap();
+    assert!(
+        s.key().ends_with("components/weather_x/sensor.py:42"),
+        "{}",
+        s.key()
+    );
 }
 
 #[test]

@@ -214,8 +214,10 @@ fn traced(head: &[&str], frames: &[(&str, u32, &str)]) -> Vec<String> {
     v
 }
 
-const LITELLM: &str = "/opt/venv/lib/python3.12/site-packages/litellm/llms/custom_httpx/http_handler.py";
-const TRANSPORT: &str = "/opt/venv/lib/python3.12/site-packages/litellm/llms/custom_httpx/aiohttp_transport.py";
+const LITELLM: &str =
+    "/opt/venv/lib/python3.12/site-packages/litellm/llms/custom_httpx/http_handler.py";
+const TRANSPORT: &str =
+    "/opt/venv/lib/python3.12/site-packages/litellm/llms/custom_httpx/aiohttp_transport.py";
 const CONNECTOR_INIT: &str = "/opt/venv/lib/python3.12/site-packages/aiohttp/connector.py";
 
 fn pairs(session: Vec<String>, connector: Vec<String>) -> Vec<Vec<Kind>> {
@@ -227,7 +229,10 @@ fn pairs(session: Vec<String>, connector: Vec<String>) -> Vec<Vec<Kind>> {
 #[test]
 fn connector_created_on_the_next_line_of_a_factory_lambda_pairs_with_its_session() {
     // LiteLLM's `client=lambda: ClientSession(` at 559, `connector=TCPConnector(` at 560.
-    let outer = [("/app/llm.py", 61, "run_sync"), (TRANSPORT, 240, "_get_valid_client_session")];
+    let outer = [
+        ("/app/llm.py", 61, "run_sync"),
+        (TRANSPORT, 240, "_get_valid_client_session"),
+    ];
     let mut s: Vec<_> = outer.to_vec();
     s.push((LITELLM, 559, "<lambda>"));
     let mut c: Vec<_> = outer.to_vec();
@@ -244,23 +249,51 @@ fn connector_created_statements_earlier_in_the_same_function_pairs() {
     // httpx-aiohttp: `connector = TCPConnector(...)` at 136, `ClientSession(connector=connector)` at 142.
     let t = "/opt/venv/lib/python3.13/site-packages/httpx_aiohttp/transport.py";
     let s = traced(&S, &[("/app/main.py", 20, "main"), (t, 142, "client")]);
-    let c = traced(&C, &[("/app/main.py", 20, "main"), (t, 136, "client"), (CONNECTOR_INIT, 1003, "__init__")]);
+    let c = traced(
+        &C,
+        &[
+            ("/app/main.py", 20, "main"),
+            (t, 136, "client"),
+            (CONNECTOR_INIT, 1003, "__init__"),
+        ],
+    );
     assert_eq!(pairs(c, s), vec![vec![Kind::Session, Kind::Connector]]);
 }
 
 #[test]
 fn connector_created_in_another_function_of_the_same_file_does_not_pair() {
-    let s = traced(&S, &[("/app/main.py", 20, "main"), ("/app/main.py", 12, "fetch")]);
-    let c = traced(&C, &[("/app/main.py", 20, "main"), ("/app/main.py", 5, "make_connector")]);
-    assert_eq!(pairs(s, c), vec![vec![Kind::Connector], vec![Kind::Session]]);
+    let s = traced(
+        &S,
+        &[("/app/main.py", 20, "main"), ("/app/main.py", 12, "fetch")],
+    );
+    let c = traced(
+        &C,
+        &[
+            ("/app/main.py", 20, "main"),
+            ("/app/main.py", 5, "make_connector"),
+        ],
+    );
+    assert_eq!(
+        pairs(s, c),
+        vec![vec![Kind::Connector], vec![Kind::Session]]
+    );
 }
 
 #[test]
 fn same_function_reached_through_another_caller_does_not_pair() {
     // The innermost frames agree but the outer call chain differs: two different calls.
-    let s = traced(&S, &[("/app/main.py", 20, "main"), ("/app/main.py", 12, "fetch")]);
-    let c = traced(&C, &[("/app/main.py", 21, "main"), ("/app/main.py", 13, "fetch")]);
-    assert_eq!(pairs(s, c), vec![vec![Kind::Connector], vec![Kind::Session]]);
+    let s = traced(
+        &S,
+        &[("/app/main.py", 20, "main"), ("/app/main.py", 12, "fetch")],
+    );
+    let c = traced(
+        &C,
+        &[("/app/main.py", 21, "main"), ("/app/main.py", 13, "fetch")],
+    );
+    assert_eq!(
+        pairs(s, c),
+        vec![vec![Kind::Connector], vec![Kind::Session]]
+    );
 }
 
 #[test]

@@ -317,7 +317,9 @@ fn captured_warning_location_has_no_leading_space() {
 #[test]
 fn a_wide_character_right_before_a_warning_header_is_read_not_a_panic() {
     for c in ["é", "本", "🙂", "\u{FFFD}", "\u{202E}"] {
-        let text = format!("{c}ResourceWarning: Unclosed client session <aiohttp.client.ClientSession object at 0x1>");
+        let text = format!(
+            "{c}ResourceWarning: Unclosed client session <aiohttp.client.ClientSession object at 0x1>"
+        );
         // The wide character is not a `FILE:LINE: ` location, so this is no header.
         assert_eq!(line(&text), Line::Other, "{c}");
         let text = format!("x.py:1: {c}Warning: Unclosed connector <x>");
