@@ -244,11 +244,8 @@ pub fn site_of(o: &Object, rules: &SiteRules) -> Option<Site> {
         return None;
     }
     let kept = || o.frames.iter().filter(|f| !rules.skips(f));
-    let library_line = kept().last()?;
-    let inner = kept()
-        .filter(|f| rules.is_app(f))
-        .last()
-        .unwrap_or(library_line);
+    let library_line = kept().next_back()?;
+    let inner = kept().rfind(|f| rules.is_app(f)).unwrap_or(library_line);
     let outer = kept()
         .find(|f| rules.is_app(f))
         .filter(|f| f.path != inner.path || f.line != inner.line);
