@@ -244,6 +244,7 @@ impl<'w> Sink<'w> {
         }
         r.stats = s.stats.clone();
         r.cut_lines = s.cut_lines();
+        self.summary.unread_mentions = self.inputs.iter().map(|r| r.stats.unread_mentions).sum();
     }
 
     /// Takes what a scanner decided for input `i`.
@@ -322,6 +323,19 @@ impl<'w> Sink<'w> {
     /// The writer, for live status lines.
     pub fn writer(&mut self) -> &mut dyn Write {
         self.out
+    }
+}
+
+/// Says on stderr that lines carried aiohttp's headers but were not read.
+pub fn warn_unread(name: &str, stats: &crate::scan::InputStats) {
+    if stats.unread_mentions > 0 {
+        eprintln!(
+            "unclosed: warning: {}:{}: {} line(s) carry aiohttp's `Unclosed …` warning header but were not read as blocks: \
+             the log's format may not be one unclosed reads (see `unclosed grammars`; try --grammar NAME or --grammar-file PATH)",
+            crate::escape::terminal(name),
+            stats.first_unread.unwrap_or(0),
+            stats.unread_mentions,
+        );
     }
 }
 
@@ -419,6 +433,7 @@ pub fn read_files(
             }
         }
         warn_cut(&name, sink.inputs[i].cut_lines, setup.max_line);
+        warn_unread(&name, &sink.inputs[i].stats);
     }
     Ok(failed)
 }
@@ -482,6 +497,7 @@ impl<'a> Gate<'a> {
             policy: Policy {
                 fail_on,
                 max_pooled: args.max_pooled_connections,
+                allow_unread: args.allow_unread,
             },
             baseline,
         })

@@ -445,6 +445,9 @@ pub struct Summary {
     index: HashMap<Option<(Arc<str>, u32)>, usize>,
     /// Findings at sites beyond [`MAX_SITES`].
     pub overflow: Counts,
+    /// Lines that carried one of aiohttp's warning headers but were not read as blocks, over
+    /// every input.
+    pub unread_mentions: u64,
 }
 
 impl Summary {

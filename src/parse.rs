@@ -363,6 +363,50 @@ fn log_header(text: &str) -> Option<Line<'_>> {
     None
 }
 
+static UNCLOSED: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| finder("Unclosed "));
+
+/// Whether `text` carries one of aiohttp's warning headers (`Unclosed client session`,
+/// `Unclosed connector`, `Unclosed response`, aiohttp's `Unclosed connection`) anywhere,
+/// whatever wraps it: a line the tool must read or say it could not. Not a header: the words
+/// in lower case, aiohttp's own source echoed under a warning (`warn(f"Unclosed connector …`),
+/// or another library's `Unclosed connection` (aiopg's, grpclib's `Unclosed connection:`).
+pub fn mentions_header(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = UNCLOSED.find(&b[from..]) {
+        let at = from + at;
+        from = at + 1;
+        // aiohttp's own source echoed under a W header: `warn(f"Unclosed connector {self!r}"`.
+        if at > 1 && matches!(b[at - 1], b'"' | b'\'') && b[at - 2] == b'f' {
+            continue;
+        }
+        if at > 0 && b[at - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let rest = &text[at + "Unclosed ".len()..];
+        if rest.starts_with("client session")
+            || rest.starts_with("connector")
+            || rest.starts_with("response")
+        {
+            return true;
+        }
+        if let Some(after) = rest.strip_prefix("connection") {
+            // aiohttp's reads `Unclosed connection` alone (then `client_connection:`) or
+            // `Unclosed connection Connection<ConnectionKey(…)>`.
+            let after = after.trim_start();
+            let after = after.strip_prefix("\\n").unwrap_or(after);
+            if after.is_empty()
+                || after.starts_with("client_connection")
+                || after.starts_with("Connection<")
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Whether an L header's prefix is what a logging record puts there, so that a header
 /// whose body never came is still worth reporting as `unknown`: nothing, a prefix naming
 /// the `asyncio` logger (aiohttp reports through it), or one ending in the level

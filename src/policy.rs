@@ -38,6 +38,8 @@ pub struct Policy {
     pub fail_on: FailOn,
     /// Fail when sites outside the baseline pooled more connections than this.
     pub max_pooled: Option<u64>,
+    /// Pass even though lines carried aiohttp's headers but were not read (`--allow-unread`).
+    pub allow_unread: bool,
 }
 
 /// Why a baseline file could not be read.
@@ -235,6 +237,13 @@ pub fn evaluate<'a>(
     {
         reasons.push(format!(
             "{new_pooled} pooled connections held at GC, more than --max-pooled-connections {max}"
+        ));
+    }
+    if !policy.allow_unread && summary.unread_mentions > 0 {
+        reasons.push(format!(
+            "{} line{} carry aiohttp's `Unclosed …` header but were not read as blocks (--allow-unread to pass)",
+            summary.unread_mentions,
+            if summary.unread_mentions == 1 { "" } else { "s" }
         ));
     }
     let stale = baseline.map_or_else(Vec::new, |b| {

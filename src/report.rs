@@ -71,6 +71,7 @@ struct TotalsJson {
     #[serde(flatten)]
     related: Related,
     truncated: u64,
+    unread_mentions: u64,
 }
 
 /// One entry of `sites`, borrowing from the summary.
@@ -109,6 +110,8 @@ struct InputJson<'a> {
     lines: u64,
     bytes: u64,
     cut_lines: u64,
+    unread_mentions: u64,
+    first_unread: Option<String>,
 }
 
 /// The `unclosed/2` JSON object, serialized straight from the summary (no value tree: a
@@ -140,6 +143,7 @@ pub fn summary_json<'a>(
             counts: s.totals,
             related: s.related,
             truncated: s.truncated,
+            unread_mentions: s.unread_mentions,
         },
         sites: s
             .sites()
@@ -187,6 +191,8 @@ pub fn summary_json<'a>(
                 lines: i.stats.lines,
                 bytes: i.stats.bytes,
                 cut_lines: i.cut_lines,
+                unread_mentions: i.stats.unread_mentions,
+                first_unread: i.stats.first_unread.map(|n| format!("{}:{n}", i.name)),
             })
             .collect(),
     }
@@ -395,12 +401,23 @@ pub fn write_table(
         .collect::<Vec<_>>()
         .join(", ");
     if t.findings == 0 {
-        writeln!(
-            w,
-            "No aiohttp garbage-collection warnings in {lines} line{} of {}.",
-            plural(lines),
-            terminal(&names)
-        )?;
+        if s.unread_mentions > 0 {
+            writeln!(
+                w,
+                "No block read in {lines} line{} of {}, but {} line{} carry aiohttp's `Unclosed …` header in a form not read: see the warning above.",
+                plural(lines),
+                terminal(&names),
+                s.unread_mentions,
+                plural(s.unread_mentions)
+            )?;
+        } else {
+            writeln!(
+                w,
+                "No aiohttp garbage-collection warnings in {lines} line{} of {}.",
+                plural(lines),
+                terminal(&names)
+            )?;
+        }
         return write_related(w, s);
     }
     writeln!(
@@ -558,6 +575,14 @@ fn finding_word(n: u64) -> String {
 }
 
 fn write_related(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    if s.unread_mentions > 0 && s.totals.findings > 0 {
+        writeln!(
+            w,
+            "Also {} line{} with aiohttp's `Unclosed …` header in a form not read (not counted above).",
+            s.unread_mentions,
+            plural(s.unread_mentions)
+        )?;
+    }
     let r = &s.related;
     let mut parts = Vec::new();
     for (n, what) in [

@@ -49,6 +49,10 @@ pub struct InputStats {
     pub bytes: u64,
     /// Lines longer than the line limit, cut there.
     pub cut_lines: u64,
+    /// Lines that carry one of aiohttp's warning headers but were not read as a block.
+    pub unread_mentions: u64,
+    /// The physical line of the first of them.
+    pub first_unread: Option<u64>,
 }
 
 /// What a scanner decides, as soon as it is decided.
@@ -325,6 +329,7 @@ impl<'g> Scanner<'g> {
             let from = out.decided.len();
             if let Some(s) = self.streams.get_mut(k) {
                 s.end_blocks(out);
+                take_unread(&mut self.stats, &mut s.assembler);
             }
             self.pair_across_streams(k, &mut out.decided[from..]);
         }
@@ -445,6 +450,7 @@ impl<'g> Scanner<'g> {
         let took = s
             .assembler
             .push(l.text, &pos, &mut self.names, &mut self.events);
+        take_unread(&mut self.stats, &mut s.assembler);
         let from = out.decided.len();
         for e in self.events.drain(..) {
             s.pairer.push(e, &mut out.decided);
@@ -484,7 +490,20 @@ impl<'g> Scanner<'g> {
             && let Some(mut s) = self.streams.remove(&k)
         {
             s.finish(out);
+            take_unread(&mut self.stats, &mut s.assembler);
         }
+    }
+}
+
+/// Moves an assembler's count of unread header lines into the input's.
+fn take_unread(stats: &mut InputStats, a: &mut Assembler) {
+    if a.unread > 0 {
+        stats.unread_mentions += std::mem::take(&mut a.unread);
+        let first = a.first_unread.take();
+        stats.first_unread = match (stats.first_unread, first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 

@@ -484,3 +484,48 @@ fn a_file_name_that_is_not_utf8_is_read() {
             .ends_with("lat\u{fffd}.log")
     );
 }
+
+#[test]
+fn a_header_in_a_form_not_read_is_said_and_fails_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("pasted.log");
+    // A record in a logfmt shape no grammar reads, and prose that is no header.
+    std::fs::write(
+        &log,
+        "INFO start\nlevel=error msg=\"Unclosed client session|client_session=<aiohttp.client.ClientSession object at 0x7f>\"\nunclosed client session is lowercase prose\n",
+    )
+    .unwrap();
+    let out = Command::cargo_bin("unclosed")
+        .unwrap()
+        .args(["scan", "--format", "json"])
+        .arg(&log)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["totals"]["unread_mentions"], 1);
+    assert!(
+        v["inputs"][0]["first_unread"]
+            .as_str()
+            .unwrap()
+            .ends_with("pasted.log:2")
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("pasted.log:2: 1 line(s)") && err.contains("--grammar"),
+        "{err}"
+    );
+    Command::cargo_bin("unclosed")
+        .unwrap()
+        .arg("check")
+        .arg(&log)
+        .assert()
+        .code(1);
+    Command::cargo_bin("unclosed")
+        .unwrap()
+        .args(["check", "--allow-unread"])
+        .arg(&log)
+        .assert()
+        .code(0);
+}

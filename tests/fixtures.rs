@@ -51,6 +51,12 @@ fn counts(v: &Value) -> Vec<(String, u64)> {
 /// Compares one scan result with the truth; returns what differs.
 fn differences(name: &str, truth: &Value, got: &Value) -> Vec<String> {
     let mut bad = Vec::new();
+    let unread = got["totals"]["unread_mentions"].as_u64();
+    if unread != Some(0) {
+        bad.push(format!(
+            "{name}: {unread:?} header lines not read as blocks"
+        ));
+    }
     if counts(&truth["totals"]) != counts(&got["totals"]) {
         bad.push(format!(
             "{name}: totals {:?}, truth {:?}",

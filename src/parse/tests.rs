@@ -326,3 +326,26 @@ fn a_wide_character_right_before_a_warning_header_is_read_not_a_panic() {
         let _ = line(&text);
     }
 }
+
+#[test]
+fn a_header_mention_is_aiohttps_words_wherever_they_stand() {
+    for yes in [
+        "Unclosed client session",
+        "> Unclosed connector",
+        r#"{"msg": "Unclosed response\nclient_response: <ClientResponse(x) [200 OK]>"}"#,
+        "2025-06-28 ERROR (MainThread) [homeassistant] Error doing job: Unclosed client session (task: None)",
+        "Unclosed connection",
+        "Unclosed connection Connection<ConnectionKey(host='a', port=1)>",
+    ] {
+        assert!(mentions_header(yes), "{yes}");
+    }
+    for no in [
+        "unclosed client session in lower case",
+        r#"  _warnings.warn(f"Unclosed connector {self!r}", ResourceWarning, **kwargs)"#,
+        "ResourceWarning: Unclosed connection <aiopg.connection.Connection object at 0x1>",
+        "Unclosed connection: Channel('127.0.0.1', 50051, ..., path=None)",
+        "xUnclosed connector",
+    ] {
+        assert!(!mentions_header(no), "{no}");
+    }
+}

@@ -112,6 +112,7 @@ fn default_policy_fails_on_leaks_only_and_the_budget_counts_new_pooled() {
             unknown: true,
         },
         max_pooled: None,
+        allow_unread: false,
     };
     assert!(evaluate(&noise, &strict, None).failed());
     let leak = summary(&[("/app/a.py", 1, CODE, Some(4))]);
@@ -122,6 +123,7 @@ fn default_policy_fails_on_leaks_only_and_the_budget_counts_new_pooled() {
             unknown: false,
         },
         max_pooled: Some(n),
+        allow_unread: false,
     };
     assert!(!evaluate(&leak, &budget(4), None).failed());
     assert!(evaluate(&leak, &budget(3), None).failed());
@@ -131,4 +133,19 @@ fn default_policy_fails_on_leaks_only_and_the_budget_counts_new_pooled() {
 fn a_bad_baseline_line_is_named() {
     let e = Baseline::parse("# ok\n0123456789abcdef\nnot-a-fingerprint\n").unwrap_err();
     assert_eq!(e.line, 3);
+}
+
+#[test]
+fn unread_mentions_fail_unless_allowed() {
+    let mut s = summary(&[]);
+    assert!(!evaluate(&s, &Policy::default(), None).failed());
+    s.unread_mentions = 2;
+    let v = evaluate(&s, &Policy::default(), None);
+    assert!(v.failed());
+    assert!(v.reasons[0].contains("2 lines"), "{:?}", v.reasons);
+    let allow = Policy {
+        allow_unread: true,
+        ..Policy::default()
+    };
+    assert!(!evaluate(&s, &allow, None).failed());
 }
