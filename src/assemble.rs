@@ -181,6 +181,16 @@ impl Assembler {
         }
         let took = self.start(line, text, pos, out);
         if !took && parse::mentions_header(text) && !is_pytest_summary_entry(text) {
+            // A paste that joined the block's lines: read them as the lines they were.
+            if let Some(parts) = crate::clean::split_joined(text) {
+                let mut took = false;
+                for p in parts.iter().filter(|p| p.len() < text.len()) {
+                    took |= self.push(p, pos, names, out);
+                }
+                if took {
+                    return true;
+                }
+            }
             self.unread_at(pos.line);
         }
         took

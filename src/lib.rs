@@ -22,6 +22,7 @@ pub mod app;
 pub mod assemble;
 pub mod ci;
 pub mod classify;
+pub mod clean;
 pub mod cli;
 pub mod envelope;
 pub mod escape;

@@ -447,9 +447,10 @@ impl<'g> Scanner<'g> {
                 Vec::new()
             },
         };
+        let text = crate::clean::line(l.text);
         let took = s
             .assembler
-            .push(l.text, &pos, &mut self.names, &mut self.events);
+            .push(&text, &pos, &mut self.names, &mut self.events);
         take_unread(&mut self.stats, &mut s.assembler);
         let from = out.decided.len();
         for e in self.events.drain(..) {
