@@ -13,8 +13,12 @@ use regex::Regex;
 use serde::Deserialize;
 
 /// The grammars shipped in `grammars/`, in the order they are tried (more specific first).
-const BUILTIN: [(&str, &str); 10] = [
+const BUILTIN: [(&str, &str); 12] = [
     ("cri", include_str!("../grammars/cri.toml")),
+    (
+        "kubectl-prefix",
+        include_str!("../grammars/kubectl-prefix.toml"),
+    ),
     ("heroku", include_str!("../grammars/heroku.toml")),
     (
         "journald-short",
@@ -25,6 +29,7 @@ const BUILTIN: [(&str, &str); 10] = [
         include_str!("../grammars/docker-timestamps.toml"),
     ),
     ("pm2", include_str!("../grammars/pm2.toml")),
+    ("compose", include_str!("../grammars/compose.toml")),
     ("docker-json", include_str!("../grammars/docker-json.toml")),
     (
         "journald-json",
@@ -62,6 +67,9 @@ pub enum GrammarError {
 struct Spec {
     name: String,
     summary: String,
+    /// `transport` (a container runtime, journald, a log drain) or `record` (a logger's
+    /// format); a transport's text is read again for a record inside it.
+    layer: Option<String>,
     kind: SpecKind,
     regex: Option<String>,
     partial: Option<String>,
@@ -128,6 +136,9 @@ pub struct Grammar {
     pub name: String,
     /// One line saying what it reads.
     pub summary: String,
+    /// A transport wraps whatever the process wrote; its text is read again for a record
+    /// layer (a JSON logger's object, another prefix).
+    pub transport: bool,
     shape: Shape,
     samples: Vec<Sample>,
 }
@@ -184,9 +195,19 @@ impl Grammar {
                 }
             }
         };
+        let transport = match spec.layer.as_deref() {
+            None | Some("record") => false,
+            Some("transport") => true,
+            Some(other) => {
+                return Err(GrammarError::Regex(format!(
+                    "layer `{other}`: expected `transport` or `record`"
+                )));
+            }
+        };
         let g = Grammar {
             name: spec.name,
             summary: spec.summary,
+            transport,
             shape,
             samples: spec.sample,
         };
@@ -411,7 +432,7 @@ impl<'g> Unwrapper<'g> {
         if let Some(k) = oldest
             && let Some(p) = self.pieces.remove(&k)
         {
-            push_lines(out, &k, &p.text, p.ts, p.lines);
+            self.emit(out, &k, &p.text, p.ts, p.lines);
         }
     }
 
@@ -420,7 +441,7 @@ impl<'g> Unwrapper<'g> {
         let mut left: Vec<_> = self.pieces.drain().collect();
         left.sort_by(|a, b| a.0.cmp(&b.0));
         for (stream, p) in left {
-            push_lines(out, &stream, &p.text, p.ts, p.lines);
+            self.emit(out, &stream, &p.text, p.ts, p.lines);
         }
     }
 
@@ -533,7 +554,7 @@ impl<'g> Unwrapper<'g> {
                 };
                 self.pieces.insert(stream, piece);
             } else {
-                push_lines(out, &stream, text, ts, vec![n]);
+                self.emit(out, &stream, text, ts, vec![n]);
             }
             return;
         };
@@ -551,41 +572,161 @@ impl<'g> Unwrapper<'g> {
         if is_piece && p.lines.len() < MAX_PIECE_LINES {
             self.pieces.insert(stream, p);
         } else {
-            push_lines(out, &stream, &p.text, p.ts, p.lines);
+            self.emit(out, &stream, &p.text, p.ts, p.lines);
         }
+    }
+
+    /// Emits the lines of a whole text a grammar took out of its envelope. A transport's text
+    /// is what the process wrote, which may be a record of its own: a JSON logger's object
+    /// (structlog inside CRI) or another prefix (`docker compose logs -t`). Those are taken
+    /// off too, at most [`MAX_LAYERS`] deep. A JSON record adds no stream of its own: the
+    /// process's raw stderr and its JSON records are one stream.
+    fn emit(
+        &self,
+        out: &mut Vec<Logical>,
+        stream: &str,
+        text: &str,
+        ts: Option<String>,
+        lines: Vec<u64>,
+    ) {
+        emit_layers(self.grammars, out, stream, text, ts, &lines, 0);
     }
 }
 
+/// Envelopes read inside one another at most.
+const MAX_LAYERS: usize = 3;
+
+fn emit_layers(
+    grammars: &[Grammar],
+    out: &mut Vec<Logical>,
+    stream: &str,
+    text: &str,
+    ts: Option<String>,
+    lines: &[u64],
+    depth: usize,
+) {
+    for piece in text.split('\n') {
+        let piece = piece.strip_suffix('\r').unwrap_or(piece);
+        if depth < MAX_LAYERS
+            && could_be_structured(piece)
+            && let Some((inner_stream, inner, inner_ts)) = inner_record(grammars, piece)
+        {
+            let stream = match inner_stream {
+                Some(s) if !s.is_empty() => format!("{stream} {s}"),
+                _ => stream.to_owned(),
+            };
+            emit_layers(
+                grammars,
+                out,
+                &stream,
+                &inner,
+                ts.clone().or(inner_ts),
+                lines,
+                depth + 1,
+            );
+            continue;
+        }
+        out.push(Logical {
+            stream: stream.to_owned(),
+            text: piece.to_owned(),
+            ts: ts.clone(),
+            lines: lines.to_vec(),
+        });
+    }
+}
+
+/// The text inside `piece` when a structured grammar reads it: a JSON record's message, or a
+/// prefix grammar's text (its partial marker ignored: pieces are joined by the outer layer).
+fn inner_record(
+    grammars: &[Grammar],
+    piece: &str,
+) -> Option<(Option<String>, String, Option<String>)> {
+    for g in grammars {
+        match &g.shape {
+            Shape::Json {
+                text, stream, time, ..
+            } => {
+                let Some(body) = json_fields(piece, text) else {
+                    continue;
+                };
+                let mut msg = text_of(&body, text).unwrap_or_default();
+                while msg.ends_with('\n') || msg.ends_with('\r') {
+                    msg.pop();
+                }
+                let ts = time
+                    .iter()
+                    .find_map(|f| body.get(f).and_then(|v| v.as_str()))
+                    .map(str::to_owned);
+                let key = stream_key(&body, stream);
+                return Some((Some(key), msg, ts));
+            }
+            Shape::Prefix { regex, .. } => {
+                let Some(c) = regex.captures(piece) else {
+                    continue;
+                };
+                let text = c.name("text").map_or("", |m| m.as_str()).to_owned();
+                let stream = c.name("stream").map(|m| m.as_str().to_owned());
+                let ts = c.name("ts").map(|m| m.as_str().to_owned());
+                return Some((stream, text, ts));
+            }
+            Shape::Raw(_) => {}
+        }
+    }
+    None
+}
+
 /// Whether a line starts the way some structured envelope does: a JSON object, a
-/// timestamp or PM2 id (a digit), or a syslog month (`Nov 23 …`). Cheap, and false for the
-/// lines of a plain-text block (`Unclosed …`, `client_session: …`, `  File "…"`).
+/// timestamp or PM2 id (a digit), a syslog month (`Nov 23 …`), `kubectl logs --prefix`'s
+/// `[pod/…]` or a compose service column (`api-1  | `). Cheap, and false for the lines of a
+/// plain-text block (`Unclosed …`, `client_session: …`, `  File "…"`).
 fn could_be_structured(line: &str) -> bool {
     let b = line.as_bytes();
     match b.first() {
         Some(b'{' | b'0'..=b'9') => true,
+        Some(b'[') => b.starts_with(b"[pod/"),
+        Some(b'a'..=b'z') => compose_column(b),
         Some(b'A'..=b'Z') => {
-            b.len() > 4
-                && b[3] == b' '
-                && matches!(
-                    &b[..3],
-                    b"Jan"
-                        | b"Feb"
-                        | b"Mar"
-                        | b"Apr"
-                        | b"May"
-                        | b"Jun"
-                        | b"Jul"
-                        | b"Aug"
-                        | b"Sep"
-                        | b"Oct"
-                        | b"Nov"
-                        | b"Dec"
-                )
+            compose_column(b)
+                || b.len() > 4
+                    && b[3] == b' '
+                    && matches!(
+                        &b[..3],
+                        b"Jan"
+                            | b"Feb"
+                            | b"Mar"
+                            | b"Apr"
+                            | b"May"
+                            | b"Jun"
+                            | b"Jul"
+                            | b"Aug"
+                            | b"Sep"
+                            | b"Oct"
+                            | b"Nov"
+                            | b"Dec"
+                    )
         }
         // JSON's own whitespace is ASCII: no need to decode to skip it.
         Some(b' ' | b'\t') => b.iter().find(|&&c| c != b' ' && c != b'\t') == Some(&b'{'),
         _ => false,
     }
+}
+
+/// `name-1  | `: a `|` within the first 80 bytes, after spaces after `-N` or `_N`.
+fn compose_column(b: &[u8]) -> bool {
+    let head = &b[..b.len().min(80)];
+    let Some(bar) = memchr::memchr(b'|', head) else {
+        return false;
+    };
+    let before = head[..bar].trim_ascii_end();
+    let digits = before
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    digits > 0
+        && before.len() > digits
+        && matches!(before[before.len() - digits - 1], b'-' | b'_')
+        && head.get(bar + 1) == Some(&b' ')
 }
 
 /// The pieces of a split line read so far.
@@ -603,23 +744,6 @@ const MAX_PIECE_STREAMS: usize = 1024;
 /// Pieces joined into one line at most; a longer run ends the line there (counted as cut),
 /// so the physical lines it holds stay bounded.
 const MAX_PIECE_LINES: usize = 4096;
-
-fn push_lines(
-    out: &mut Vec<Logical>,
-    stream: &str,
-    text: &str,
-    ts: Option<String>,
-    lines: Vec<u64>,
-) {
-    for piece in text.split('\n') {
-        out.push(Logical {
-            stream: stream.to_owned(),
-            text: piece.strip_suffix('\r').unwrap_or(piece).to_owned(),
-            ts: ts.clone(),
-            lines: lines.clone(),
-        });
-    }
-}
 
 fn truncate_str(s: &str, max: usize) -> &str {
     let mut end = max.min(s.len());

@@ -30,14 +30,17 @@ const DETECT_BYTES: usize = 1 << 20;
 /// matter and is skipped without being decoded or unwrapped. journald gives a message that
 /// is not UTF-8 as an array of byte values, which no text search sees into.
 /// `Exception ignored in:` starts the `-W error` form of a block, which `filter` must leave
-/// out whole.
-const TRIGGERS: [&str; 6] = [
+/// out whole. A CRI partial line (`stderr P`) is read whatever it holds: its words may be
+/// cut in two across pieces (a header split at the runtime's line limit).
+const TRIGGERS: [&str; 8] = [
     "nclosed",
     "Task was destroyed",
     "never awaited",
     "Exception ignored",
     "\"MESSAGE\":[",
     "\"MESSAGE\": [",
+    "stderr P ",
+    "stdout P ",
 ];
 
 /// Counts about one input.
