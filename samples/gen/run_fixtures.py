@@ -25,7 +25,12 @@ VENVS = {
     "A": ("py312-aio313", "3.12.1", "3.13.5"),
     "B": ("py311-aio310", "3.11.7", "3.10.11"),
     "C": ("py313-aio311", "3.13.0", "3.11.18"),
+    "L2": ("py312-litellm172", "3.12.1", "3.12.15"),
+    "L4": ("py313-litellm174", "3.13.0", "3.12.15"),
 }
+# the third-party library a fixture's program drives (recorded in the truth's settings)
+LIBRARY = {"L2": "litellm 1.72.6", "L4": "litellm 1.74.9"}
+LITELLM = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}  # never fetch the cost map
 DEBUG = {"PYTHONASYNCIODEBUG": "1"}
 WDEF = ["-W", "default::ResourceWarning"]
 TM = {"PYTHONTRACEMALLOC": "25"}
@@ -89,6 +94,26 @@ FIXTURES = [
     F("connection_debug_wdefault", "A", "connection.py", "bare", DEBUG, WDEF,
       notes="Unclosed connection: connections acquired by hand with connector.connect() and never released."),
     F("list_connection_debug", "B", "connection.py", "logging", DEBUG, style="basic"),
+    # LiteLLM (issues #11657 and #13251): sessions built by LiteLLM's factory lambda
+    F("litellm172_embedding_debug", "L2", "litellm_embedding.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's module-level async client",
+      notes="LiteLLM #11657: sync litellm.embedding(ollama/...) per document (asyncio.run inside LiteLLM) and asyncio.run(aembedding) per query; each new loop makes LiteLLM's transport build a new session from its factory lambda and drop the old one unclosed."),
+    F("litellm172_embedding_nodebug", "L2", "litellm_embedding.py", "bare", dict(LITELLM),
+      held_by="LiteLLM's module-level async client",
+      notes="Same program as litellm172_embedding_debug without debug mode: no call sites."),
+    F("litellm174_embedding_debug", "L4", "litellm_embedding.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's module-level async client",
+      notes="LiteLLM #11657 usage on 1.74.9: the sync ollama embedding no longer leaks; the asyncio.run(aembedding) per query still does."),
+    F("litellm172_acompletion_debug", "L2", "litellm_acompletion.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's cached async HTTP client",
+      notes="LiteLLM #13251: 60 acompletion calls under asyncio.Semaphore(20) in one asyncio.run; the cached client's session (up to 20 pooled connections) is finalized unclosed at interpreter exit."),
+    F("litellm172_acompletion_cri", "L2", "litellm_acompletion.py", "cri",
+      dict(DEBUG, APP_STDOUT="1", **LITELLM), style="basic",
+      held_by="LiteLLM's cached async HTTP client",
+      notes="litellm172_acompletion_debug in a container: containerd style CRI lines, app INFO lines on stdout, LiteLLM's own output and asyncio's blocks on stderr."),
+    F("litellm174_acompletion_debug", "L4", "litellm_acompletion.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's cached async HTTP client",
+      notes="LiteLLM #13251 usage on 1.74.9: LiteLLM's atexit cleanup closes its cached clients, nothing is printed."),
 ]
 
 
@@ -210,6 +235,8 @@ def make(fx, venvs, tmp):
         settings["app_logs_on_stdout"] = True
     if fx["env"].get("ACCESS_LOG"):
         settings["access_log"] = True
+    if fx["venv"] in LIBRARY:
+        settings["library"] = LIBRARY[fx["venv"]]
     totals = dict(raw["totals"])
     sites = {s["site"]: dict(s) for s in raw["sites"]}
     hidden = raw.get("hidden_pooled_connections", 0)
@@ -237,7 +264,13 @@ def make(fx, venvs, tmp):
     for r in [raw] + ([extra_raw] if extra_raw else []):
         late = [e for e in r["events"] if e.get("alive_at_finish")]
         if late:
-            notes.append("%d object(s) (%s) were still alive when the truth was written (held by pytest) and "
+            if fx.get("held_by"):
+                notes.append("%d object(s) (%s) were still alive when the truth was written (held by %s) and "
+                             "are finalized at interpreter exit: the truth counts them from the same __del__ "
+                             "condition evaluated on the live objects; their blocks are printed at the end of "
+                             "the log." % (len(late), ", ".join(sorted({e["kind"] for e in late})), fx["held_by"]))
+            else:
+                notes.append("%d object(s) (%s) were still alive when the truth was written (held by pytest) and "
                          "are finalized at interpreter exit, after pytest's summary: the truth counts them from "
                          "the same __del__ condition evaluated on the live objects; their W and L blocks are "
                          "printed raw at the end of the log." % (
