@@ -22,8 +22,8 @@ import time
 
 from aiohttp import web
 
-ES_HEADERS = {"X-Elastic-Product": "Elasticsearch",
-              "Content-Type": "application/vnd.elasticsearch+json; compatible-with=8"}
+ES_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
+ES_TYPE = "application/vnd.elasticsearch+json"
 
 
 def _vec(text, n=8):
@@ -100,10 +100,10 @@ async def graphql(request):
 async def es_info(request):
     return web.json_response({
         "name": "es-local", "cluster_name": "docker-cluster", "cluster_uuid": "local0uuid0000000000000",
-        "version": {"number": "8.15.0", "build_flavor": "default", "build_type": "docker",
+        "version": {"number": "9.1.0", "build_flavor": "default", "build_type": "docker",
                     "lucene_version": "9.11.1", "minimum_wire_compatibility_version": "7.17.0",
                     "minimum_index_compatibility_version": "7.0.0"},
-        "tagline": "You Know, for Search"}, headers=ES_HEADERS)
+        "tagline": "You Know, for Search"}, headers=ES_HEADERS, content_type=ES_TYPE)
 
 
 async def es_search(request):
@@ -115,7 +115,7 @@ async def es_search(request):
         "hits": {"total": {"value": 2, "relation": "eq"}, "max_score": 1.0,
                  "hits": [{"_index": index, "_id": str(i), "_score": 1.0,
                            "_source": {"sku": "A-%d" % i, "price": 10 + i}} for i in range(2)]}},
-        headers=ES_HEADERS)
+        headers=ES_HEADERS, content_type=ES_TYPE)
 
 
 async def item(request):

@@ -27,6 +27,7 @@ VENVS = {
     "C": ("py313-aio311", "3.13.0", "3.11.18"),
     "L2": ("py312-litellm172", "3.12.1", "3.12.15"),
     "L4": ("py313-litellm174", "3.13.0", "3.12.15"),
+    "X": ("py313-libs", "3.13.0", "3.12.15"),
 }
 # the third-party library a fixture's program drives (recorded in the truth's settings)
 LIBRARY = {"L2": "litellm 1.72.6", "L4": "litellm 1.74.9"}
@@ -114,6 +115,19 @@ FIXTURES = [
     F("litellm174_acompletion_debug", "L4", "litellm_acompletion.py", "bare", dict(DEBUG, **LITELLM),
       held_by="LiteLLM's cached async HTTP client",
       notes="LiteLLM #13251 usage on 1.74.9: LiteLLM's atexit cleanup closes its cached clients, nothing is printed."),
+    # third-party libraries that build sessions in other shapes (one venv, py313-libs)
+    F("gql_percall_debug", "X", "lib_gql.py", "bare", DEBUG, library="gql 4.4.0",
+      notes="gql AIOHTTPTransport: Client.connect_async() per call, never close_async(); session built in AIOHTTPTransport.connect()."),
+    F("elasticsearch_percall_debug", "X", "lib_elasticsearch.py", "bare", DEBUG,
+      library="elasticsearch 9.5.1, elastic-transport 9.4.2",
+      notes="AsyncElasticsearch per request, never closed. elastic-transport builds the TCPConnector inside ClientSession(...)'s argument list, so the connector exists before the session; the cycle collector finalizes the connector first, the session then counts as closed and prints nothing: lone connector blocks (FORMATS §5)."),
+    F("aiohttp_retry_percall_debug", "X", "lib_aiohttp_retry.py", "bare", DEBUG, library="aiohttp-retry 2.9.1",
+      notes="RetryClient per call, never closed; the session is built in RetryClient.__init__."),
+    F("openai_aiohttp_percall_debug", "X", "lib_openai_aiohttp.py", "bare", DEBUG,
+      library="openai 2.46.0, httpx-aiohttp 0.2.0",
+      notes="AsyncOpenAI(http_client=DefaultAioHttpClient()) per call, never closed. httpx-aiohttp creates the TCPConnector a few statements before ClientSession(connector=connector): connector first, so only lone connector blocks are printed (the session counts as closed once its connector was finalized)."),
+    F("client_cache_percall_debug", "X", "lib_client_cache.py", "bare", DEBUG, library="aiohttp-client-cache 0.15.0",
+      notes="CachedSession (a ClientSession subclass) per call, never closed; the log names the subclass aiohttp_client_cache.session.CachedSession."),
 ]
 
 
@@ -235,8 +249,8 @@ def make(fx, venvs, tmp):
         settings["app_logs_on_stdout"] = True
     if fx["env"].get("ACCESS_LOG"):
         settings["access_log"] = True
-    if fx["venv"] in LIBRARY:
-        settings["library"] = LIBRARY[fx["venv"]]
+    if fx.get("library") or fx["venv"] in LIBRARY:
+        settings["library"] = fx.get("library") or LIBRARY[fx["venv"]]
     totals = dict(raw["totals"])
     sites = {s["site"]: dict(s) for s in raw["sites"]}
     hidden = raw.get("hidden_pooled_connections", 0)
