@@ -14,6 +14,7 @@ import threading
 import time
 
 import envelopes as E
+import paths
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLES = os.path.dirname(HERE)
@@ -24,7 +25,13 @@ VENVS = {
     "A": ("py312-aio313", "3.12.1", "3.13.5"),
     "B": ("py311-aio310", "3.11.7", "3.10.11"),
     "C": ("py313-aio311", "3.13.0", "3.11.18"),
+    "L2": ("py312-litellm172", "3.12.1", "3.12.15"),
+    "L4": ("py313-litellm174", "3.13.0", "3.12.15"),
+    "X": ("py313-libs", "3.13.0", "3.12.15"),
 }
+# the third-party library a fixture's program drives (recorded in the truth's settings)
+LIBRARY = {"L2": "litellm 1.72.6", "L4": "litellm 1.74.9"}
+LITELLM = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}  # never fetch the cost map
 DEBUG = {"PYTHONASYNCIODEBUG": "1"}
 WDEF = ["-W", "default::ResourceWarning"]
 TM = {"PYTHONTRACEMALLOC": "25"}
@@ -88,6 +95,39 @@ FIXTURES = [
     F("connection_debug_wdefault", "A", "connection.py", "bare", DEBUG, WDEF,
       notes="Unclosed connection: connections acquired by hand with connector.connect() and never released."),
     F("list_connection_debug", "B", "connection.py", "logging", DEBUG, style="basic"),
+    # LiteLLM (issues #11657 and #13251): sessions built by LiteLLM's factory lambda
+    F("litellm172_embedding_debug", "L2", "litellm_embedding.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's module-level async client",
+      notes="LiteLLM #11657: sync litellm.embedding(ollama/...) per document (asyncio.run inside LiteLLM) and asyncio.run(aembedding) per query; each new loop makes LiteLLM's transport build a new session from its factory lambda and drop the old one unclosed."),
+    F("litellm172_embedding_nodebug", "L2", "litellm_embedding.py", "bare", dict(LITELLM),
+      held_by="LiteLLM's module-level async client",
+      notes="Same program as litellm172_embedding_debug without debug mode: no call sites."),
+    F("litellm174_embedding_debug", "L4", "litellm_embedding.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's module-level async client",
+      notes="LiteLLM #11657 usage on 1.74.9: the sync ollama embedding no longer leaks; the asyncio.run(aembedding) per query still does."),
+    F("litellm172_acompletion_debug", "L2", "litellm_acompletion.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's cached async HTTP client",
+      notes="LiteLLM #13251: 60 acompletion calls under asyncio.Semaphore(20) in one asyncio.run; the cached client's session (up to 20 pooled connections) is finalized unclosed at interpreter exit."),
+    F("litellm172_acompletion_cri", "L2", "litellm_acompletion.py", "cri",
+      dict(DEBUG, APP_STDOUT="1", **LITELLM), style="basic",
+      held_by="LiteLLM's cached async HTTP client",
+      notes="litellm172_acompletion_debug in a container: containerd style CRI lines, app INFO lines on stdout, LiteLLM's own output and asyncio's blocks on stderr."),
+    F("litellm174_acompletion_debug", "L4", "litellm_acompletion.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's cached async HTTP client",
+      notes="LiteLLM #13251 usage on 1.74.9: LiteLLM's atexit cleanup closes its cached clients, nothing is printed."),
+    # third-party libraries that build sessions in other shapes (one venv, py313-libs)
+    F("gql_percall_debug", "X", "lib_gql.py", "bare", DEBUG, library="gql 4.4.0",
+      notes="gql AIOHTTPTransport: Client.connect_async() per call, never close_async(); session built in AIOHTTPTransport.connect()."),
+    F("elasticsearch_percall_debug", "X", "lib_elasticsearch.py", "bare", DEBUG,
+      library="elasticsearch 9.5.1, elastic-transport 9.4.2",
+      notes="AsyncElasticsearch per request, never closed. elastic-transport builds the TCPConnector inside ClientSession(...)'s argument list, so the connector exists before the session; the cycle collector finalizes the connector first, the session then counts as closed and prints nothing: lone connector blocks (FORMATS §5)."),
+    F("aiohttp_retry_percall_debug", "X", "lib_aiohttp_retry.py", "bare", DEBUG, library="aiohttp-retry 2.9.1",
+      notes="RetryClient per call, never closed; the session is built in RetryClient.__init__."),
+    F("openai_aiohttp_percall_debug", "X", "lib_openai_aiohttp.py", "bare", DEBUG,
+      library="openai 2.46.0, httpx-aiohttp 0.2.0",
+      notes="AsyncOpenAI(http_client=DefaultAioHttpClient()) per call, never closed. httpx-aiohttp creates the TCPConnector a few statements before ClientSession(connector=connector): connector first, so only lone connector blocks are printed (the session counts as closed once its connector was finalized)."),
+    F("client_cache_percall_debug", "X", "lib_client_cache.py", "bare", DEBUG, library="aiohttp-client-cache 0.15.0",
+      notes="CachedSession (a ClientSession subclass) per call, never closed; the log names the subclass aiohttp_client_cache.session.CachedSession."),
 ]
 
 
@@ -137,17 +177,26 @@ def run_program(fx, venvs, truth_path, journal_path=None, script=None):
     return capture(cmd, env, cwd)
 
 
+def rewriter(fx, venvs):
+    """Machine paths -> container layout (paths.py), for output lines and truth."""
+    vdir = os.path.join(venvs, VENVS[fx["venv"]][0])
+    return paths.Rewriter(REPO, vdir, os.path.join(vdir, "bin", "python"))
+
+
 def make(fx, venvs, tmp):
     name = fx["name"]
+    rw = rewriter(fx, venvs)
     tpath = os.path.join(tmp, name + ".raw.json")
     jpath = os.path.join(tmp, name + ".journal.jsonl")
     env_name = fx["envelope"]
     extra_raw = None
     if env_name == "ci-mixed":
         lines, pid, rc = run_program(dict(fx, wopts=[]), venvs, tpath, script="pytest")
+        lines = rw.lines(lines)
         tpath2 = os.path.join(tmp, name + ".raw2.json")
         lines2, pid2, rc2 = run_program(dict(fx, style="asctime", env={}), venvs, tpath2, script="shared.py")
-        extra_raw = json.load(open(tpath2))
+        lines2 = rw.lines(lines2)
+        extra_raw = rw.obj(json.load(open(tpath2)))
         out = ["##[group]Run python -m pytest -p no:cacheprovider", "python -m pytest -p no:cacheprovider"]
         out += [l[2] for l in lines]
         out += ["##[endgroup]", "##[group]Service logs",
@@ -157,6 +206,7 @@ def make(fx, venvs, tmp):
         scripts = ["samples/gen/pytest_suite/test_prices.py", "samples/gen/shared.py"]
     else:
         lines, pid, rc = run_program(fx, venvs, tpath, journal_path=jpath if fx["style"] == "journal" else None)
+        lines = rw.lines(lines)
         scripts = ["samples/gen/pytest_suite/test_prices.py" if fx["script"] == "pytest"
                    else "samples/gen/" + fx["script"]]
         host, ident = "api-01", "pricebot"
@@ -172,7 +222,7 @@ def make(fx, venvs, tmp):
         elif env_name == "journald-short":
             out = E.journald_short_stream(lines, host, ident, pid)
         elif env_name in ("journald-short-iso", "journald-json"):
-            entries = [json.loads(l) for l in open(jpath)]
+            entries = [rw.obj(json.loads(l)) for l in open(jpath)]
             stream = [(t, s, x, pid) for t, s, x in lines]
             if env_name == "journald-json":
                 if stream:
@@ -187,7 +237,7 @@ def make(fx, venvs, tmp):
             out = E.pm2(lines)
         else:
             raise SystemExit("unknown envelope " + env_name)
-    raw = json.load(open(tpath))
+    raw = rw.obj(json.load(open(tpath)))
     vdir, pyver, aiover = VENVS[fx["venv"]]
     settings = {
         "PYTHONASYNCIODEBUG": fx["env"].get("PYTHONASYNCIODEBUG"),
@@ -199,6 +249,8 @@ def make(fx, venvs, tmp):
         settings["app_logs_on_stdout"] = True
     if fx["env"].get("ACCESS_LOG"):
         settings["access_log"] = True
+    if fx.get("library") or fx["venv"] in LIBRARY:
+        settings["library"] = fx.get("library") or LIBRARY[fx["venv"]]
     totals = dict(raw["totals"])
     sites = {s["site"]: dict(s) for s in raw["sites"]}
     hidden = raw.get("hidden_pooled_connections", 0)
@@ -208,9 +260,13 @@ def make(fx, venvs, tmp):
         for k, v in extra_raw["totals"].items():
             totals[k] += v
         for s in extra_raw["sites"]:
-            cur = sites.setdefault(s["site"], {k: 0 for k in s if k != "site"} | {"site": s["site"]})
+            cur = sites.setdefault(s["site"], {k: 0 for k in s if k not in ("site", "created_in")}
+                                   | {"site": s["site"], "created_in": s["created_in"]})
+            if cur["created_in"] != s["created_in"]:
+                notes.append("site %s: findings created in %s and %s" % (
+                    s["site"], cur["created_in"], s["created_in"]))
             for k, v in s.items():
-                if k != "site":
+                if k not in ("site", "created_in"):
                     cur[k] += v
         hidden += extra_raw.get("hidden_pooled_connections", 0)
         shows = shows or extra_raw["shows_sites"]
@@ -222,7 +278,13 @@ def make(fx, venvs, tmp):
     for r in [raw] + ([extra_raw] if extra_raw else []):
         late = [e for e in r["events"] if e.get("alive_at_finish")]
         if late:
-            notes.append("%d object(s) (%s) were still alive when the truth was written (held by pytest) and "
+            if fx.get("held_by"):
+                notes.append("%d object(s) (%s) were still alive when the truth was written (held by %s) and "
+                             "are finalized at interpreter exit: the truth counts them from the same __del__ "
+                             "condition evaluated on the live objects; their blocks are printed at the end of "
+                             "the log." % (len(late), ", ".join(sorted({e["kind"] for e in late})), fx["held_by"]))
+            else:
+                notes.append("%d object(s) (%s) were still alive when the truth was written (held by pytest) and "
                          "are finalized at interpreter exit, after pytest's summary: the truth counts them from "
                          "the same __del__ condition evaluated on the live objects; their W and L blocks are "
                          "printed raw at the end of the log." % (
@@ -238,6 +300,9 @@ def make(fx, venvs, tmp):
                 ", ".join(parts),
                 "; -W default prints a repeated text (reused address, same location) only once, the L block still appears"
                 if any(not e.get("W_shown") for e in warned) else ""))
+        for site, created in sorted(r.get("created_in_conflicts", {}).items()):
+            notes.append("site %s: findings created in %s (created_in gives the most common)" % (
+                site, ", ".join(created)))
         if r["site_mismatches"]:
             notes.append("site mismatch: %s" % r["site_mismatches"])
         if r["alive_tracked_objects"]:
@@ -260,7 +325,7 @@ def make(fx, venvs, tmp):
     if hidden:
         truth["hidden_pooled_connections"] = hidden
     truth["exit_code"] = rc
-    truth["notes"] = " ".join(notes)
+    truth["notes"] = rw(" ".join(notes))
     text = "\n".join(out) + "\n"
     logp = os.path.join(LOGS, name + ".log")
     for p in (logp, logp + ".gz"):
