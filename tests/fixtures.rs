@@ -51,6 +51,19 @@ fn counts(v: &Value) -> Vec<(String, u64)> {
 /// Compares one scan result with the truth; returns what differs.
 fn differences(name: &str, truth: &Value, got: &Value) -> Vec<String> {
     let mut bad = Vec::new();
+    for field in ["/work/", "/root/", ".pyenv", ".venvs"] {
+        let paths: String = got["sites"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| ["file", "outer", "created_in"].map(|k| s[k].to_string()))
+            .collect();
+        if paths.contains(field) {
+            bad.push(format!(
+                "{name}: names the machine that generated it ({field})"
+            ));
+        }
+    }
     let unread = got["totals"]["unread_mentions"].as_u64();
     if unread != Some(0) {
         bad.push(format!(
@@ -79,6 +92,12 @@ fn differences(name: &str, truth: &Value, got: &Value) -> Vec<String> {
         match got_sites.iter().find(|g| g["site"].as_str() == Some(key)) {
             None => bad.push(format!("{name}: site {key} not reported")),
             Some(g) => {
+                if g["created_in"] != s["created_in"] {
+                    bad.push(format!(
+                        "{name}: {key} created_in {}, truth {}",
+                        g["created_in"], s["created_in"]
+                    ));
+                }
                 for k in KEYS {
                     if let Some(want) = s[k].as_u64()
                         && g[k].as_u64() != Some(want)

@@ -100,7 +100,7 @@ fn a_baseline_passes_its_own_sites_in_every_envelope_and_fails_a_new_one() {
         .code(0);
     let text = std::fs::read_to_string(&baseline).unwrap();
     assert!(
-        text.contains("# leak at gen/percall.py:26 in fetch_price"),
+        text.contains("# leak at app/percall.py:26 in fetch_price"),
         "{text}"
     );
 
@@ -444,7 +444,7 @@ fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
 fn sarif_has_a_result_per_site_outside_the_baseline_with_rules_and_locations() {
     let out = unclosed()
         .args(["check", "-f", "sarif"])
-        .env("GITHUB_WORKSPACE", "/work/main")
+        .env("GITHUB_WORKSPACE", "/app")
         .arg(sample("percall_debug_bare.log"))
         .arg(sample("noise_basic_debug.log"))
         .assert()
@@ -461,7 +461,7 @@ fn sarif_has_a_result_per_site_outside_the_baseline_with_rules_and_locations() {
     let uri = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         .as_str()
         .unwrap();
-    assert_eq!(uri, "samples/gen/percall.py", "relative to the workspace");
+    assert_eq!(uri, "percall.py", "relative to the workspace");
     let rules: Vec<&str> = run["tool"]["driver"]["rules"]
         .as_array()
         .unwrap()
