@@ -84,8 +84,9 @@ pub enum Event {
     /// An ordinary line: it separates the blocks before and after it. Carries the physical
     /// lines of a would-be block that turned out to be ordinary text.
     Text(Vec<u64>),
-    /// An empty line outside a block: it separates nothing.
-    Blank,
+    /// Empty lines outside a block: they separate nothing. Carries the physical lines of
+    /// empty lines held inside a block that then ended before them (a double-spaced paste).
+    Blank(Vec<u64>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +114,20 @@ struct Open {
     /// An L header's prefix looked like a logging record, so a missing body is worth an
     /// `unknown` finding rather than being read as prose.
     record_like: bool,
+    /// Empty lines read since the block's last line: they belong to it if a line of the block
+    /// follows (a paste with an empty line between every two lines), else they are outside.
+    blanks: Vec<u64>,
+}
+
+/// Empty lines a block may hold between two of its lines.
+const MAX_BLANKS: usize = 2;
+
+impl Open {
+    /// Takes the held empty lines into the block: a line of the block came after them.
+    fn take_blanks(&mut self) {
+        let blanks = std::mem::take(&mut self.blanks);
+        self.block.lines.extend(blanks);
+    }
 }
 
 /// Groups the logical lines of one stream into blocks.
@@ -158,13 +173,19 @@ impl Assembler {
                 open.block.add_frame(f);
             }
             open.state = State::AfterFrame(t);
+            open.take_blanks();
             open.block.take_lines(pos);
             return true;
         }
         let line = parse::line(text);
         if let Some(open) = &mut self.open {
             if open.accept(&line, text, names) {
+                open.take_blanks();
                 open.block.take_lines(pos);
+                return true;
+            }
+            if line == Line::Empty && open.blanks.len() < MAX_BLANKS {
+                open.blanks.push(pos.line);
                 return true;
             }
             // A header followed at once by another kind's context key (aiopg's
@@ -175,6 +196,9 @@ impl Assembler {
                 && matches!(line, Line::Key { .. });
             if foreign && let Some(o) = self.open.take() {
                 out.push(Event::Text(o.block.lines));
+                if !o.blanks.is_empty() {
+                    out.push(Event::Blank(o.blanks));
+                }
             } else {
                 self.close(out);
             }
@@ -208,8 +232,22 @@ impl Assembler {
     }
 
     fn close(&mut self, out: &mut Vec<Event>) {
-        let Some(open) = self.open.take() else { return };
-        let b = open.block;
+        let Some(mut open) = self.open.take() else {
+            return;
+        };
+        let blanks = std::mem::take(&mut open.blanks);
+        self.close_block(open, out);
+        if !blanks.is_empty() {
+            out.push(Event::Blank(blanks));
+        }
+    }
+
+    fn close_block(&mut self, open: Open, out: &mut Vec<Event>) {
+        let mut b = open.block;
+        if b.trace == Some(Trace::Source) && b.frames.is_empty() && open.state == State::Frames(Trace::Source) && b.channel == Channel::Log && !b.complete {
+            // Home Assistant's body-less record without the frames debug mode adds.
+            b.trace = None;
+        }
         if open.state == State::Unraisable {
             // The report never reached its `ResourceWarning:` line: it was ordinary text.
             out.push(Event::Text(b.lines));
@@ -247,10 +285,11 @@ impl Assembler {
                 true,
             ),
             Line::Bodyless { kind } => {
+                // Home Assistant drops the body; in debug mode the creation frames follow
+                // (`traceback.format_list`), with no `source_traceback:` line before them.
                 let mut b = Block::new(kind, Channel::Log, header_pos(pos, text));
-                b.take_lines(pos);
-                out.push(Event::Block(Box::new(b)));
-                return true;
+                b.trace = Some(Trace::Source);
+                (b, State::Frames(Trace::Source), true)
             }
             Line::Unraisable => (
                 Block::new(Kind::Session, Channel::Warning, pos.clone()),
@@ -258,7 +297,7 @@ impl Assembler {
                 true,
             ),
             Line::Empty => {
-                out.push(Event::Blank);
+                out.push(Event::Blank(Vec::new()));
                 return false;
             }
             _ => {
@@ -270,6 +309,7 @@ impl Assembler {
             block,
             state,
             record_like,
+            blanks: Vec::new(),
         };
         open.block.take_lines(pos);
         self.open = Some(open);

@@ -129,7 +129,13 @@ pub fn split_joined(text: &str) -> Option<Vec<String>> {
     let mut parts = Vec::with_capacity(cuts.len() + 1);
     let mut from = 0;
     for at in cuts {
-        parts.push(text[from..at].trim_end().to_string());
+        // Home Assistant glues the first creation frame to its message: `…session:   File "…`.
+        let part = text[from..at].trim_end();
+        let part = match part.strip_suffix(':') {
+            Some(p) if text[at..].starts_with(" File \"") => p,
+            _ => part,
+        };
+        parts.push(part.to_string());
         from = at + 1;
     }
     parts.push(text[from..].to_string());

@@ -173,7 +173,11 @@ impl Pairer {
     /// Reads one assembler event.
     pub fn push(&mut self, event: Event, out: &mut Vec<Decided>) {
         match event {
-            Event::Blank => {}
+            Event::Blank(lines) => {
+                if !lines.is_empty() {
+                    out.push(Decided::Text(lines));
+                }
+            }
             Event::Text(lines) => {
                 self.separate(out);
                 if !lines.is_empty() {

@@ -347,6 +347,11 @@ fn log_header(text: &str) -> Option<Line<'_>> {
                 .next_back()
                 .is_none_or(|c| !c.is_alphanumeric() && c != '"' && c != '\'' && c != '_');
             if separated && !prefix.contains('"') && !prefix.contains("warn(") {
+                // Home Assistant's loop exception handler: `Error doing job: Unclosed …`,
+                // the body dropped.
+                if prefix.ends_with("Error doing job: ") && kind.is_aiohttp() {
+                    return Some(Line::Bodyless { kind });
+                }
                 return Some(Line::LogHeader { kind, prefix });
             }
         }

@@ -54,7 +54,7 @@ fn block_ends_at_first_foreign_line_which_is_text() {
     assert!(
         matches!(
             ev.as_slice(),
-            [Event::Block(_), Event::Text(_), Event::Blank]
+            [Event::Block(_), Event::Text(_), Event::Blank(_)]
         ),
         "{ev:?}"
     );

@@ -54,7 +54,9 @@ fn an_ordinary_line_between_them_keeps_them_apart() {
 #[test]
 fn blank_lines_do_not_separate() {
     let d = decide(&[S[0], S[1], "", C[0], C[1], C[2]]);
-    assert_eq!(shapes(&d), vec![vec![Kind::Session, Kind::Connector]]);
+    // The empty line is handed back as outside any block, without separating the pair.
+    assert_eq!(d[0], Decided::Text(vec![3]));
+    assert_eq!(shapes(&d[1..]), vec![vec![Kind::Session, Kind::Connector]]);
 }
 
 #[test]
