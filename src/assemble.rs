@@ -244,7 +244,12 @@ impl Assembler {
 
     fn close_block(&mut self, open: Open, out: &mut Vec<Event>) {
         let mut b = open.block;
-        if b.trace == Some(Trace::Source) && b.frames.is_empty() && open.state == State::Frames(Trace::Source) && b.channel == Channel::Log && !b.complete {
+        if b.trace == Some(Trace::Source)
+            && b.frames.is_empty()
+            && open.state == State::Frames(Trace::Source)
+            && b.channel == Channel::Log
+            && !b.complete
+        {
             // Home Assistant's body-less record without the frames debug mode adds.
             b.trace = None;
         }

@@ -121,11 +121,18 @@ pub fn split_joined(text: &str) -> Option<Vec<String>> {
         .iter()
         .flat_map(|k| text.match_indices(k).map(|(i, _)| i))
         .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    // A header starts a line only after another line of a block: before that it is the
+    // first line's message, after its record prefix (`… Error doing job: Unclosed …`).
+    let first_key = cuts
+        .iter()
+        .copied()
+        .find(|&at| !text[at..].starts_with(" Unclosed"));
+    cuts.retain(|&at| first_key.is_some_and(|k| at >= k));
     if cuts.is_empty() {
         return None;
     }
-    cuts.sort_unstable();
-    cuts.dedup();
     let mut parts = Vec::with_capacity(cuts.len() + 1);
     let mut from = 0;
     for at in cuts {

@@ -13,7 +13,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 /// The grammars shipped in `grammars/`, in the order they are tried (more specific first).
-const BUILTIN: [(&str, &str); 12] = [
+const BUILTIN: [(&str, &str); 13] = [
     ("cri", include_str!("../grammars/cri.toml")),
     (
         "kubectl-prefix",
@@ -30,6 +30,7 @@ const BUILTIN: [(&str, &str); 12] = [
     ),
     ("pm2", include_str!("../grammars/pm2.toml")),
     ("compose", include_str!("../grammars/compose.toml")),
+    ("time-prefix", include_str!("../grammars/time-prefix.toml")),
     ("docker-json", include_str!("../grammars/docker-json.toml")),
     (
         "journald-json",
