@@ -1,7 +1,7 @@
 //! Assemble: group the logical lines of one stream into warning blocks.
 //!
 //! A block starts at a header line and takes every following line that can belong to it
-//! (FORMATS.md §2, §7); it ends at the first line that cannot, which is then read afresh.
+//! (docs/formats.md §2, §7); it ends at the first line that cannot, which is then read afresh.
 //! An empty line does not end a block by itself: the `Unclosed response` block contains one.
 //! State is bounded: a block keeps at most [`MAX_FRAMES`] frames.
 

@@ -1,4 +1,4 @@
-//! Classify: label a finding `leak`, `noise` or `unknown` (FORMATS.md §4).
+//! Classify: label a finding `leak`, `noise` or `unknown` (docs/formats.md §4).
 
 use crate::pair::Finding;
 use crate::parse::Kind;

@@ -411,7 +411,7 @@ impl SiteSummary {
     }
 }
 
-/// Counts of the related texts (FORMATS.md §8).
+/// Counts of the related texts (docs/formats.md §8).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Related {
     /// `ResourceWarning: unclosed transport`.

@@ -1,6 +1,6 @@
 //! Pair: turn one stream's blocks into objects, and objects into findings.
 //!
-//! Two steps, both on evidence only (FORMATS.md §1, §5):
+//! Two steps, both on evidence only (docs/formats.md §1, §5):
 //! - a W block directly followed by the L block of the same kind and repr is one object
 //!   reported by both channels (addresses are reused, so only adjacency makes them one);
 //! - a session and a connector next to each other in the same stream, in either order, are

@@ -1,6 +1,6 @@
 //! Parse: the grammar of one logical line of an aiohttp or asyncio warning block (nom).
 //!
-//! A block is several lines (FORMATS.md §2, §7); which lines belong together is decided by
+//! A block is several lines (docs/formats.md §2, §7); which lines belong together is decided by
 //! [`crate::assemble`], which asks this module what each line is. Nothing here allocates:
 //! every parser borrows from the line it was given.
 
@@ -14,7 +14,7 @@ use nom::{
 };
 
 /// What a block reports. The first four are aiohttp's own objects and make findings; the rest
-/// are the related texts users see beside them, counted on their own (FORMATS.md §8).
+/// are the related texts users see beside them, counted on their own (docs/formats.md §8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// `Unclosed client session`
@@ -44,7 +44,7 @@ impl Kind {
         )
     }
 
-    /// The context keys asyncio prints for this kind's L block (FORMATS.md §2).
+    /// The context keys asyncio prints for this kind's L block (docs/formats.md §2).
     fn keys(self) -> &'static [&'static str] {
         match self {
             Kind::Session => &["client_session"],
@@ -76,7 +76,7 @@ impl Kind {
     }
 }
 
-/// Which of the two channels printed a block (FORMATS.md §1).
+/// Which of the two channels printed a block (docs/formats.md §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Channel {
     /// asyncio's exception handler: a multi-line ERROR record.
@@ -442,7 +442,7 @@ fn is_unraisable(text: &str) -> bool {
     .any(|f| rest.contains(f))
 }
 
-/// Pooled connections listed in a connector block's `connections:` value (FORMATS.md §3).
+/// Pooled connections listed in a connector block's `connections:` value (docs/formats.md §3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pool {
     /// Entries counted: one per `(<protocol>, time)` tuple, across all keys.

@@ -11,7 +11,7 @@ use std::path::Path;
 use flate2::read::MultiGzDecoder;
 
 /// Default line limit: 1 MiB, room for a `connections:` line of some 12,000 pooled
-/// connections (300 make 25 KB, FORMATS.md §3).
+/// connections (300 make 25 KB, docs/formats.md §3).
 pub const DEFAULT_MAX_LINE: usize = 1 << 20;
 
 const BUFFER: usize = 1024 * 1024;

@@ -2,7 +2,7 @@
 //! `unclosed/2` contract in the README), NDJSON as findings are decided, and a finding list.
 //!
 //! Only derived facts are reported: call sites, counts, labels. Object reprs, which carry
-//! URLs, headers and proxy passwords (FORMATS.md §11), are never printed.
+//! URLs, headers and proxy passwords (docs/formats.md §11), are never printed.
 
 use std::io::{self, Write};
 

@@ -368,6 +368,18 @@ impl<'g> Scanner<'g> {
     }
 
     fn read_text(&mut self, text: &str, n: u64, out: &mut Out) {
+        // Old Mac files and some serial consoles end lines with a lone CR: each is a line
+        // (numbered as the physical line it came in). `filter` passes such a line whole.
+        if !self.track && memchr::memchr(b'\r', text.as_bytes()).is_some() {
+            for piece in text.split('\r') {
+                self.read_one(piece, n, out);
+            }
+            return;
+        }
+        self.read_one(text, n, out);
+    }
+
+    fn read_one(&mut self, text: &str, n: u64, out: &mut Out) {
         if self.unwrapper.is_plain(text) {
             let line = [n];
             let l = Piece {

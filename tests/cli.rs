@@ -1,5 +1,5 @@
 //! The binary as a user runs it: exit statuses, messages, formats, and bad input.
-//! Warning texts are FORMATS.md's real examples; the damage is hand-made.
+//! Warning texts are real aiohttp output (docs/formats.md); the damage is hand-made.
 
 use std::io::{Read, Write};
 use std::process::{Command as StdCommand, Stdio};

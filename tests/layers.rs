@@ -208,3 +208,18 @@ fn warnings_on_raw_stderr_and_records_as_json_count_each_object_once() {
         "the same inside CRI"
     );
 }
+
+#[test]
+fn lines_ended_by_a_lone_cr_are_lines() {
+    let (log, _) = fixture("percall_debug_bare");
+    check(
+        "percall_debug_bare",
+        &log.replace('\n', "\r"),
+        "CR-only line endings",
+    );
+    check(
+        "percall_debug_bare",
+        &log.replace('\n', "\r\n"),
+        "CRLF line endings",
+    );
+}

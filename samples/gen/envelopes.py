@@ -1,5 +1,5 @@
 """Envelope wrappers: render real captured output lines the way a log system
-stores or prints them (FORMATS.md section 9 and the systems' documented
+stores or prints them (docs/formats.md §9 and the systems' documented
 formats).  Input: a list of (unix_time, stream, text) per line as captured from
 the real process (text without the trailing newline).  No warning text is
 ever made up here; only the envelope around each real line is added."""

@@ -120,7 +120,7 @@ FIXTURES = [
       notes="gql AIOHTTPTransport: Client.connect_async() per call, never close_async(); session built in AIOHTTPTransport.connect()."),
     F("elasticsearch_percall_debug", "X", "lib_elasticsearch.py", "bare", DEBUG,
       library="elasticsearch 9.5.1, elastic-transport 9.4.2",
-      notes="AsyncElasticsearch per request, never closed. elastic-transport builds the TCPConnector inside ClientSession(...)'s argument list, so the connector exists before the session; the cycle collector finalizes the connector first, the session then counts as closed and prints nothing: lone connector blocks (FORMATS §5)."),
+      notes="AsyncElasticsearch per request, never closed. elastic-transport builds the TCPConnector inside ClientSession(...)'s argument list, so the connector exists before the session; the cycle collector finalizes the connector first, the session then counts as closed and prints nothing: lone connector blocks (docs/formats.md §5)."),
     F("aiohttp_retry_percall_debug", "X", "lib_aiohttp_retry.py", "bare", DEBUG, library="aiohttp-retry 2.9.1",
       notes="RetryClient per call, never closed; the session is built in RetryClient.__init__."),
     F("openai_aiohttp_percall_debug", "X", "lib_openai_aiohttp.py", "bare", DEBUG,

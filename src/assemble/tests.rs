@@ -1,4 +1,4 @@
-//! Block texts are real aiohttp output quoted in FORMATS.md unless a test says it is a
+//! Block texts are real aiohttp output (docs/formats.md) unless a test says it is a
 //! hand-made edge case.
 
 use super::*;
@@ -62,7 +62,7 @@ fn block_ends_at_first_foreign_line_which_is_text() {
 
 #[test]
 fn response_block_keeps_its_empty_line_and_source_traceback() {
-    // Hand-made in the layout of FORMATS.md §2 (response repr, then the traceback key).
+    // Hand-made in the layout of docs/formats.md §2 (response repr, then the traceback key).
     let ev = run(&[
         "Unclosed response",
         "client_response: <ClientResponse(http://127.0.0.1:8080/) [200 OK]>",
@@ -124,7 +124,7 @@ fn warning_block_with_echo_and_tracemalloc_hint() {
 
 #[test]
 fn warning_block_with_tracemalloc_frames() {
-    // Hand-made in tracemalloc's layout (FORMATS.md §6).
+    // Hand-made in tracemalloc's layout (docs/formats.md §6).
     let ev = run(&[
         "/venv/lib/python3.12/site-packages/aiohttp/client.py:459: ResourceWarning: Unclosed client session <aiohttp.client.ClientSession object at 0x7f>",
         "  _warnings.warn(",

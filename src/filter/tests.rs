@@ -1,4 +1,4 @@
-//! Warning texts are FORMATS.md's real examples; the surrounding lines are hand-made.
+//! Warning texts are real aiohttp output (docs/formats.md); the surrounding lines are hand-made.
 
 use super::*;
 use crate::envelope::Grammar;

@@ -1,4 +1,4 @@
-//! Block texts follow FORMATS.md §1–§5; the traceback frames are hand-made in asyncio's layout.
+//! Block texts follow docs/formats.md §1–§5; the traceback frames are hand-made in asyncio's layout.
 
 use super::*;
 

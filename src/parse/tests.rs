@@ -1,4 +1,4 @@
-//! Lines here are copied from real aiohttp output quoted in FORMATS.md, except where a test
+//! Lines here are copied from real aiohttp output (docs/formats.md), except where a test
 //! says it is a hand-made edge case.
 
 use super::*;
@@ -25,7 +25,7 @@ fn connector_in_old_list_form_counts_every_tuple() {
 
 #[test]
 fn three_item_entries_of_aiohttp_0x_count_once_each() {
-    // Hand-made from the entry shape FORMATS.md §3 quotes for aiohttp 0.x.
+    // Hand-made from the entry shape docs/formats.md §3 quotes for aiohttp 0.x.
     let v = "['[(<TCPTransport closed=True reading=False 0x1f2e3d0>, <aiohttp.parsers.StreamProtocol object at 0x7f00>, 7585.671), (<TCPTransport closed=False reading=False 0x1f2e3d8>, <aiohttp.parsers.StreamProtocol object at 0x7f08>, 7585.9)]']";
     assert_eq!(pool(v).connections, 2);
     assert!(pool(v).complete);

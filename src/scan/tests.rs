@@ -1,4 +1,4 @@
-//! Whole-input behaviour of the pure pipeline. The warning texts are FORMATS.md's real
+//! Whole-input behaviour of the pure pipeline. The warning texts are real aiohttp output's
 //! examples; envelopes and damage are hand-made edge cases.
 
 use super::*;
