@@ -25,6 +25,7 @@ mkvenv() {  # name python requirements-file
 mkvenv py312-aio313 "$PY312" "$GEN/requirements-py312-aio313.txt"
 mkvenv py311-aio310 "$PY311" "$GEN/requirements-py311-aio310.txt"
 mkvenv py313-aio311 "$PY313" "$GEN/requirements-py313-aio311.txt"
+mkvenv py313-aio313 "$PY313" "$GEN/requirements-py313-aio313.txt"
 
 cd "$SAMPLES/.."
 "$VENVS/py312-aio313/bin/python" "$GEN/run_fixtures.py" "$VENVS" "$@"
