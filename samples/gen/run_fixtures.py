@@ -14,6 +14,7 @@ import threading
 import time
 
 import envelopes as E
+import paths
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLES = os.path.dirname(HERE)
@@ -168,17 +169,26 @@ def run_program(fx, venvs, truth_path, journal_path=None, script=None):
     return capture(cmd, env, cwd)
 
 
+def rewriter(fx, venvs):
+    """Machine paths -> container layout (paths.py), for output lines and truth."""
+    vdir = os.path.join(venvs, VENVS[fx["venv"]][0])
+    return paths.Rewriter(REPO, vdir, os.path.join(vdir, "bin", "python"))
+
+
 def make(fx, venvs, tmp):
     name = fx["name"]
+    rw = rewriter(fx, venvs)
     tpath = os.path.join(tmp, name + ".raw.json")
     jpath = os.path.join(tmp, name + ".journal.jsonl")
     env_name = fx["envelope"]
     extra_raw = None
     if env_name == "ci-mixed":
         lines, pid, rc = run_program(dict(fx, wopts=[]), venvs, tpath, script="pytest")
+        lines = rw.lines(lines)
         tpath2 = os.path.join(tmp, name + ".raw2.json")
         lines2, pid2, rc2 = run_program(dict(fx, style="asctime", env={}), venvs, tpath2, script="shared.py")
-        extra_raw = json.load(open(tpath2))
+        lines2 = rw.lines(lines2)
+        extra_raw = rw.obj(json.load(open(tpath2)))
         out = ["##[group]Run python -m pytest -p no:cacheprovider", "python -m pytest -p no:cacheprovider"]
         out += [l[2] for l in lines]
         out += ["##[endgroup]", "##[group]Service logs",
@@ -188,6 +198,7 @@ def make(fx, venvs, tmp):
         scripts = ["samples/gen/pytest_suite/test_prices.py", "samples/gen/shared.py"]
     else:
         lines, pid, rc = run_program(fx, venvs, tpath, journal_path=jpath if fx["style"] == "journal" else None)
+        lines = rw.lines(lines)
         scripts = ["samples/gen/pytest_suite/test_prices.py" if fx["script"] == "pytest"
                    else "samples/gen/" + fx["script"]]
         host, ident = "api-01", "pricebot"
@@ -204,7 +215,7 @@ def make(fx, venvs, tmp):
         elif env_name == "journald-short":
             out = E.journald_short_stream(lines, host, ident, pid)
         elif env_name in ("journald-short-iso", "journald-json"):
-            entries = [json.loads(l) for l in open(jpath)]
+            entries = [rw.obj(json.loads(l)) for l in open(jpath)]
             stream = [(t, s, x, pid) for t, s, x in lines]
             if env_name == "journald-json":
                 if stream:
@@ -223,7 +234,7 @@ def make(fx, venvs, tmp):
             out = E.kubectl_prefix(lines)
         else:
             raise SystemExit("unknown envelope " + env_name)
-    raw = json.load(open(tpath))
+    raw = rw.obj(json.load(open(tpath)))
     vdir, pyver, aiover = VENVS[fx["venv"]]
     settings = {
         "PYTHONASYNCIODEBUG": fx["env"].get("PYTHONASYNCIODEBUG"),
@@ -244,9 +255,13 @@ def make(fx, venvs, tmp):
         for k, v in extra_raw["totals"].items():
             totals[k] += v
         for s in extra_raw["sites"]:
-            cur = sites.setdefault(s["site"], {k: 0 for k in s if k != "site"} | {"site": s["site"]})
+            cur = sites.setdefault(s["site"], {k: 0 for k in s if k not in ("site", "created_in")}
+                                   | {"site": s["site"], "created_in": s["created_in"]})
+            if cur["created_in"] != s["created_in"]:
+                notes.append("site %s: findings created in %s and %s" % (
+                    s["site"], cur["created_in"], s["created_in"]))
             for k, v in s.items():
-                if k != "site":
+                if k not in ("site", "created_in"):
                     cur[k] += v
         hidden += extra_raw.get("hidden_pooled_connections", 0)
         shows = shows or extra_raw["shows_sites"]
@@ -274,6 +289,9 @@ def make(fx, venvs, tmp):
                 ", ".join(parts),
                 "; -W default prints a repeated text (reused address, same location) only once, the L block still appears"
                 if any(not e.get("W_shown") for e in warned) else ""))
+        for site, created in sorted(r.get("created_in_conflicts", {}).items()):
+            notes.append("site %s: findings created in %s (created_in gives the most common)" % (
+                site, ", ".join(created)))
         if r["site_mismatches"]:
             notes.append("site mismatch: %s" % r["site_mismatches"])
         if r["alive_tracked_objects"]:
@@ -296,7 +314,7 @@ def make(fx, venvs, tmp):
     if hidden:
         truth["hidden_pooled_connections"] = hidden
     truth["exit_code"] = rc
-    truth["notes"] = " ".join(notes)
+    truth["notes"] = rw(" ".join(notes))
     text = "\n".join(out) + "\n"
     logp = os.path.join(LOGS, name + ".log")
     for p in (logp, logp + ".gz"):

@@ -52,39 +52,68 @@ _STDLIB = os.path.realpath(sysconfig.get_paths()["stdlib"])
 _THIS = os.path.realpath(__file__)
 
 
+def _norm(filename):
+    return os.path.realpath(filename).replace("\\", "/")
+
+
 def _excluded(filename):
+    """aiohttp, asyncio, uvloop, the standard library, <frozen ...> (and this file)."""
     if filename.startswith("<"):
         return True  # <frozen runpy>, <string>, ...
     real = os.path.realpath(filename)
     if real == _THIS:
         return True
     norm = real.replace("\\", "/")
-    if "/aiohttp/" in norm:
-        return True
-    if "/asyncio/" in norm:
-        return True
+    for lib in ("aiohttp", "asyncio", "uvloop"):
+        if "/%s/" % lib in norm or norm.startswith(lib + "/"):
+            return True
     if real.startswith(_STDLIB + os.sep) and "site-packages" not in norm:
         return True
     return False
 
 
-def site_of(frames):
-    """Innermost frame outside aiohttp/asyncio/stdlib/<frozen>, as PATH:LINE."""
+def _installed_pkg(filename):
+    norm = filename.replace("\\", "/")
+    return "/site-packages/" in norm or "/dist-packages/" in norm
+
+
+def _pos(fs):
+    return fs.filename, fs.lineno
+
+
+def sites_of(frames, pos=_pos):
+    """(site, created_in) of a creation stack, each as PATH:LINE.
+
+    created_in: the innermost frame outside aiohttp/asyncio/uvloop/stdlib/<frozen>
+    (for a library user: the library's line that built the object).
+    site: the application's innermost frame, also outside installed packages
+    (site-packages, dist-packages); created_in when there is none.
+    created_in is None when it equals site."""
+    created = site = None
     for fs in reversed(list(frames)):
-        if not _excluded(fs.filename):
-            return "%s:%d" % (fs.filename, fs.lineno)
-    return None
+        filename, lineno = pos(fs)
+        if _excluded(filename):
+            continue
+        here = "%s:%d" % (filename, lineno)
+        if created is None:
+            created = here
+        if not _installed_pkg(filename) and not _installed_pkg(_norm(filename)):
+            site = here
+            break
+    if site is None:
+        site = created
+    return site, (created if created != site else None)
 
 
-def _tm_site(tb):
+def site_of(frames):
+    return sites_of(frames)[0]
+
+
+def _tm_sites(tb):
     if tb is None:
-        return None
+        return None, None
     # tracemalloc.Traceback is sorted oldest -> most recent (Python 3.7+)
-    frames = list(tb)
-    for fr in reversed(frames):
-        if not _excluded(fr.filename):
-            return "%s:%d" % (fr.filename, fr.lineno)
-    return None
+    return sites_of(list(tb), pos=lambda fr: (fr.filename, fr.lineno))
 
 
 def _warning_action(text):
@@ -130,8 +159,8 @@ def _on_init(kind, frame):
         "serial": _serial[0],
         "kind": kind,
         "cls": type(self).__module__ + "." + type(self).__qualname__,
-        "init_site": site_of(stack),
     }
+    _records[id(self)]["init_site"], _records[id(self)]["init_created"] = sites_of(stack)
 
 
 def _on_del(kind, frame):
@@ -141,15 +170,15 @@ def _on_del(kind, frame):
     rec = _records.pop(id(self), None)
     if rec is None:
         _serial[0] += 1
-        rec = {"serial": _serial[0], "kind": kind, "init_site": None,
+        rec = {"serial": _serial[0], "kind": kind, "init_site": None, "init_created": None,
                "cls": type(self).__module__ + "." + type(self).__qualname__}
     rec["warns"] = False
     rec["L"] = False
     rec["W"] = None
     st = getattr(self, "_source_traceback", None)
-    rec["st_site"] = site_of(st) if st else None
+    rec["st_site"], rec["st_created"] = sites_of(st) if st else (None, None)
     tm = tracemalloc.get_object_traceback(self) if tracemalloc.is_tracing() else None
-    rec["tm_site"] = _tm_site(tm)
+    rec["tm_site"], rec["tm_created"] = _tm_sites(tm)
     text = None
     if kind == "session":
         conn = getattr(self, "_connector", None)
@@ -336,6 +365,7 @@ def compute(events=None):
     hidden = 0
     site_problems = []
     any_site = False
+    created_by_site = {}
     for f in findings:
         objs = f["objs"]
         label = "noise"
@@ -355,15 +385,19 @@ def compute(events=None):
         # where the log shows the creation site of the finding's first object
         vis = None
         if head["L"] and head["st_site"]:
-            vis = head["st_site"]
+            vis = (head["st_site"], head.get("st_created"))
         elif head.get("W_shown") and head["W"] != "error" and head["tm_site"]:
-            vis = head["tm_site"]
+            vis = (head["tm_site"], head.get("tm_created"))
+        init = (head["init_site"], head.get("init_created"))
         if vis:
             any_site = True
-            if head["init_site"] and vis != head["init_site"]:
-                site_problems.append("serial %d: init %s vs log %s" % (head["serial"], head["init_site"], vis))
+            if head["init_site"] and vis != init:
+                site_problems.append("serial %d: init %s vs log %s" % (head["serial"], init, vis))
         f["site"] = head["init_site"] if vis else None
+        f["created_in"] = head.get("init_created") if vis else None
         f["site_visible"] = bool(vis)
+        if vis:
+            created_by_site.setdefault(f["site"], []).append(f["created_in"])
         for tgt in [totals] + ([sites.setdefault(f["site"], blank())] if vis else []):
             tgt["findings"] += 1
             tgt[label] += 1
@@ -374,17 +408,29 @@ def compute(events=None):
     out = {
         "totals": totals,
         "shows_sites": any_site,
-        "sites": [dict(site=k, **v) for k, v in sorted(sites.items())],
+        "sites": [dict(site=k, created_in=_one_created(created_by_site[k]), **v)
+                  for k, v in sorted(sites.items())],
+        "created_in_conflicts": {k: sorted(set(map(str, v))) for k, v in created_by_site.items()
+                                 if len(set(v)) > 1},
         "hidden_pooled_connections": hidden,
         "invisible_site_findings": sum(1 for f in findings if not f["site_visible"]),
         "site_mismatches": site_problems,
         "L_prediction_mismatches": [r["serial"] for r in events if r["L"] != r["L_predicted"]],
         "alive_tracked_objects": len(_records),
         "events": [{k: v for k, v in r.items()} for r in events if r["warns"]],
-        "findings_detail": [{"label": f["label"], "site": f["site"],
+        "findings_detail": [{"label": f["label"], "site": f["site"], "created_in": f["created_in"],
                              "objs": [o["serial"] for o in f["objs"]]} for f in findings],
     }
     return out
+
+
+def _one_created(values):
+    """created_in of a site: the most common one among its findings (the
+    generator notes a site whose findings were built on different library lines)."""
+    counts = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[0][0]
 
 
 def _alive_predictions():
@@ -399,8 +445,8 @@ def _alive_predictions():
         kind = rec["kind"]
         r = dict(rec, warns=False, L_seen=False, W=None, W_shown=False, alive_at_finish=True)
         st = getattr(obj, "_source_traceback", None)
-        r["st_site"] = site_of(st) if st else None
-        r["tm_site"] = None
+        r["st_site"], r["st_created"] = sites_of(st) if st else (None, None)
+        r["tm_site"] = r["tm_created"] = None
         if kind == "connector" and not obj._closed and obj._conns:
             r.update(warns=True, pooled=sum(len(v) for v in obj._conns.values()), keys=len(obj._conns))
         elif kind == "session" and not obj.closed:
