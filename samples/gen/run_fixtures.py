@@ -94,7 +94,7 @@ FIXTURES = [
     # loguru, python-json-logger), asyncio debug on
     F("rich_handler_debug", "D", "percall.py", "rich", DEBUG, style="rich",
       notes="rich 15.0.0 RichHandler on stdout, COLUMNS=100, no TTY (no colour): time and level columns on the "
-            "left, the message re-wrapped at spaces into a 60-column field (long words folded), "
+            "left, the message re-wrapped at spaces into a column about 60 characters wide (long words folded), "
             "`base_events.py:NNNN` right-aligned on the record's first line; every continuation line is padded "
             "with spaces to the full width. Paths were rewritten to the container layout before rich wrapped them."),
     F("structlog_console_ansi", "D", "percall.py", "structlog-console", DEBUG, style="structlog-console",
