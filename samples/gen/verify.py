@@ -36,6 +36,10 @@ def decode(text, envelope):
         return "\n".join(out)
     if envelope == "journald-json":
         return "\n".join(json.loads(l)["MESSAGE"] for l in lines if l.strip())
+    if envelope == "homeassistant":
+        # `... [homeassistant] Error doing job: Unclosed client session (None): <first frame>`
+        return "\n".join(re.sub(r"^.*Error doing job: (Unclosed [a-z ]+?) \((?:task: )?[^)]*\).*$", r"\1", l)
+                         for l in lines)
     if envelope == "compose":
         return "\n".join(re.sub(r"^\S+ +\| ", "", l) for l in lines)
     if envelope == "kubectl-prefix":
