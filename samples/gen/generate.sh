@@ -29,6 +29,9 @@ mkvenv py312-aio313 "$PY312" "$GEN/requirements-py312-aio313.txt"
 mkvenv py311-aio310 "$PY311" "$GEN/requirements-py311-aio310.txt"
 mkvenv py313-aio311 "$PY313" "$GEN/requirements-py313-aio311.txt"
 mkvenv py313-aio313 "$PY313" "$GEN/requirements-py313-aio313.txt"
+mkvenv py312-litellm172 "$PY312" "$GEN/requirements-py312-litellm172.txt"
+mkvenv py313-litellm174 "$PY313" "$GEN/requirements-py313-litellm174.txt"
+mkvenv py313-libs "$PY313" "$GEN/requirements-py313-libs.txt"
 
 HA_NAMES=() OTHER=()
 for a in "$@"; do

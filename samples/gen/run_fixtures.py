@@ -26,7 +26,13 @@ VENVS = {
     "B": ("py311-aio310", "3.11.7", "3.10.11"),
     "C": ("py313-aio311", "3.13.0", "3.11.18"),
     "D": ("py313-aio313", "3.13.0", "3.13.5"),
+    "L2": ("py312-litellm172", "3.12.1", "3.12.15"),
+    "L4": ("py313-litellm174", "3.13.0", "3.12.15"),
+    "X": ("py313-libs", "3.13.0", "3.12.15"),
 }
+# the third-party library a fixture's program drives (recorded in the truth's settings)
+LIBRARY = {"L2": "litellm 1.72.6", "L4": "litellm 1.74.9"}
+LITELLM = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}  # never fetch the cost map
 DEBUG = {"PYTHONASYNCIODEBUG": "1"}
 WDEF = ["-W", "default::ResourceWarning"]
 TM = {"PYTHONTRACEMALLOC": "25"}
@@ -120,6 +126,39 @@ FIXTURES = [
       notes="`docker compose logs` (no TTY): `api-1  | ` on every line of a logging asctime run."),
     F("kubectl_prefix_basic_debug", "D", "percall.py", "kubectl-prefix", DEBUG, style="basic",
       notes="`kubectl logs --prefix`: `[pod/api-7d9f5c8b6d-k2xjq/api] ` on every line of a logging.basicConfig run."),
+    # LiteLLM (issues #11657 and #13251): sessions built by LiteLLM's factory lambda
+    F("litellm172_embedding_debug", "L2", "litellm_embedding.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's module-level async client",
+      notes="LiteLLM #11657: sync litellm.embedding(ollama/...) per document (asyncio.run inside LiteLLM) and asyncio.run(aembedding) per query; each new loop makes LiteLLM's transport build a new session from its factory lambda and drop the old one unclosed."),
+    F("litellm172_embedding_nodebug", "L2", "litellm_embedding.py", "bare", dict(LITELLM),
+      held_by="LiteLLM's module-level async client",
+      notes="Same program as litellm172_embedding_debug without debug mode: no call sites."),
+    F("litellm174_embedding_debug", "L4", "litellm_embedding.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's module-level async client",
+      notes="LiteLLM #11657 usage on 1.74.9: the sync ollama embedding no longer leaks; the asyncio.run(aembedding) per query still does."),
+    F("litellm172_acompletion_debug", "L2", "litellm_acompletion.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's cached async HTTP client",
+      notes="LiteLLM #13251: 60 acompletion calls under asyncio.Semaphore(20) in one asyncio.run; the cached client's session (up to 20 pooled connections) is finalized unclosed at interpreter exit."),
+    F("litellm172_acompletion_cri", "L2", "litellm_acompletion.py", "cri",
+      dict(DEBUG, APP_STDOUT="1", **LITELLM), style="basic",
+      held_by="LiteLLM's cached async HTTP client",
+      notes="litellm172_acompletion_debug in a container: containerd style CRI lines, app INFO lines on stdout, LiteLLM's own output and asyncio's blocks on stderr."),
+    F("litellm174_acompletion_debug", "L4", "litellm_acompletion.py", "bare", dict(DEBUG, **LITELLM),
+      held_by="LiteLLM's cached async HTTP client",
+      notes="LiteLLM #13251 usage on 1.74.9: LiteLLM's atexit cleanup closes its cached clients, nothing is printed."),
+    # third-party libraries that build sessions in other shapes (one venv, py313-libs)
+    F("gql_percall_debug", "X", "lib_gql.py", "bare", DEBUG, library="gql 4.4.0",
+      notes="gql AIOHTTPTransport: Client.connect_async() per call, never close_async(); session built in AIOHTTPTransport.connect()."),
+    F("elasticsearch_percall_debug", "X", "lib_elasticsearch.py", "bare", DEBUG,
+      library="elasticsearch 9.5.1, elastic-transport 9.4.2",
+      notes="AsyncElasticsearch per request, never closed. elastic-transport builds the TCPConnector inside ClientSession(...)'s argument list, so the connector exists before the session; the cycle collector finalizes the connector first, the session then counts as closed and prints nothing: lone connector blocks (FORMATS §5)."),
+    F("aiohttp_retry_percall_debug", "X", "lib_aiohttp_retry.py", "bare", DEBUG, library="aiohttp-retry 2.9.1",
+      notes="RetryClient per call, never closed; the session is built in RetryClient.__init__."),
+    F("openai_aiohttp_percall_debug", "X", "lib_openai_aiohttp.py", "bare", DEBUG,
+      library="openai 2.46.0, httpx-aiohttp 0.2.0",
+      notes="AsyncOpenAI(http_client=DefaultAioHttpClient()) per call, never closed. httpx-aiohttp creates the TCPConnector a few statements before ClientSession(connector=connector): connector first, so only lone connector blocks are printed (the session counts as closed once its connector was finalized)."),
+    F("client_cache_percall_debug", "X", "lib_client_cache.py", "bare", DEBUG, library="aiohttp-client-cache 0.15.0",
+      notes="CachedSession (a ClientSession subclass) per call, never closed; the log names the subclass aiohttp_client_cache.session.CachedSession."),
 ]
 
 
@@ -246,6 +285,8 @@ def make(fx, venvs, tmp):
         settings["app_logs_on_stdout"] = True
     if fx["env"].get("ACCESS_LOG"):
         settings["access_log"] = True
+    if fx.get("library") or fx["venv"] in LIBRARY:
+        settings["library"] = fx.get("library") or LIBRARY[fx["venv"]]
     totals = dict(raw["totals"])
     sites = {s["site"]: dict(s) for s in raw["sites"]}
     hidden = raw.get("hidden_pooled_connections", 0)
@@ -273,7 +314,13 @@ def make(fx, venvs, tmp):
     for r in [raw] + ([extra_raw] if extra_raw else []):
         late = [e for e in r["events"] if e.get("alive_at_finish")]
         if late:
-            notes.append("%d object(s) (%s) were still alive when the truth was written (held by pytest) and "
+            if fx.get("held_by"):
+                notes.append("%d object(s) (%s) were still alive when the truth was written (held by %s) and "
+                             "are finalized at interpreter exit: the truth counts them from the same __del__ "
+                             "condition evaluated on the live objects; their blocks are printed at the end of "
+                             "the log." % (len(late), ", ".join(sorted({e["kind"] for e in late})), fx["held_by"]))
+            else:
+                notes.append("%d object(s) (%s) were still alive when the truth was written (held by pytest) and "
                          "are finalized at interpreter exit, after pytest's summary: the truth counts them from "
                          "the same __del__ condition evaluated on the live objects; their W and L blocks are "
                          "printed raw at the end of the log." % (
