@@ -8,6 +8,16 @@ The logging style comes from $LOG_STYLE:
   loguru      loguru sink on stderr + the usual InterceptHandler on the root logger
   json-logger python-json-logger JsonFormatter on a stderr StreamHandler
   structlog   structlog ProcessorFormatter (JSONRenderer) on a stderr StreamHandler
+  rich        rich.logging.RichHandler (the rich docs' basicConfig: format "%(message)s",
+              datefmt "[%X]"); COLUMNS decides the width. Paths in the message are
+              rewritten to the container layout *before* rich wraps it (see
+              _container_paths), so the wrapping is the one rich would print there
+  structlog-console  structlog ProcessorFormatter + ConsoleRenderer(colors=True) on stderr
+  loguru-doc  loguru's default stderr sink + the InterceptHandler of loguru's README
+              (frame walk, so {name}:{function}:{line} is asyncio's, not logging's)
+  loguru-json loguru sink on stderr with serialize=True + the same InterceptHandler
+  json-stdout python-json-logger JsonFormatter on a *stdout* StreamHandler (the warnings
+              module keeps writing raw to stderr)
   journal     records captured as journald would store them from a native
               JournalHandler (one entry per record, MESSAGE may contain "\n");
               written as JSON lines to $JOURNAL_OUT for the journald wrappers
@@ -81,12 +91,81 @@ def setup_logging(style=None):
         h = logging.StreamHandler()
         h.setFormatter(fmt)
         logging.basicConfig(handlers=[h], level=logging.INFO, force=True)
+    elif style == "rich":
+        from rich.logging import RichHandler
+        h = RichHandler()
+        f = _container_paths()
+        if f:
+            h.addFilter(f)
+        logging.basicConfig(level=logging.INFO, format="%(message)s", datefmt="[%X]",
+                            handlers=[h], force=True)
+    elif style == "structlog-console":
+        import structlog
+        pre = [structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
+               structlog.processors.TimeStamper(fmt="iso")]
+        structlog.configure(
+            processors=pre + [structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            wrapper_class=structlog.stdlib.BoundLogger,
+        )
+        fmt = structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=pre,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        structlog.dev.ConsoleRenderer(colors=True)],
+        )
+        h = logging.StreamHandler()
+        h.setFormatter(fmt)
+        logging.basicConfig(handlers=[h], level=logging.INFO, force=True)
+    elif style in ("loguru-doc", "loguru-json"):
+        import inspect
+        from loguru import logger
+
+        class InterceptHandler(logging.Handler):  # as in loguru's README
+            def emit(self, record):
+                try:
+                    level = logger.level(record.levelname).name
+                except ValueError:
+                    level = record.levelno
+                frame, depth = inspect.currentframe(), 0
+                while frame and (depth == 0 or frame.f_code.co_filename == logging.__file__):
+                    frame = frame.f_back
+                    depth += 1
+                logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+
+        if style == "loguru-json":
+            logger.remove()
+            logger.add(sys.stderr, serialize=True)
+        logging.basicConfig(handlers=[InterceptHandler()], level=logging.INFO, force=True)
+    elif style == "json-stdout":
+        from pythonjsonlogger.json import JsonFormatter
+        h = logging.StreamHandler(sys.stdout)
+        h.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logging.basicConfig(handlers=[h], level=logging.INFO, force=True)
     elif style == "journal":
         h = JournalCapture(os.environ["JOURNAL_OUT"])
         h.setFormatter(logging.Formatter("%(message)s"))
         logging.basicConfig(handlers=[h], level=logging.INFO, force=True)
     else:
         raise SystemExit("unknown LOG_STYLE %r" % style)
+
+
+def _container_paths():
+    """A logging filter that rewrites this machine's paths in a record's message
+    to the container layout of paths.py, for handlers that lay the message out
+    themselves (rich wraps it in a column): rewriting the rendered lines
+    afterwards would leave rich's wrapping computed for the long paths."""
+    try:
+        import paths
+    except ImportError:
+        return None
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    rw = paths.Rewriter(repo, sys.prefix, sys.executable)
+
+    def rewrite(record):
+        msg = record.getMessage()
+        record.msg, record.args = rw(msg), None
+        return True
+    return rewrite
 
 
 class JournalCapture(logging.Handler):

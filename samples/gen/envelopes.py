@@ -142,3 +142,18 @@ def heroku(lines, dyno="web.1"):
 
 def pm2(lines, app_id=0, name="pricebot"):
     return ["%d|%s  | %s" % (app_id, name, text) for t, stream, text in lines]
+
+
+def compose(lines, services=("api-1",), service="api-1"):
+    """`docker compose logs` (no TTY, so no colour): every line prefixed with the
+    service's container name padded to the longest name + 1, then `| ` (compose
+    v2: fmt "%-*s | " with width = longest name + 1)."""
+    width = max(len(s) for s in services) + 1
+    prefix = "%-*s| " % (width + 1, service)
+    return [prefix + text for t, stream, text in lines]
+
+
+def kubectl_prefix(lines, pod="api-7d9f5c8b6d-k2xjq", container="api"):
+    """`kubectl logs --prefix`: `[pod/<pod>/<container>] ` on every line."""
+    prefix = "[pod/%s/%s] " % (pod, container)
+    return [prefix + text for t, stream, text in lines]

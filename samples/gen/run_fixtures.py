@@ -25,6 +25,7 @@ VENVS = {
     "A": ("py312-aio313", "3.12.1", "3.13.5"),
     "B": ("py311-aio310", "3.11.7", "3.10.11"),
     "C": ("py313-aio311", "3.13.0", "3.11.18"),
+    "D": ("py313-aio313", "3.13.0", "3.13.5"),
     "L2": ("py312-litellm172", "3.12.1", "3.12.15"),
     "L4": ("py313-litellm174", "3.13.0", "3.12.15"),
     "X": ("py313-libs", "3.13.0", "3.12.15"),
@@ -95,6 +96,36 @@ FIXTURES = [
     F("connection_debug_wdefault", "A", "connection.py", "bare", DEBUG, WDEF,
       notes="Unclosed connection: connections acquired by hand with connector.connect() and never released."),
     F("list_connection_debug", "B", "connection.py", "logging", DEBUG, style="basic"),
+    # logging libraries really run (venv D: Python 3.13, aiohttp 3.13.5, rich, structlog,
+    # loguru, python-json-logger), asyncio debug on
+    F("rich_handler_debug", "D", "percall.py", "rich", DEBUG, style="rich",
+      notes="rich 15.0.0 RichHandler on stdout, COLUMNS=100, no TTY (no colour): time and level columns on the "
+            "left, the message re-wrapped at spaces into a column about 60 characters wide (long words folded), "
+            "`base_events.py:NNNN` right-aligned on the record's first line; every continuation line is padded "
+            "with spaces to the full width. Paths were rewritten to the container layout before rich wrapped them."),
+    F("structlog_console_ansi", "D", "percall.py", "structlog-console", DEBUG, style="structlog-console",
+      notes="structlog 26.1.0 ConsoleRenderer(colors=True) through ProcessorFormatter: ANSI sequences around the "
+            "time, the level and the message; ` [asyncio]` follows the block's LAST line (the message is one "
+            "multi-line event)."),
+    F("loguru_default_debug", "D", "percall.py", "loguru", DEBUG, style="loguru-doc",
+      notes="loguru 0.7.3 default sink format with the InterceptHandler of loguru's README (frame walk): "
+            "`asyncio.base_events:default_exception_handler:NNNN - ` before the message's first line."),
+    F("loguru_serialize_debug", "D", "percall.py", "loguru-json", DEBUG, style="loguru-json",
+      notes="loguru 0.7.3 serialize=True: one JSON object per record; `text` holds the formatted record "
+            "(with its final \\n) and `record.message` the block again: each block is in the line twice."),
+    F("structlog_json_cri", "D", "percall.py", "cri", DEBUG, style="structlog",
+      notes="structlog JSONRenderer lines (one per record, block in `event` with \\n) inside containerd CRI lines on stderr."),
+    F("json_logger_docker_json", "D", "percall.py", "docker-json", DEBUG, style="json-logger",
+      notes="python-json-logger lines (block in `message`) inside Docker json-file: the record's JSON is the "
+            "`log` string of Docker's JSON, escaped twice (\\\\n, \\\", and \\u003c/\\u003e from Go)."),
+    F("split_wdefault_json_cri", "D", "percall.py", "cri", DEBUG, WDEF, style="json-stdout",
+      notes="Split channels: -W default::ResourceWarning W blocks raw on stderr, asyncio's records through "
+            "python-json-logger on stdout; both inside CRI lines (stream stdout/stderr). Each object appears "
+            "once per channel; the truth counts it once."),
+    F("compose_asctime_debug", "D", "percall.py", "compose", DEBUG, style="asctime",
+      notes="`docker compose logs` (no TTY): `api-1  | ` on every line of a logging asctime run."),
+    F("kubectl_prefix_basic_debug", "D", "percall.py", "kubectl-prefix", DEBUG, style="basic",
+      notes="`kubectl logs --prefix`: `[pod/api-7d9f5c8b6d-k2xjq/api] ` on every line of a logging.basicConfig run."),
     # LiteLLM (issues #11657 and #13251): sessions built by LiteLLM's factory lambda
     F("litellm172_embedding_debug", "L2", "litellm_embedding.py", "bare", dict(DEBUG, **LITELLM),
       held_by="LiteLLM's module-level async client",
@@ -210,7 +241,8 @@ def make(fx, venvs, tmp):
         scripts = ["samples/gen/pytest_suite/test_prices.py" if fx["script"] == "pytest"
                    else "samples/gen/" + fx["script"]]
         host, ident = "api-01", "pricebot"
-        if env_name in ("bare", "logging", "loguru", "uvicorn", "json-logger", "structlog", "pytest"):
+        if env_name in ("bare", "logging", "loguru", "uvicorn", "json-logger", "structlog", "pytest",
+                        "rich", "structlog-console", "loguru-json"):
             out = [l[2] for l in lines]
         elif env_name == "docker-json":
             out = E.docker_json(lines)
@@ -235,6 +267,10 @@ def make(fx, venvs, tmp):
             out = E.heroku(lines)
         elif env_name == "pm2":
             out = E.pm2(lines)
+        elif env_name == "compose":
+            out = E.compose(lines)
+        elif env_name == "kubectl-prefix":
+            out = E.kubectl_prefix(lines)
         else:
             raise SystemExit("unknown envelope " + env_name)
     raw = rw.obj(json.load(open(tpath)))

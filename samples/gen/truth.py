@@ -267,7 +267,7 @@ def _profile_inner(frame, event, arg):
     if code in _ceh_codes:
         # logging.Logger.error on the "asyncio" logger: the L block is being logged
         # (asyncio's and uvloop's default exception handlers both do this)
-        if _del_stack and getattr(frame.f_locals.get("self"), "name", None) == "asyncio":
+        if _del_stack and getattr(frame.f_locals.get("self"), "name", None) in _L_LOGGERS:
             _del_stack[-1][1]["L_seen"] = True
         return
     kind = _init_codes.get(code)
@@ -285,7 +285,21 @@ def _profile_inner(frame, event, arg):
             sys.__stderr__.write("truth hook error: %r\n" % (e,)) if os.environ.get("TRUTH_DEBUG") else None
 
 
-def install():
+_L_LOGGERS = {"asyncio"}   # loggers whose .error() call during a __del__ is the L block
+_BODY_SHOWN = [True]       # False: the log keeps the L message but drops its body
+
+
+def install(l_loggers=None, body_shown=True):
+    """l_loggers: names of the loggers the loop's exception handler logs through
+    (asyncio's default handler: "asyncio"; Home Assistant's: "homeassistant").
+    body_shown=False: the handler prints the message but not the context keys
+    (Home Assistant), so a connector's `connections:` list never reaches the log:
+    its finding is `unknown` and its pool goes to hidden_pooled_connections, as
+    for -W error."""
+    if l_loggers:
+        _L_LOGGERS.update(l_loggers)
+    if not body_shown:
+        _BODY_SHOWN[0] = False
     if _installed[0]:
         return
     _installed[0] = True
@@ -372,7 +386,7 @@ def compute(events=None):
         pooled = 0
         for o in objs:
             if o["kind"] == "connector":
-                if o["L"]:
+                if o["L"] and _BODY_SHOWN[0]:
                     label = "leak"
                     pooled += o["pooled"]
                 else:

@@ -36,7 +36,25 @@ def decode(text, envelope):
         return "\n".join(out)
     if envelope == "journald-json":
         return "\n".join(json.loads(l)["MESSAGE"] for l in lines if l.strip())
-    if envelope in ("json-logger", "structlog"):
+    if envelope == "homeassistant":
+        # `... [homeassistant] Error doing job: Unclosed client session (None): <first frame>`
+        return "\n".join(re.sub(r"^.*Error doing job: (Unclosed [a-z ]+?) \((?:task: )?[^)]*\).*$", r"\1", l)
+                         for l in lines)
+    if envelope == "compose":
+        return "\n".join(re.sub(r"^\S+ +\| ", "", l) for l in lines)
+    if envelope == "kubectl-prefix":
+        return "\n".join(re.sub(r"^\[pod/[^\]]*\] ", "", l) for l in lines)
+    return text
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RICH_HEAD = re.compile(r"^(\[\d\d:\d\d:\d\d\]| {10}) (DEBUG|INFO|WARNING|ERROR|CRITICAL) +")
+
+
+def decode_style(text, style):
+    """The logging library's layer, inside whatever envelope held it."""
+    lines = text.split("\n")
+    if style in ("json-logger", "structlog", "json-stdout", "loguru-json"):
         out = []
         for l in lines:
             try:
@@ -44,8 +62,29 @@ def decode(text, envelope):
             except ValueError:
                 out.append(l)
                 continue
-            out.append(o.get("message") or o.get("event") or "")
+            if style == "loguru-json":
+                out.append(o["record"]["message"])
+            else:
+                out.append(o.get("message") or o.get("event") or "")
         return "\n".join(out)
+    if style == "structlog-console":
+        return ANSI.sub("", text)
+    if style == "rich":
+        # a record starts with the time column (or blanks) + level; its message
+        # column starts at a fixed offset; wrapped pieces are re-joined with a
+        # space (rich wraps at spaces), so counts of words survive
+        recs, col = [], None
+        for l in lines:
+            m = RICH_HEAD.match(l)
+            if m:
+                col = m.end()
+                first = re.sub(r"\s{2,}\S+:\d+\s*$", "", l[col:])
+                recs.append([first.rstrip()])
+            elif recs and col and l[:col].strip() == "":
+                recs[-1].append(l[col:].rstrip())
+            else:
+                recs.append([l])
+        return "\n".join(r[0] + ("\n" + " ".join(r[1:]) if len(r) > 1 else "") for r in recs)
     return text
 
 
@@ -70,7 +109,7 @@ def main():
             text = gzip.open(base + ".log.gz").read().decode()
         else:
             text = open(base + ".log").read()
-        c = count(decode(text, t["envelope"]))
+        c = count(decode_style(decode(text, t["envelope"]), t["settings"].get("log_style")))
         tt = t["totals"]
         if t["settings"].get("warnings") == "-W error::ResourceWarning":
             got = dict(sessions=c["exc_sessions"], connectors=c["exc_connectors"],
