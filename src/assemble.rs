@@ -147,6 +147,15 @@ impl Assembler {
         self.open.is_some()
     }
 
+    /// Whether the block in progress is the W block of the object `kind`/`repr`.
+    pub fn is_open_warning_of(&self, kind: Kind, repr: &str) -> bool {
+        self.open.as_ref().is_some_and(|o| {
+            o.block.channel == Channel::Warning
+                && o.block.kind == kind
+                && o.block.repr.as_deref() == Some(repr)
+        })
+    }
+
     /// The first line of the block in progress.
     pub fn oldest_line(&self) -> Option<u64> {
         self.open

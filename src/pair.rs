@@ -157,6 +157,27 @@ impl Pairer {
             .min()
     }
 
+    /// Gives up the W block waiting here when it is the warning of the L block `kind`/`repr`
+    /// just read in another stream of the same process (warnings on stderr, records on
+    /// stdout).
+    pub fn take_warning_of(&mut self, kind: Kind, repr: &str) -> Option<Object> {
+        match &self.warning {
+            Some(w) if w.kind == kind && w.repr.as_deref() == Some(repr) => self.warning.take(),
+            _ => None,
+        }
+    }
+
+    /// Whether no W block waits here for its L block.
+    pub fn has_no_warning(&self) -> bool {
+        self.warning.is_none()
+    }
+
+    /// Takes a W block from another stream as if it had been read here, just before its L
+    /// block ([`Pairer::take_warning_of`]).
+    pub fn adopt_warning(&mut self, w: Object) {
+        self.warning = Some(w);
+    }
+
     /// Takes the held session a late connector of another stream of the same process extends
     /// (pytest prints sessions on stdout and their connectors on stderr at exit).
     pub fn take_held_for(&mut self, connector: &Object) -> Option<Object> {
@@ -317,6 +338,16 @@ fn single(o: Object) -> Decided {
 /// Adjacent session and connector are one finding unless their creation tracebacks say the
 /// connector was made elsewhere ([`same_origin`]).
 fn belong_together(session: &Object, connector: &Object) -> bool {
+    // Home Assistant's records carry no body: their timestamps (to the millisecond) are the
+    // one more piece of evidence, and a session's connector is logged right after it.
+    if !session.complete
+        && !connector.complete
+        && let (Some(a), Some(b)) = (&session.pos.ts, &connector.pos.ts)
+        && let (Some(a), Some(b)) = (millis_of_day(a), millis_of_day(b))
+        && a.abs_diff(b) > MAX_RECORD_GAP_MS
+    {
+        return false;
+    }
     if session.frames.is_empty() || connector.frames.is_empty() {
         return true;
     }
@@ -350,6 +381,31 @@ pub fn same_origin(session: &[Frame], connector: &[Frame]) -> bool {
             .rev()
             .zip(c[..c.len() - 1].iter().rev())
             .all(|(a, b)| a.path == b.path && a.line == b.line && a.function == b.function)
+}
+
+/// Milliseconds between a body-less session record and its connector's, at most (measured
+/// under Home Assistant: 1–2 ms).
+const MAX_RECORD_GAP_MS: u64 = 100;
+
+/// The time of day in a timestamp (`2026-11-29 20:22:25.484`, `…T20:22:25,484Z`), in ms.
+fn millis_of_day(ts: &str) -> Option<u64> {
+    let b = ts.as_bytes();
+    let at = b
+        .iter()
+        .position(|&c| c == b'T' || c == b' ')
+        .map_or(0, |p| p + 1);
+    let t = ts.get(at..)?;
+    let num = |s: &str| s.parse::<u64>().ok();
+    let (h, m, s) = (num(t.get(0..2)?)?, num(t.get(3..5)?)?, num(t.get(6..8)?)?);
+    let frac: String = t
+        .get(9..)
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .chain("000".chars())
+        .take(3)
+        .collect();
+    Some(((h * 60 + m) * 60 + s) * 1000 + num(&frac)?)
 }
 
 /// Whether `longer` is `prefix` followed only by library frames (aiohttp's own `__init__`s).

@@ -468,13 +468,64 @@ impl<'g> Scanner<'g> {
             .push(&text, &pos, &mut self.names, &mut self.events);
         take_unread(&mut self.stats, &mut s.assembler);
         let from = out.decided.len();
-        for e in self.events.drain(..) {
-            s.pairer.push(e, &mut out.decided);
+        let mut events = std::mem::take(&mut self.events);
+        for e in events.drain(..) {
+            if self.streams.len() > 1 {
+                self.adopt_warning_from_other_streams(&key, &e, &mut out.decided);
+            }
+            if let Some(s) = self.streams.get_mut(key.as_ref()) {
+                s.pairer.push(e, &mut out.decided);
+            }
         }
+        self.events = events;
         if self.streams.len() > 1 {
             self.pair_across_streams(&key, &mut out.decided[from..]);
         }
         took
+    }
+
+    /// When an L block comes in stream `key` with no W block waiting there, takes its W block
+    /// from another stream of the process (`-W default` warnings raw on stderr, asyncio's
+    /// records through a JSON handler on stdout): one object, counted once.
+    fn adopt_warning_from_other_streams(
+        &mut self,
+        key: &str,
+        e: &Event,
+        decided: &mut Vec<Decided>,
+    ) {
+        let Event::Block(b) = e else { return };
+        let Some(repr) = b.repr.as_deref() else {
+            return;
+        };
+        if b.channel != crate::parse::Channel::Log || !b.kind.is_aiohttp() {
+            return;
+        }
+        if !self
+            .streams
+            .get(key)
+            .is_some_and(|s| s.pairer.has_no_warning())
+        {
+            return;
+        }
+        let found = self
+            .streams
+            .iter_mut()
+            .filter(|(k, _)| k.as_str() != key)
+            .find_map(|(_, s)| {
+                // The W block is whole before its L block is logged: end it if its stream has
+                // not gone on yet.
+                if s.assembler.is_open_warning_of(b.kind, repr) {
+                    let mut events = Vec::new();
+                    s.assembler.finish(&mut events);
+                    for e in events {
+                        s.pairer.push(e, decided);
+                    }
+                }
+                s.pairer.take_warning_of(b.kind, repr)
+            });
+        if let (Some(w), Some(s)) = (found, self.streams.get_mut(key)) {
+            s.pairer.adopt_warning(w);
+        }
     }
 
     /// Gives each lone late connector just decided in stream `key` the session another

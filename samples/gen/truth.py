@@ -394,6 +394,9 @@ def compute(events=None):
                     hidden += o["pooled"]
             elif o["kind"] in ("response", "connection"):
                 label = "leak"
+        if label == "noise" and not _BODY_SHOWN[0]:
+            # The log drops the body: a session alone cannot be told idle from cut off.
+            label = "unknown"
         head = objs[0]
         f["label"] = label
         # where the log shows the creation site of the finding's first object
