@@ -206,3 +206,197 @@ mod tests {
         assert_eq!(split_joined("Unclosed client session"), None);
     }
 }
+
+/// rich's `RichHandler` prints each record in columns: the time (or blanks when it repeats) and
+/// the level in the first 20, the message re-wrapped to the message column's width below each
+/// other, and `file.py:line` right-aligned on the record's first line. This joins a record's
+/// wrapped pieces back into the lines Python wrote: a piece that starts a line of a block (an
+/// indented frame or source line, a context key) starts a new one; any other piece continues
+/// the line before it, after the space rich broke it at (or none, when a word longer than the
+/// column was cut where the column ended).
+#[derive(Debug, Default)]
+pub struct RichJoiner {
+    /// The line being joined and the physical lines it came from.
+    pending: Option<(String, Vec<u64>)>,
+    /// Whether the last piece was one word cut at the column's end.
+    last_full: bool,
+    /// The message column's width, from the padded width of a record's first line.
+    width: usize,
+}
+
+/// Columns before the message in rich's default layout: `[20:22:55] ERROR    `.
+const RICH_GUTTER: usize = 20;
+
+/// Texts that start a line of a block inside rich's message column.
+const RICH_LINE_STARTS: [&str; 8] = [
+    "client_session: ",
+    "connections: ",
+    "connector: ",
+    "client_response: ",
+    "client_connection: ",
+    "source_traceback: ",
+    "handle_traceback: ",
+    "<CIMultiDictProxy(",
+];
+
+/// Whether `line` starts a record in rich's layout: a bracketed time or its blank column, then
+/// a level padded to 8.
+pub fn is_rich_record(line: &str) -> bool {
+    let Some(head) = line.get(..RICH_GUTTER) else {
+        return false;
+    };
+    let (time, level) = head.split_at(11);
+    let time_ok =
+        time.trim().is_empty() || (time.starts_with('[') && time.trim_end().ends_with(']'));
+    let level = level.trim_end();
+    time_ok
+        && matches!(level, "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL")
+        && !line[RICH_GUTTER..].starts_with(' ')
+}
+
+impl RichJoiner {
+    /// Whether a line is being joined (the lines after it must be read, whatever they hold).
+    pub fn is_holding(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Reads physical line `n`; pushes the lines it completes to `out`. `hold` says whether
+    /// the line may matter (a block is open, or it holds a word that starts one): a line that
+    /// does not is given on at once rather than held for its continuation.
+    pub fn push(&mut self, line: &str, n: u64, hold: bool, out: &mut Vec<(String, Vec<u64>)>) {
+        if is_rich_record(line) {
+            self.flush(out);
+            self.width = line.chars().count().saturating_sub(2 * RICH_GUTTER);
+            let text = strip_rich_path(line[RICH_GUTTER..].trim_end());
+            self.last_full = false;
+            if hold {
+                self.pending = Some((text.to_string(), vec![n]));
+            } else {
+                out.push((text.to_string(), vec![n]));
+            }
+            return;
+        }
+        let continues = line.len() > RICH_GUTTER
+            && line.is_char_boundary(RICH_GUTTER)
+            && line[..RICH_GUTTER].bytes().all(|b| b == b' ');
+        if !continues {
+            self.flush(out);
+            out.push((line.to_string(), vec![n]));
+            return;
+        }
+        let piece = line[RICH_GUTTER..].trim_end();
+        let starts_line =
+            piece.starts_with(' ') || RICH_LINE_STARTS.iter().any(|k| piece.starts_with(k));
+        // A word longer than the column is cut where the column ends: the piece is that one
+        // word, filling the column. A piece that fills it with several words broke at a space.
+        let full = self.width > 0 && piece.chars().count() >= self.width && !piece.contains(' ');
+        match &mut self.pending {
+            Some((text, lines)) if !starts_line => {
+                if !self.last_full {
+                    text.push(' ');
+                }
+                text.push_str(piece);
+                lines.push(n);
+            }
+            _ => {
+                self.flush(out);
+                self.pending = Some((piece.to_string(), vec![n]));
+            }
+        }
+        self.last_full = full;
+    }
+
+    /// Gives on the line being joined.
+    pub fn flush(&mut self, out: &mut Vec<(String, Vec<u64>)>) {
+        if let Some(p) = self.pending.take() {
+            out.push(p);
+        }
+    }
+}
+
+/// A record's first line without the `file.py:NNN` rich right-aligns after the message.
+fn strip_rich_path(text: &str) -> &str {
+    match text.rsplit_once("  ") {
+        Some((msg, path))
+            if path.rsplit_once(':').is_some_and(|(f, l)| {
+                !f.is_empty()
+                    && !f.contains(' ')
+                    && !l.is_empty()
+                    && l.bytes().all(|b| b.is_ascii_digit())
+            }) =>
+        {
+            msg.trim_end()
+        }
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod rich_tests {
+    use super::*;
+
+    fn join(lines: &[&str]) -> Vec<String> {
+        let mut j = RichJoiner::default();
+        let mut out = Vec::new();
+        for (n, l) in lines.iter().enumerate() {
+            j.push(l, n as u64 + 1, true, &mut out);
+        }
+        j.flush(&mut out);
+        out.into_iter().map(|(t, _)| t).collect()
+    }
+
+    fn pad(s: &str) -> String {
+        format!("{s:<100}")
+    }
+
+    #[test]
+    fn wrapped_pieces_join_at_the_space_rich_broke_at_and_block_lines_start_anew() {
+        let lines = [
+            format!(
+                "{:<80}{:>20}",
+                "           ERROR    Unclosed connector", "base_events.py:1858"
+            ),
+            pad("                    connections: ['deque([(<aiohttp.client_proto.ResponseHandler"),
+            pad("                    object at 0x7fde40ff4170>, 2433.038921296)])']"),
+            pad("                    source_traceback: Object created at (most recent call last):"),
+            pad(
+                "                      File \"/usr/local/lib/python3.13/asyncio/runners.py\", line",
+            ),
+            pad("                    194, in run"),
+            pad("                        return runner.run(main)"),
+        ];
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_eq!(
+            join(&refs),
+            [
+                "Unclosed connector",
+                "connections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7fde40ff4170>, 2433.038921296)])']",
+                "source_traceback: Object created at (most recent call last):",
+                "  File \"/usr/local/lib/python3.13/asyncio/runners.py\", line 194, in run",
+                "    return runner.run(main)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_word_longer_than_the_column_is_joined_without_a_space() {
+        let word = "/opt/venv/lib/python3.13/site-packages/litellm/llms/custom_h";
+        assert_eq!(word.len(), 60);
+        let lines = [
+            format!(
+                "{:<80}{:>20}",
+                "[20:22:55] ERROR    Unclosed client session", "base_events.py:1858"
+            ),
+            pad("                    source_traceback: Object created at (most recent call last):"),
+            pad("                      File"),
+            pad(&format!("                    \"{word}")),
+            pad("                    ttpx/http_handler.py\", line 559, in <lambda>"),
+        ];
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let got = join(&refs);
+        assert_eq!(
+            got[2],
+            format!("  File \"{word}ttpx/http_handler.py\", line 559, in <lambda>")
+        );
+    }
+}

@@ -13,7 +13,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 /// The grammars shipped in `grammars/`, in the order they are tried (more specific first).
-const BUILTIN: [(&str, &str); 13] = [
+const BUILTIN: [(&str, &str); 14] = [
     ("cri", include_str!("../grammars/cri.toml")),
     (
         "kubectl-prefix",
@@ -37,6 +37,7 @@ const BUILTIN: [(&str, &str); 13] = [
         include_str!("../grammars/journald-json.toml"),
     ),
     ("json-logger", include_str!("../grammars/json-logger.toml")),
+    ("rich", include_str!("../grammars/rich.toml")),
     ("logging", include_str!("../grammars/logging.toml")),
     ("bare", include_str!("../grammars/bare.toml")),
 ];

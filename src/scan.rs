@@ -173,6 +173,8 @@ pub struct Scanner<'g> {
     logical: Vec<Logical>,
     events: Vec<Event>,
     names: Interner,
+    /// Joins rich's wrapped pieces, when the input is rich's layout.
+    rich: Option<crate::clean::RichJoiner>,
     /// Counts about the input.
     pub stats: InputStats,
 }
@@ -192,6 +194,9 @@ impl<'g> Scanner<'g> {
             logical: Vec::new(),
             events: Vec::new(),
             names: Interner::default(),
+            rich: forced
+                .filter(|&i| grammars[i].name == "rich")
+                .map(|_| crate::clean::RichJoiner::default()),
             stats: InputStats::default(),
         }
     }
@@ -261,7 +266,11 @@ impl<'g> Scanner<'g> {
             }
             return;
         }
-        if !self.busy && !self.unwrapper.has_pieces() && !self.prefilter.may_matter(line) {
+        if !self.busy
+            && !self.unwrapper.has_pieces()
+            && !self.rich_holding()
+            && !self.prefilter.may_matter(line)
+        {
             if self.track {
                 out.free.push(n);
             }
@@ -281,7 +290,12 @@ impl<'g> Scanner<'g> {
     /// as read and need not be given to [`Scanner::push_line`] (a line skipped this way is
     /// never cut at the line limit, nor counted as cut). Always 0 while lines are tracked.
     pub fn skip_idle(&mut self, buf: &[u8], ahead: Lookahead<'_>) -> usize {
-        if self.busy || self.track || self.pending.is_some() || self.unwrapper.has_pieces() {
+        if self.busy
+            || self.track
+            || self.pending.is_some()
+            || self.unwrapper.has_pieces()
+            || self.rich_holding()
+        {
             return 0;
         }
         let hit = match ahead.get() {
@@ -320,6 +334,11 @@ impl<'g> Scanner<'g> {
         if self.pending.is_some() {
             self.choose(out);
         }
+        if let Some(j) = &mut self.rich {
+            let mut joined = Vec::new();
+            j.flush(&mut joined);
+            self.feed_joined(joined, out);
+        }
         let mut logical = std::mem::take(&mut self.logical);
         self.unwrapper.finish(&mut logical);
         self.feed(&mut logical, out);
@@ -355,9 +374,13 @@ impl<'g> Scanner<'g> {
         };
         let g = envelope::detect(self.grammars, held.iter().map(|(t, _)| t.as_str()));
         self.unwrapper.choose(g);
+        if self.grammars[g].name == "rich" {
+            self.rich = Some(crate::clean::RichJoiner::default());
+        }
         for (text, n) in held {
             if self.busy
                 || self.unwrapper.has_pieces()
+                || self.rich_holding()
                 || self.prefilter.may_matter(text.as_bytes())
             {
                 self.read_text(&text, n, out);
@@ -367,7 +390,40 @@ impl<'g> Scanner<'g> {
         }
     }
 
+    fn rich_holding(&self) -> bool {
+        self.rich
+            .as_ref()
+            .is_some_and(crate::clean::RichJoiner::is_holding)
+    }
+
+    /// Feeds lines rich's joiner completed.
+    fn feed_joined(&mut self, joined: Vec<(String, Vec<u64>)>, out: &mut Out) {
+        for (text, lines) in joined {
+            let piece = Piece {
+                stream: "",
+                text: &text,
+                ts: None,
+                lines: &lines,
+            };
+            let took = self.feed_one(&piece, out);
+            if self.track && !took {
+                out.free.extend(&lines);
+            }
+        }
+        self.busy = self.streams.values().any(Stream::is_busy);
+    }
+
     fn read_text(&mut self, text: &str, n: u64, out: &mut Out) {
+        if self.rich.is_some() {
+            let hold =
+                self.busy || self.rich_holding() || self.prefilter.may_matter(text.as_bytes());
+            let mut joined = Vec::new();
+            if let Some(j) = &mut self.rich {
+                j.push(text, n, hold, &mut joined);
+            }
+            self.feed_joined(joined, out);
+            return;
+        }
         // Old Mac files and some serial consoles end lines with a lone CR: each is a line
         // (numbered as the physical line it came in). `filter` passes such a line whole.
         if !self.track && memchr::memchr(b'\r', text.as_bytes()).is_some() {
