@@ -197,6 +197,13 @@ impl Assembler {
                 open.blanks.push(pos.line);
                 return true;
             }
+        }
+        // Colours or Markdown around the line: read it again without them. Asked only of a
+        // line the open block did not take, which keeps the search off most block lines.
+        if let std::borrow::Cow::Owned(clean) = crate::clean::line(text) {
+            return self.push(&clean, pos, names, out);
+        }
+        if let Some(open) = &mut self.open {
             // A header followed at once by another kind's context key (aiopg's
             // `Unclosed connection` then `connection: <aiopg…>`) is another library's record.
             let foreign = open.block.channel == Channel::Log
@@ -555,6 +562,10 @@ impl Interner {
         let text = bounded(text);
         if let Some((k, ())) = self.texts.get_key_value(text) {
             return k.clone();
+        }
+        // A colour sequence at the end of a record's last line (structlog's ` [asyncio]`).
+        if let std::borrow::Cow::Owned(clean) = crate::clean::colors(text) {
+            return self.text(clean.trim_end());
         }
         if self.texts.len() >= MAX_INTERNED {
             self.texts.clear();

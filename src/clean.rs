@@ -29,6 +29,15 @@ pub fn line(text: &str) -> Cow<'_, str> {
     s
 }
 
+/// The text without ANSI colour sequences, borrowed when it has none.
+pub fn colors(text: &str) -> Cow<'_, str> {
+    if memchr::memchr(0x1b, text.as_bytes()).is_some() {
+        Cow::Owned(strip_ansi(text))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Removes ANSI escape sequences: CSI (`ESC [ … final`), OSC (`ESC ] … BEL/ST`) and
 /// two-byte escapes.
 fn strip_ansi(text: &str) -> String {
@@ -106,10 +115,17 @@ const LINE_STARTS: [&str; 12] = [
     " File \"",
 ];
 
-/// A pasted block that lost its line breaks, as the lines it was: split at a literal `\n`
+/// A pasted block that lost its line breaks, as the lines it was: split at a lone CR, at a
+/// literal `\n`
 /// (a string's repr, a JSON value pasted raw), or before each context key when the lines
 /// were joined with spaces. `None` when `text` is not such a paste.
 pub fn split_joined(text: &str) -> Option<Vec<String>> {
+    // Old Mac files and some serial consoles end lines with a lone CR: the reader's lines are
+    // then many lines each (numbered as the physical line they came in).
+    if text.contains('\r') {
+        let parts: Vec<String> = text.split('\r').map(str::to_string).collect();
+        return (parts.len() > 1).then_some(parts);
+    }
     if text.contains("\\n") {
         let parts: Vec<String> = text
             .split("\\n")

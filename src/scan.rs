@@ -30,18 +30,20 @@ const DETECT_BYTES: usize = 1 << 20;
 /// matter and is skipped without being decoded or unwrapped. journald gives a message that
 /// is not UTF-8 as an array of byte values, which no text search sees into.
 /// `Exception ignored in:` starts the `-W error` form of a block, which `filter` must leave
-/// out whole. A CRI partial line (`stderr P`) is read whatever it holds: its words may be
-/// cut in two across pieces (a header split at the runtime's line limit).
-const TRIGGERS: [&str; 8] = [
+/// out whole.
+const TRIGGERS: [&str; 6] = [
     "nclosed",
     "Task was destroyed",
     "never awaited",
     "Exception ignored",
     "\"MESSAGE\":[",
     "\"MESSAGE\": [",
-    "stderr P ",
-    "stdout P ",
 ];
+
+/// A container runtime splits lines longer than its limit (CRI-O 8 KiB, containerd and
+/// Docker 16 KiB) into pieces, and a piece may end inside a header word. In such inputs a
+/// line this long is read whatever it holds, so the pieces are joined before any search.
+const PIECE_MIN: usize = 8000;
 
 /// Counts about one input.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -175,6 +177,8 @@ pub struct Scanner<'g> {
     names: Interner,
     /// Joins rich's wrapped pieces, when the input is rich's layout.
     rich: Option<crate::clean::RichJoiner>,
+    /// The input's envelope splits long lines into pieces ([`PIECE_MIN`]).
+    pieces_matter: bool,
     /// Counts about the input.
     pub stats: InputStats,
 }
@@ -197,6 +201,7 @@ impl<'g> Scanner<'g> {
             rich: forced
                 .filter(|&i| grammars[i].name == "rich")
                 .map(|_| crate::clean::RichJoiner::default()),
+            pieces_matter: forced.is_some_and(|i| splits_lines(&grammars[i].name)),
             stats: InputStats::default(),
         }
     }
@@ -269,6 +274,7 @@ impl<'g> Scanner<'g> {
         if !self.busy
             && !self.unwrapper.has_pieces()
             && !self.rich_holding()
+            && !(self.pieces_matter && line.len() >= PIECE_MIN)
             && !self.prefilter.may_matter(line)
         {
             if self.track {
@@ -308,7 +314,10 @@ impl<'g> Scanner<'g> {
             None => memchr::memrchr(b'\n', buf),
         };
         let Some(last_newline) = upto else { return 0 };
-        let end = last_newline + 1;
+        let mut end = last_newline + 1;
+        if self.pieces_matter {
+            end = before_long_line(&buf[..end]);
+        }
         self.stats.lines += bytecount::count(&buf[..end], b'\n') as u64;
         self.stats.bytes += end as u64;
         end
@@ -377,10 +386,12 @@ impl<'g> Scanner<'g> {
         if self.grammars[g].name == "rich" {
             self.rich = Some(crate::clean::RichJoiner::default());
         }
+        self.pieces_matter = splits_lines(&self.grammars[g].name);
         for (text, n) in held {
             if self.busy
                 || self.unwrapper.has_pieces()
                 || self.rich_holding()
+                || (self.pieces_matter && text.len() >= PIECE_MIN)
                 || self.prefilter.may_matter(text.as_bytes())
             {
                 self.read_text(&text, n, out);
@@ -422,14 +433,6 @@ impl<'g> Scanner<'g> {
                 j.push(text, n, hold, &mut joined);
             }
             self.feed_joined(joined, out);
-            return;
-        }
-        // Old Mac files and some serial consoles end lines with a lone CR: each is a line
-        // (numbered as the physical line it came in). `filter` passes such a line whole.
-        if !self.track && memchr::memchr(b'\r', text.as_bytes()).is_some() {
-            for piece in text.split('\r') {
-                self.read_one(piece, n, out);
-            }
             return;
         }
         self.read_one(text, n, out);
@@ -501,9 +504,12 @@ impl<'g> Scanner<'g> {
         } else {
             Cow::Owned(format!("{}{}", self.channel, l.stream))
         };
-        if !self.streams.contains_key(key.as_ref()) && self.streams.len() >= MAX_STREAMS {
+        let known = self.streams.contains_key(key.as_ref());
+        if !known && self.streams.len() >= MAX_STREAMS {
             self.evict(out);
         }
+        // The common case, one stream: no other stream to take a W block from.
+        let single = self.streams.is_empty() || (self.streams.len() == 1 && known);
         let s = match self.streams.get_mut(key.as_ref()) {
             Some(s) => s,
             None => self.streams.entry(key.to_string()).or_default(),
@@ -518,22 +524,25 @@ impl<'g> Scanner<'g> {
                 Vec::new()
             },
         };
-        let text = crate::clean::line(l.text);
         let took = s
             .assembler
-            .push(&text, &pos, &mut self.names, &mut self.events);
+            .push(l.text, &pos, &mut self.names, &mut self.events);
         take_unread(&mut self.stats, &mut s.assembler);
         let from = out.decided.len();
-        let mut events = std::mem::take(&mut self.events);
-        for e in events.drain(..) {
-            if self.streams.len() > 1 {
-                self.adopt_warning_from_other_streams(&key, &e, &mut out.decided);
-            }
-            if let Some(s) = self.streams.get_mut(key.as_ref()) {
+        if single {
+            for e in self.events.drain(..) {
                 s.pairer.push(e, &mut out.decided);
             }
+        } else {
+            let mut events = std::mem::take(&mut self.events);
+            for e in events.drain(..) {
+                self.adopt_warning_from_other_streams(&key, &e, &mut out.decided);
+                if let Some(s) = self.streams.get_mut(key.as_ref()) {
+                    s.pairer.push(e, &mut out.decided);
+                }
+            }
+            self.events = events;
         }
-        self.events = events;
         if self.streams.len() > 1 {
             self.pair_across_streams(&key, &mut out.decided[from..]);
         }
@@ -616,6 +625,26 @@ impl<'g> Scanner<'g> {
             take_unread(&mut self.stats, &mut s.assembler);
         }
     }
+}
+
+/// Whether an envelope splits long lines into pieces.
+fn splits_lines(grammar: &str) -> bool {
+    matches!(grammar, "cri" | "docker-json")
+}
+
+/// The length of the whole lines at the start of `buf` (which ends with a newline) before the
+/// first one that may be [`PIECE_MIN`] bytes or longer. Such a line holds a newline-free
+/// window of half that length at a multiple of it, so one short search per window finds it.
+fn before_long_line(buf: &[u8]) -> usize {
+    const WINDOW: usize = PIECE_MIN / 2;
+    let mut at = 0;
+    while at + WINDOW <= buf.len() {
+        if memchr::memchr(b'\n', &buf[at..at + WINDOW]).is_none() {
+            return memchr::memrchr(b'\n', &buf[..at]).map_or(0, |p| p + 1);
+        }
+        at += WINDOW;
+    }
+    buf.len()
 }
 
 /// Moves an assembler's count of unread header lines into the input's.

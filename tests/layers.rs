@@ -145,19 +145,30 @@ fn compose_and_kubectl_prefixes_around_text_logs_read_like_the_logs_alone() {
 
 #[test]
 fn a_cri_line_split_inside_a_header_word_loses_nothing() {
-    let (log, _) = fixture("percall_debug_bare");
+    // A JSON record with a large field before its message, split by the runtime at 8192
+    // bytes (CRI-O's limit) right inside `Unclosed`: `P` piece, then the `F` rest.
+    const LIMIT: usize = 8192;
+    let (log, _) = fixture("percall_json_logger");
     let mut out = String::new();
+    let mut split = 0;
     for (i, l) in log.lines().enumerate() {
-        // Every header split in the middle of `Unclosed`, the pieces `P` then `F`.
-        match l.find("nclosed") {
-            Some(at) => {
-                out += &format!("{} stderr P {}\n", ts(i), &l[..at + 3]);
-                out += &format!("{} stderr F {}\n", ts(i), &l[at + 3..]);
-            }
-            None => out += &format!("{} stderr F {l}\n", ts(i)),
-        }
+        let at = l.find("\"message\": \"Unclosed");
+        let Some(at) = at else {
+            out += &format!("{} stderr F {l}\n", ts(i));
+            continue;
+        };
+        // Pad so that the cut falls three bytes into `Unclosed`.
+        let with = |pad: &str| format!("{}, \"pad\": \"{pad}\"{}", &l[..at - 2], &l[at - 2..]);
+        let unpadded = with("").find("Unclosed").unwrap() + 3;
+        let line = with(&"x".repeat(LIMIT - unpadded));
+        let cut = line.find("Unclosed").unwrap() + 3;
+        assert_eq!(cut, LIMIT, "the cut is inside the header word");
+        out += &format!("{} stderr P {}\n", ts(i), &line[..cut]);
+        out += &format!("{} stderr F {}\n", ts(i), &line[cut..]);
+        split += 1;
     }
-    check("percall_debug_bare", &out, "CRI split inside headers");
+    assert!(split > 0);
+    check("percall_json_logger", &out, "CRI split inside headers");
 }
 
 #[test]
