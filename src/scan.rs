@@ -271,10 +271,11 @@ impl<'g> Scanner<'g> {
             }
             return;
         }
+        let may_be_piece = self.pieces_matter && line.len() >= PIECE_MIN;
         if !self.busy
             && !self.unwrapper.has_pieces()
             && !self.rich_holding()
-            && !(self.pieces_matter && line.len() >= PIECE_MIN)
+            && !may_be_piece
             && !self.prefilter.may_matter(line)
         {
             if self.track {
