@@ -6,7 +6,6 @@
 mod common;
 use common::KEYS;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 fn fixture(name: &str) -> (String, Value) {
@@ -17,19 +16,6 @@ fn fixture(name: &str) -> (String, Value) {
     )
     .unwrap();
     (log, truth)
-}
-
-fn scan(input: String) -> Value {
-    let out = Command::cargo_bin("unclosed")
-        .unwrap()
-        .args(["scan", "--format", "json"])
-        .write_stdin(input)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    serde_json::from_slice(&out).unwrap()
 }
 
 fn totals(v: &Value) -> Vec<(String, u64)> {
@@ -100,13 +86,13 @@ fn kubectl_prefix_timestamps(log: &str) -> String {
 
 fn check(name: &str, wrapped: &str, how: &str) {
     let (log, truth) = fixture(name);
-    let plain = scan(log);
+    let plain = common::scan_stdin_json(&log);
     assert_eq!(
         totals(&plain["totals"]),
         totals(&truth["totals"]),
         "{name} as it is"
     );
-    let got = scan(wrapped.to_string());
+    let got = common::scan_stdin_json(wrapped);
     assert_eq!(
         totals(&got["totals"]),
         totals(&truth["totals"]),
@@ -206,13 +192,13 @@ fn warnings_on_raw_stderr_and_records_as_json_count_each_object_once() {
     }
     flush(&mut record, &mut out);
     assert!(out.contains("{\"level\""), "records were made");
-    let got = scan(out.clone());
+    let got = common::scan_stdin_json(&out);
     assert_eq!(
         totals(&got["totals"]),
         totals(&truth["totals"]),
         "bare stderr + JSON records"
     );
-    let got = scan(cri(&out));
+    let got = common::scan_stdin_json(&cri(&out));
     assert_eq!(
         totals(&got["totals"]),
         totals(&truth["totals"]),

@@ -4,25 +4,11 @@
 
 mod common;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 /// Totals a reader counts by hand: findings, leak, noise, unknown, sessions, connectors, pooled.
 #[derive(Debug, PartialEq, Eq)]
 struct Hand(u64, u64, u64, u64, u64, u64, u64);
-
-fn scan(input: &str) -> Value {
-    let out = Command::cargo_bin("unclosed")
-        .unwrap()
-        .args(["scan", "--format", "json"])
-        .write_stdin(input.to_string())
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    serde_json::from_slice(&out).unwrap()
-}
 
 fn hand(v: &Value) -> Hand {
     let t = &v["totals"];
@@ -39,7 +25,7 @@ fn hand(v: &Value) -> Hand {
 }
 
 fn check(form: &str, url: &str, input: &str, want: Hand) {
-    let v = scan(input);
+    let v = common::scan_stdin_json(input);
     assert_eq!(hand(&v), want, "{form} ({url}):\n{input}");
     assert_eq!(
         v["totals"]["unread_mentions"], 0,
@@ -257,7 +243,7 @@ fn home_assistant_debug_records_name_the_integration() {
     session = aiohttp.ClientSession()
 2024-02-12 18:05:57.001 INFO (MainThread) [homeassistant.core] next
 ";
-    let v = scan(s);
+    let v = common::scan_stdin_json(&s);
     assert_eq!(
         hand(&v),
         Hand(1, 0, 0, 1, 1, 0, 0),

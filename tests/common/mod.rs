@@ -36,3 +36,17 @@ pub fn fixture_logs() -> Vec<PathBuf> {
     );
     v
 }
+
+/// `unclosed scan --format json` with `input` on standard input, as JSON.
+pub fn scan_stdin_json(input: &str) -> serde_json::Value {
+    let out = assert_cmd::Command::cargo_bin("unclosed")
+        .unwrap()
+        .args(["scan", "--format", "json"])
+        .write_stdin(input.to_string())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).expect("scan --format json prints JSON")
+}
