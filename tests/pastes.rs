@@ -243,7 +243,7 @@ fn home_assistant_debug_records_name_the_integration() {
     session = aiohttp.ClientSession()
 2024-02-12 18:05:57.001 INFO (MainThread) [homeassistant.core] next
 ";
-    let v = common::scan_stdin_json(&s);
+    let v = common::scan_stdin_json(s);
     assert_eq!(
         hand(&v),
         Hand(1, 0, 0, 1, 1, 0, 0),
