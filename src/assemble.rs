@@ -65,6 +65,11 @@ pub struct Block {
     pub trace: Option<Trace>,
     /// Frames dropped from the middle of an over-long traceback.
     pub frames_dropped: u32,
+    /// The traceback was cut before its innermost frame (a frame line that stops part-way):
+    /// its frames are no call site, and they prove nothing about pairing.
+    pub trace_cut: bool,
+    /// The log drops the block's body by design (Home Assistant): not complete, yet not cut.
+    pub bodyless: bool,
     /// Whether the block carried the lines that decide it (the `client_session:` line, the
     /// `connections:` line, …). A header whose body never came is not complete.
     pub complete: bool,
@@ -310,6 +315,7 @@ impl Assembler {
                 // (`traceback.format_list`), with no `source_traceback:` line before them.
                 let mut b = Block::new(kind, Channel::Log, header_pos(pos, text));
                 b.trace = Some(Trace::Source);
+                b.bodyless = true;
                 (b, State::Frames(Trace::Source), true)
             }
             Line::Unraisable => (
@@ -397,11 +403,24 @@ impl Open {
                 }
                 State::AfterFrame(t)
             }
+            // Home Assistant's log panel puts the time, source and level under the message.
+            (State::Frames(Trace::Source), _)
+                if b.bodyless && b.frames.is_empty() && is_ha_panel_meta(text) =>
+            {
+                State::Frames(Trace::Source)
+            }
+            // A frame line that stops part-way: the traceback was cut here.
+            (State::Frames(t) | State::AfterFrame(t), Line::Indented)
+                if text.trim_start().starts_with("File \"") =>
+            {
+                b.trace_cut = true;
+                State::Frames(t)
+            }
             (State::AfterFrame(t), Line::Indented) => {
                 if Some(t) == b.trace
                     && let Some(last) = b.frames.last_mut()
                 {
-                    last.code = Some(names.text(text.trim()));
+                    last.code = Some(names.text(source_line(text)));
                 }
                 State::Frames(t)
             }
@@ -429,6 +448,8 @@ impl Block {
             frames: Vec::new(),
             trace: None,
             frames_dropped: 0,
+            trace_cut: false,
+            bodyless: false,
             complete: false,
             location: None,
             pos,
@@ -464,7 +485,8 @@ impl Block {
     fn take_key(&mut self, key: &str, value: &str) {
         match key {
             "connections" => {
-                self.pool = Some(parse::pool(value));
+                // A colour reset glued to the record's last line by a console renderer.
+                self.pool = Some(parse::pool(&crate::clean::colors(value)));
                 self.complete = true;
             }
             // A connector's `connector:` line names the object; its count came before it.
@@ -583,6 +605,37 @@ fn bounded(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+/// The line Home Assistant's log panel shows under a message: `8:45 PM core.py (ERROR)`,
+/// `20:45:01 runner.py (ERROR)`.
+fn is_ha_panel_meta(text: &str) -> bool {
+    let mut words = text.split(' ');
+    let Some(time) = words.next() else {
+        return false;
+    };
+    let time_ok = time.contains(':') && time.bytes().all(|b| b.is_ascii_digit() || b == b':');
+    let mut rest: Vec<&str> = words.collect();
+    if matches!(rest.first(), Some(&("AM" | "PM"))) {
+        rest.remove(0);
+    }
+    time_ok
+        && rest.len() == 2
+        && rest[0].ends_with(".py")
+        && matches!(rest[1], "(ERROR)" | "(WARNING)" | "(CRITICAL)")
+}
+
+/// A frame's source line as Python printed it: structlog's console renderer appends the
+/// logger's name (` [asyncio]`, coloured) to a record's last line, which may be this one.
+fn source_line(text: &str) -> &str {
+    let t = text.trim();
+    if memchr::memchr(0x1b, t.as_bytes()).is_none() && !t.ends_with(" [asyncio]") {
+        return t;
+    }
+    match t.rfind(" [") {
+        Some(at) if crate::clean::colors(&t[at..]).trim() == "[asyncio]" => t[..at].trim_end(),
+        _ => t,
+    }
 }
 
 /// pytest's "warnings summary" repeats each `ResourceWarning` indented under the test that

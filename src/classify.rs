@@ -48,7 +48,7 @@ pub fn label(f: &Finding) -> Label {
 pub fn truncated(f: &Finding) -> bool {
     f.objects
         .iter()
-        .any(|o| !o.complete || o.pool.is_some_and(|p| !p.complete))
+        .any(|o| (!o.complete && !o.bodyless) || o.trace_cut || o.pool.is_some_and(|p| !p.complete))
 }
 
 #[cfg(test)]
@@ -71,6 +71,8 @@ mod tests {
             location: None,
             pos: Pos::default(),
             lines: vec![],
+            trace_cut: false,
+            bodyless: false,
         }
     }
 

@@ -155,21 +155,35 @@ pub fn split_joined(text: &str) -> Option<Vec<String>> {
         // Home Assistant glues the first creation frame to its message: `…session:   File "…`.
         let part = text[from..at].trim_end();
         let part = match part.strip_suffix(':') {
-            Some(p) if text[at..].starts_with(" File \"") => p,
+            Some(p) if text[at..].starts_with(" File \"") && crate::parse::mentions_header(p) => p,
             _ => part,
         };
         parts.push(part.to_string());
         from = at + 1;
     }
     parts.push(text[from..].to_string());
-    // A frame joined by spaces: `File "…", line N, in f code` loses its code line, but
-    // frames need their two-space indent back to be read as frames.
-    for p in &mut parts {
-        if p.starts_with("File \"") {
-            p.insert_str(0, "  ");
+    // A frame joined by spaces: `File "…", line N, in f    code`. Frames need their two-space
+    // indent back to be read as frames, and their source line is the text after the function.
+    let mut lines = Vec::with_capacity(parts.len() + 4);
+    for p in parts {
+        if !p.starts_with("File \"") {
+            lines.push(p);
+            continue;
+        }
+        let frame = format!("  {p}");
+        let code_at = frame.find(", in ").and_then(|i| {
+            let f = i + ", in ".len();
+            frame[f..].find(' ').map(|sp| f + sp)
+        });
+        match code_at {
+            Some(at) if !frame[at..].trim().is_empty() => {
+                lines.push(frame[..at].to_string());
+                lines.push(format!("    {}", frame[at..].trim()));
+            }
+            _ => lines.push(frame),
         }
     }
-    Some(parts)
+    Some(lines)
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ pub enum FailOnChoice {
 pub enum CheckFormat {
     /// The summary table and the verdict, for people.
     Table,
-    /// The `unclosed/1` JSON object with a `verdict`.
+    /// The `unclosed/2` JSON object with a `verdict`.
     Json,
     /// Markdown for `$GITHUB_STEP_SUMMARY` (under its 1 MiB limit).
     Markdown,
@@ -230,7 +230,7 @@ pub enum DropChoice {
 pub enum StatsFormat {
     /// The summary table.
     Table,
-    /// The `unclosed/1` JSON object.
+    /// The `unclosed/2` JSON object.
     Json,
 }
 
@@ -239,7 +239,7 @@ pub enum StatsFormat {
 pub enum Format {
     /// A summary table for people, one row per call site.
     Table,
-    /// One JSON object (schema `unclosed/1`, see the README).
+    /// One JSON object (schema `unclosed/2`, see the README).
     Json,
     /// One JSON object per finding as it is decided, then a `{"type":"summary"}` object.
     Ndjson,
@@ -270,7 +270,8 @@ pub struct ReadArgs {
     pub grammar_file: Vec<String>,
 
     /// Pass over frames whose path matches this glob when finding call sites (for your own
-    /// HTTP wrapper, say); repeatable. aiohttp, asyncio and the standard library always are.
+    /// HTTP wrapper, say); repeatable; a glob without `/` matches a file name anywhere. aiohttp,
+    /// asyncio, the standard library and installed packages always are (see --in-app).
     #[arg(long, value_name = "GLOB")]
     pub skip_frames: Vec<String>,
 

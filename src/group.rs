@@ -240,7 +240,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// frame (a server that runs library code only), the innermost frame outside aiohttp,
 /// asyncio and the standard library. The latter is also named beside the site when it differs.
 pub fn site_of(o: &Object, rules: &SiteRules) -> Option<Site> {
-    if !matches!(o.trace, Some(Trace::Source | Trace::Allocated)) {
+    if !matches!(o.trace, Some(Trace::Source | Trace::Allocated)) || o.trace_cut {
         return None;
     }
     let kept = || o.frames.iter().filter(|f| !rules.skips(f));

@@ -48,6 +48,10 @@ pub struct Object {
     pub pos: Pos,
     /// The physical lines of its blocks.
     pub lines: Vec<u64>,
+    /// Its traceback was cut before the innermost frame.
+    pub trace_cut: bool,
+    /// The log drops its body by design (Home Assistant).
+    pub bodyless: bool,
 }
 
 impl From<Block> for Object {
@@ -64,6 +68,8 @@ impl From<Block> for Object {
             location: b.location,
             pos: b.pos,
             lines: b.lines,
+            trace_cut: b.trace_cut,
+            bodyless: b.bodyless,
         }
     }
 }
@@ -81,12 +87,16 @@ impl Object {
             self.trace = l.trace;
         }
         self.complete |= l.complete;
+        self.trace_cut |= l.trace_cut;
         self.lines.extend(l.lines);
     }
 
     /// Whether this is a connector that may pair with a held session: traced, made by a session.
     pub fn is_late_connector(&self) -> bool {
-        self.kind == Kind::Connector && self.trace == Some(Trace::Source) && self.made_by_session()
+        self.kind == Kind::Connector
+            && self.trace == Some(Trace::Source)
+            && !self.trace_cut
+            && self.made_by_session()
     }
 
     /// Whether the traceback shows the object was made inside `ClientSession.__init__`.
@@ -259,7 +269,7 @@ impl Pairer {
     /// Decides an object that no adjacent block pairs with.
     fn alone(&mut self, o: Object, out: &mut Vec<Decided>) {
         match o.kind {
-            Kind::Session if o.trace == Some(Trace::Source) => {
+            Kind::Session if o.trace == Some(Trace::Source) && !o.trace_cut => {
                 if self.held.len() >= MAX_HELD
                     && let Some(old) = self.held.pop_front()
                 {
@@ -348,7 +358,11 @@ fn belong_together(session: &Object, connector: &Object) -> bool {
     {
         return false;
     }
-    if session.frames.is_empty() || connector.frames.is_empty() {
+    if session.frames.is_empty()
+        || connector.frames.is_empty()
+        || session.trace_cut
+        || connector.trace_cut
+    {
         return true;
     }
     same_origin(&session.frames, &connector.frames)

@@ -377,6 +377,10 @@ static UNCLOSED: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
 /// in lower case, aiohttp's own source echoed under a warning (`warn(f"Unclosed connector …`),
 /// or another library's `Unclosed connection` (aiopg's, grpclib's `Unclosed connection:`).
 pub fn mentions_header(text: &str) -> bool {
+    // aiohttp's source echoed under a warning: `context = {"client_session": self, "message": …`.
+    if text.trim_start().starts_with("context = {") {
+        return false;
+    }
     let b = text.as_bytes();
     let mut from = 0;
     while let Some(at) = UNCLOSED.find(&b[from..]) {

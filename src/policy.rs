@@ -131,7 +131,20 @@ pub fn describe(s: &SiteSummary) -> String {
                 .as_deref()
                 .map(|f| format!(" in {f}"))
                 .unwrap_or_default();
-            format!("{}:{}{f}", normal_path(&x.file), x.line)
+            // A library built the object: its line is where the session is made, the site is
+            // the call into it that the application can change.
+            let via = x
+                .created_in
+                .as_ref()
+                .map(|v| {
+                    format!(
+                        " (the session is built by the library at {}:{})",
+                        normal_path(&v.file),
+                        v.line
+                    )
+                })
+                .unwrap_or_default();
+            format!("{}:{}{f}{via}", normal_path(&x.file), x.line)
         }
         None => "no call site".to_string(),
     };
@@ -241,9 +254,10 @@ pub fn evaluate<'a>(
     }
     if !policy.allow_unread && summary.unread_mentions > 0 {
         reasons.push(format!(
-            "{} line{} carry aiohttp's `Unclosed …` header but were not read as blocks (--allow-unread to pass)",
+            "{} line{} aiohttp's `Unclosed …` header but {} not read as a block (--allow-unread to pass)",
             summary.unread_mentions,
-            if summary.unread_mentions == 1 { "" } else { "s" }
+            if summary.unread_mentions == 1 { " carries" } else { "s carry" },
+            if summary.unread_mentions == 1 { "was" } else { "were" }
         ));
     }
     let stale = baseline.map_or_else(Vec::new, |b| {

@@ -305,6 +305,9 @@ pub fn finding_json(t: &Triaged, inputs: &[InputReport]) -> Value {
         "line": site.map(|x| x.line),
         "function": site.and_then(|x| x.function.as_ref()),
         "created_in": site.and_then(|x| x.created_in.as_ref()).map(|v| v.key()),
+        "created_in_function": site
+            .and_then(|x| x.created_in.as_ref())
+            .and_then(|v| v.function.as_ref()),
         "input": inputs.get(t.input).map(|i| &i.name),
         "input_line": t.line,
         "ts": t.ts,
@@ -404,11 +407,15 @@ pub fn write_table(
         if s.unread_mentions > 0 {
             writeln!(
                 w,
-                "No block read in {lines} line{} of {}, but {} line{} carry aiohttp's `Unclosed …` header in a form not read: see the warning above.",
+                "No block read in {lines} line{} of {}, but {} line{} aiohttp's `Unclosed …` header in a form not read: see the warning above.",
                 plural(lines),
                 terminal(&names),
                 s.unread_mentions,
-                plural(s.unread_mentions)
+                if s.unread_mentions == 1 {
+                    " carries"
+                } else {
+                    "s carry"
+                }
             )?;
         } else {
             writeln!(

@@ -220,3 +220,29 @@ fn lines_ended_by_a_lone_cr_are_lines() {
         "CRLF line endings",
     );
 }
+
+#[test]
+fn the_same_program_through_any_logger_gives_the_same_baseline_fingerprints() {
+    let prints = |name: &str| {
+        let (log, _) = fixture(name);
+        let v = common::scan_stdin_json(&log);
+        let mut f: Vec<String> = v["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| format!("{} {}", s["site"], s["fingerprint"]))
+            .collect();
+        f.sort();
+        f
+    };
+    let bare = prints("percall_debug_bare");
+    assert_eq!(bare.len(), 2);
+    for name in [
+        "structlog_console_ansi",
+        "rich_handler_debug",
+        "compose_asctime_debug",
+        "loguru_default_debug",
+    ] {
+        assert_eq!(prints(name), bare, "{name}");
+    }
+}

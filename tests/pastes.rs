@@ -165,6 +165,15 @@ fn a_block_joined_on_one_line_with_spaces_or_a_literal_newline() {
         &spaces,
         TWO_LEAKS,
     );
+    // With creation tracebacks too: each finding flattened to one line.
+    let long = two_leaks();
+    let flat = format!("{}\n{}\n", long[..47].join(" "), long[47..].join(" "));
+    let v = common::scan_stdin_json(&flat);
+    assert_eq!(hand(&v), TWO_LEAKS, "joined with spaces, with tracebacks");
+    assert_eq!(
+        v["sites"][0]["site"], "/app/percall.py:26",
+        "the site survives the join"
+    );
     let escaped = format!("{}\n", short.join("\\n").replace('\'', "\\'"));
     check(
         "literal \\n",
@@ -224,6 +233,14 @@ fn home_assistant_ui_copies() {
         s,
         Hand(2, 0, 0, 2, 2, 0, 0),
     );
+    // A session and the connector logged right after it: one finding, as in the log file.
+    let s = "Error doing job: Unclosed client session\n8:45 PM core.py (ERROR)\nError doing job: Unclosed connector\n8:45 PM core.py (ERROR)\n";
+    check(
+        "HA log panel, pair",
+        "https://github.com/home-assistant/core/issues/13099",
+        s,
+        Hand(1, 0, 0, 1, 1, 1, 0),
+    );
     // The system log dialog: one message line per message, whatever the occurrences.
     let s = "Logger: homeassistant\nSource: runner.py:238\nFirst occurred: 17:53:04 (139 occurrences)\nLast logged: 18:00:33\n\nError doing job: Unclosed client session (task: None)\nError doing job: Unclosed connector (task: None)\n";
     check(
@@ -253,4 +270,19 @@ fn home_assistant_debug_records_name_the_integration() {
         v["sites"][0]["site"],
         "/usr/src/homeassistant/homeassistant/components/hue/__init__.py:22"
     );
+}
+
+#[test]
+fn a_traceback_cut_part_way_names_no_site_of_its_own_and_pairs_by_adjacency() {
+    // A paste that stops inside the session's traceback, in the middle of a frame line, then
+    // the connector's block: one finding, marked cut, never a shared connector.
+    let long = two_leaks();
+    let mut s = long[..10].join("\n");
+    s += "\n  File \"/app/perc\n";
+    s += &long[21..47].join("\n");
+    s += "\n";
+    let v = common::scan_stdin_json(&s);
+    assert_eq!(hand(&v), Hand(1, 1, 0, 0, 1, 1, 1));
+    assert_eq!(v["totals"]["truncated"], 1);
+    assert_eq!(v["sites"][0]["pattern"], "one session per call");
 }

@@ -48,6 +48,8 @@ fn object(frames: Vec<Frame>, trace: Option<Trace>) -> Object {
         location: None,
         pos: Pos::default(),
         lines: vec![],
+        trace_cut: false,
+        bodyless: false,
     }
 }
 

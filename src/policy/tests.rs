@@ -27,6 +27,8 @@ fn object(kind: Kind, path: &str, line: u32, code: &str, pooled: Option<u64>) ->
         location: None,
         pos: Pos::default(),
         lines: vec![],
+        trace_cut: false,
+        bodyless: false,
     }
 }
 
