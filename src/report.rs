@@ -27,7 +27,8 @@ pub const SCHEMA: &str = "unclosed/2";
 /// How to get call sites, said when findings carry no creation traceback.
 pub const SITE_HINT: &str = "No call sites: the log has no creation tracebacks. Run the program with asyncio debug mode \
 (PYTHONASYNCIODEBUG=1 or python -X dev) for asyncio's source_traceback, or on Python 3.12+ with \
-PYTHONTRACEMALLOC=25 and -W default::ResourceWarning for tracemalloc's.";
+PYTHONTRACEMALLOC=25 and -W default::ResourceWarning for tracemalloc's. Under Home Assistant, \
+`hass --debug` turns on the same debug mode.";
 
 /// What the labels mean, said under the table.
 pub const LABELS: [(&str, &str); 3] = [
