@@ -129,21 +129,18 @@ fn compose_and_kubectl_prefixes_around_text_logs_read_like_the_logs_alone() {
     }
 }
 
-#[test]
-fn a_cri_line_split_inside_a_header_word_loses_nothing() {
-    // A JSON record with a large field before its message, split by the runtime at 8192
-    // bytes (CRI-O's limit) right inside `Unclosed`: `P` piece, then the `F` rest.
+/// percall_json_logger's records in CRI, each record with a large field before its message so
+/// that the runtime's split at 8192 bytes (CRI-O's limit) falls inside `Unclosed`: a `P`
+/// piece, then the `F` rest.
+fn split_inside_headers() -> String {
     const LIMIT: usize = 8192;
     let (log, _) = fixture("percall_json_logger");
     let mut out = String::new();
-    let mut split = 0;
     for (i, l) in log.lines().enumerate() {
-        let at = l.find("\"message\": \"Unclosed");
-        let Some(at) = at else {
+        let Some(at) = l.find("\"message\": \"Unclosed") else {
             out += &format!("{} stderr F {l}\n", ts(i));
             continue;
         };
-        // Pad so that the cut falls three bytes into `Unclosed`.
         let with = |pad: &str| format!("{}, \"pad\": \"{pad}\"{}", &l[..at - 2], &l[at - 2..]);
         let unpadded = with("").find("Unclosed").unwrap() + 3;
         let line = with(&"x".repeat(LIMIT - unpadded));
@@ -151,10 +148,40 @@ fn a_cri_line_split_inside_a_header_word_loses_nothing() {
         assert_eq!(cut, LIMIT, "the cut is inside the header word");
         out += &format!("{} stderr P {}\n", ts(i), &line[..cut]);
         out += &format!("{} stderr F {}\n", ts(i), &line[cut..]);
-        split += 1;
     }
-    assert!(split > 0);
-    check("percall_json_logger", &out, "CRI split inside headers");
+    out
+}
+
+#[test]
+fn a_cri_line_split_inside_a_header_word_loses_nothing() {
+    let input = split_inside_headers();
+    assert!(input.contains(" stderr P "));
+    check("percall_json_logger", &input, "CRI split inside headers");
+}
+
+#[test]
+fn filter_drops_both_pieces_of_a_split_record_and_keeps_every_other_line() {
+    let input = split_inside_headers();
+    let out = assert_cmd::Command::cargo_bin("unclosed")
+        .unwrap()
+        .args(["filter", "--drop", "leak"])
+        .write_stdin(input.clone())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        !out.contains("Unclo") && !out.contains(" stderr P "),
+        "{out}"
+    );
+    // Every split record is a leak: both its pieces go, every other line stays.
+    let kept: Vec<&str> = input
+        .lines()
+        .filter(|l| !l.contains(" stderr P ") && !l.contains(" stderr F losed"))
+        .collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), kept);
 }
 
 #[test]
