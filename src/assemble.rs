@@ -122,6 +122,8 @@ struct Open {
     /// Empty lines read since the block's last line: they belong to it if a line of the block
     /// follows (a paste with an empty line between every two lines), else they are outside.
     blanks: Vec<u64>,
+    /// Its frames came without indentation (a Home Assistant UI copy).
+    unindented: bool,
 }
 
 /// Empty lines a block may hold between two of its lines.
@@ -337,6 +339,7 @@ impl Assembler {
             state,
             record_like,
             blanks: Vec::new(),
+            unindented: false,
         };
         open.block.take_lines(pos);
         self.open = Some(open);
@@ -408,6 +411,27 @@ impl Open {
                 if b.bodyless && b.frames.is_empty() && is_ha_panel_meta(text) =>
             {
                 State::Frames(Trace::Source)
+            }
+            // Home Assistant's web UI strips indentation from a copied record: frames and their
+            // source lines at the first column.
+            (State::Frames(t) | State::AfterFrame(t), Line::Other)
+                if b.bodyless && parse::unindented_frame(text).is_some() =>
+            {
+                if let Some(f) = parse::unindented_frame(text) {
+                    b.push_frame(f, names);
+                }
+                self.unindented = true;
+                State::AfterFrame(t)
+            }
+            (State::AfterFrame(t), Line::Other)
+                if b.bodyless
+                    && self.unindented
+                    && !text.starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                if let Some(last) = b.frames.last_mut() {
+                    last.code = Some(names.text(text.trim()));
+                }
+                State::Frames(t)
             }
             // A frame line that stops part-way: the traceback was cut here.
             (State::Frames(t) | State::AfterFrame(t), Line::Indented)

@@ -213,6 +213,27 @@ fn indented(text: &str) -> Option<Line<'_>> {
     Some(Line::Indented)
 }
 
+/// A frame line whose indentation was lost (Home Assistant's web UI strips it when a record
+/// is copied): `File "PATH", line N, in FUNC`.
+pub fn unindented_frame(text: &str) -> Option<Frame<'_>> {
+    let rest = text.strip_prefix("File \"")?;
+    // The parser wants the two spaces a traceback indents frames by.
+    let end = FRAME_END.find(rest.as_bytes())?;
+    let (path, tail) = rest.split_at(end);
+    let tail = tail.strip_prefix("\", line ")?;
+    let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+    let line = tail[..digits].parse().ok()?;
+    let function = match &tail[digits..] {
+        "" => None,
+        t => Some(t.strip_prefix(", in ")?),
+    };
+    Some(Frame {
+        path,
+        line,
+        function,
+    })
+}
+
 /// `  File "PATH", line N, in FUNC` (traceback) or `  File "PATH", lineno N` (tracemalloc).
 fn frame(i: &str) -> PResult<'_, Frame<'_>> {
     let (i, _) = tag("  File \"")(i)?;

@@ -286,3 +286,28 @@ fn a_traceback_cut_part_way_names_no_site_of_its_own_and_pairs_by_adjacency() {
     assert_eq!(v["totals"]["truncated"], 1);
     assert_eq!(v["sites"][0]["pattern"], "one session per call");
 }
+
+#[test]
+fn home_assistant_ui_copies_whose_frames_lost_their_indentation_still_name_the_integration() {
+    let s = "2024-05-10 11:17:42.698 ERROR (Recorder) [homeassistant] Error doing job: Unclosed client session: File \"<frozen runpy>\", line 198, in _run_module_as_main
+File \"/usr/src/homeassistant/homeassistant/__main__.py\", line 223, in <module>
+sys.exit(main())
+File \"/config/custom_components/monitor_docker/__init__.py\", line 107, in RunDocker
+self._session = aiohttp.ClientSession()
+2024-05-10 11:17:43.001 INFO (MainThread) [homeassistant.core] next
+";
+    let v = common::scan_stdin_json(s);
+    assert_eq!(
+        hand(&v),
+        Hand(1, 0, 0, 1, 1, 0, 0),
+        "https://github.com/ualex73/monitor_docker/issues/146"
+    );
+    assert_eq!(
+        v["sites"][0]["site"],
+        "/config/custom_components/monitor_docker/__init__.py:107"
+    );
+    assert_eq!(
+        v["sites"][0]["code"],
+        "self._session = aiohttp.ClientSession()"
+    );
+}
