@@ -61,13 +61,40 @@ class Rewriter:
 
     def obj(self, o):
         """Rewrite every string (keys and values) of a JSON-like object."""
-        if isinstance(o, str):
-            return self(o)
-        if isinstance(o, list):
-            return [self.obj(x) for x in o]
-        if isinstance(o, dict):
-            return {self.obj(k): self.obj(v) for k, v in o.items()}
-        return o
+        return map_strings(o, self)
+
+
+def map_strings(o, fn):
+    """Apply fn to every string (keys and values) of a JSON-like object."""
+    if isinstance(o, str):
+        return fn(o)
+    if isinstance(o, list):
+        return [map_strings(x, fn) for x in o]
+    if isinstance(o, dict):
+        return {map_strings(k, fn): map_strings(v, fn) for k, v in o.items()}
+    return o
+
+
+def write_fixture(logs, name, text, truth, raw, tmp, gz=False):
+    """Writes samples/logs/<name>.log (or .log.gz), <name>.truth.json, and the raw per-object
+    record next to the venvs (ignored) for debugging."""
+    import gzip
+    import json
+    logp = os.path.join(logs, name + ".log")
+    for p in (logp, logp + ".gz"):
+        if os.path.exists(p):
+            os.remove(p)
+    if gz:
+        with gzip.GzipFile(logp + ".gz", "wb", mtime=0) as g:
+            g.write(text.encode())
+    else:
+        with open(logp, "w") as fh:
+            fh.write(text)
+    with open(os.path.join(logs, name + ".truth.json"), "w") as fh:
+        json.dump(truth, fh, indent=1)
+        fh.write("\n")
+    with open(os.path.join(tmp, name + ".objects.json"), "w") as fh:
+        json.dump(raw, fh, indent=1)
 
 
 def _base_prefix(python_exe):

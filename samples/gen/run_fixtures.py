@@ -4,10 +4,8 @@ writes samples/logs/<name>.log (+ .log.gz for one) and <name>.truth.json.
 
 Usage: python run_fixtures.py VENVS_DIR [fixture-name ...]
 """
-import gzip
 import json
 import os
-import platform
 import subprocess
 import sys
 import threading
@@ -363,22 +361,7 @@ def make(fx, venvs, tmp):
     truth["exit_code"] = rc
     truth["notes"] = rw(" ".join(notes))
     text = "\n".join(out) + "\n"
-    logp = os.path.join(LOGS, name + ".log")
-    for p in (logp, logp + ".gz"):
-        if os.path.exists(p):
-            os.remove(p)
-    if fx.get("gzip"):
-        with gzip.GzipFile(logp + ".gz", "wb", mtime=0) as g:
-            g.write(text.encode())
-    else:
-        with open(logp, "w") as fh:
-            fh.write(text)
-    with open(os.path.join(LOGS, name + ".truth.json"), "w") as fh:
-        json.dump(truth, fh, indent=1)
-        fh.write("\n")
-    # keep the raw per-object record next to the venvs (ignored) for debugging
-    with open(os.path.join(tmp, name + ".objects.json"), "w") as fh:
-        json.dump(raw, fh, indent=1)
+    paths.write_fixture(LOGS, name, text, truth, raw, tmp, gz=bool(fx.get("gzip")))
     return truth, len(text)
 
 

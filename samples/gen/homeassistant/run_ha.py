@@ -15,7 +15,6 @@ standard library -> /usr/local/ (paths.py).
 """
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -77,13 +76,7 @@ class HaPaths:
         return self.generic(text)
 
     def obj(self, o):
-        if isinstance(o, str):
-            return self(o)
-        if isinstance(o, list):
-            return [self.obj(x) for x in o]
-        if isinstance(o, dict):
-            return {self.obj(k): self.obj(v) for k, v in o.items()}
-        return o
+        return paths.map_strings(o, self)
 
 
 def run_hass(fx, venv, cfg, truth_path):
@@ -192,13 +185,7 @@ def make(fx, venvs, tmp, upstream):
     truth["exit_code"] = rc
     truth["notes"] = " ".join(notes)
     text = "\n".join(out) + "\n"
-    with open(os.path.join(LOGS, name + ".log"), "w") as fh:
-        fh.write(text)
-    with open(os.path.join(LOGS, name + ".truth.json"), "w") as fh:
-        json.dump(truth, fh, indent=1)
-        fh.write("\n")
-    with open(os.path.join(tmp, name + ".objects.json"), "w") as fh:
-        json.dump(raw, fh, indent=1)
+    paths.write_fixture(LOGS, name, text, truth, raw, tmp)
     return truth, len(text)
 
 
