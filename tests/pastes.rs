@@ -251,25 +251,44 @@ fn home_assistant_ui_copies() {
     );
 }
 
-#[test]
-fn home_assistant_debug_records_name_the_integration() {
-    let s = "2024-02-12 18:05:56.888 ERROR (Recorder) [homeassistant] Error doing job: Unclosed client session:   File \"<frozen runpy>\", line 198, in _run_module_as_main
+/// Home Assistant's debug record: the creation frames follow the message, the first one glued
+/// to it; a copy from the web UI loses their indentation.
+const HA_DEBUG: &str = "2024-02-12 18:05:56.888 ERROR (Recorder) [homeassistant] Error doing job: Unclosed client session:   File \"<frozen runpy>\", line 198, in _run_module_as_main
   File \"/usr/src/homeassistant/homeassistant/__main__.py\", line 223, in <module>
     sys.exit(main())
   File \"/usr/src/homeassistant/homeassistant/components/hue/__init__.py\", line 22, in async_setup_entry
     session = aiohttp.ClientSession()
 2024-02-12 18:05:57.001 INFO (MainThread) [homeassistant.core] next
 ";
-    let v = common::scan_stdin_json(s);
-    assert_eq!(
-        hand(&v),
-        Hand(1, 0, 0, 1, 1, 0, 0),
-        "https://github.com/home-assistant/core/issues/109722"
-    );
-    assert_eq!(
-        v["sites"][0]["site"],
-        "/usr/src/homeassistant/homeassistant/components/hue/__init__.py:22"
-    );
+
+#[test]
+fn home_assistant_debug_records_name_the_integration_indented_or_not() {
+    let unindented: String = HA_DEBUG
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect::<String>()
+        .replace("session:   File", "session: File");
+    for (form, url, input) in [
+        (
+            "HA log file, --debug",
+            "https://github.com/home-assistant/core/issues/109722",
+            HA_DEBUG.to_string(),
+        ),
+        (
+            "HA UI copy without indentation",
+            "https://github.com/ualex73/monitor_docker/issues/146",
+            unindented,
+        ),
+    ] {
+        let v = common::scan_stdin_json(&input);
+        assert_eq!(hand(&v), Hand(1, 0, 0, 1, 1, 0, 0), "{form} ({url})");
+        let site = &v["sites"][0];
+        assert_eq!(
+            site["site"], "/usr/src/homeassistant/homeassistant/components/hue/__init__.py:22",
+            "{form}"
+        );
+        assert_eq!(site["code"], "session = aiohttp.ClientSession()", "{form}");
+    }
 }
 
 #[test]
@@ -285,29 +304,4 @@ fn a_traceback_cut_part_way_names_no_site_of_its_own_and_pairs_by_adjacency() {
     assert_eq!(hand(&v), Hand(1, 1, 0, 0, 1, 1, 1));
     assert_eq!(v["totals"]["truncated"], 1);
     assert_eq!(v["sites"][0]["pattern"], "one session per call");
-}
-
-#[test]
-fn home_assistant_ui_copies_whose_frames_lost_their_indentation_still_name_the_integration() {
-    let s = "2024-05-10 11:17:42.698 ERROR (Recorder) [homeassistant] Error doing job: Unclosed client session: File \"<frozen runpy>\", line 198, in _run_module_as_main
-File \"/usr/src/homeassistant/homeassistant/__main__.py\", line 223, in <module>
-sys.exit(main())
-File \"/config/custom_components/monitor_docker/__init__.py\", line 107, in RunDocker
-self._session = aiohttp.ClientSession()
-2024-05-10 11:17:43.001 INFO (MainThread) [homeassistant.core] next
-";
-    let v = common::scan_stdin_json(s);
-    assert_eq!(
-        hand(&v),
-        Hand(1, 0, 0, 1, 1, 0, 0),
-        "https://github.com/ualex73/monitor_docker/issues/146"
-    );
-    assert_eq!(
-        v["sites"][0]["site"],
-        "/config/custom_components/monitor_docker/__init__.py:107"
-    );
-    assert_eq!(
-        v["sites"][0]["code"],
-        "self._session = aiohttp.ClientSession()"
-    );
 }
