@@ -53,6 +53,23 @@ pub fn run(command: Command) -> i32 {
     }
 }
 
+/// Whether a file's leading bytes, from which its envelope is chosen, allow journald JSON
+/// (when unsure, yes: the survey then looks for its words too).
+fn head_may_be_journald(file: &std::fs::File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0u8; crate::scan::DETECT_BYTES + 64 * 1024];
+    let mut have = 0;
+    while have < head.len() {
+        match file.read_at(&mut head[have..], have as u64) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+    Prefilter::may_be_journald(&head[..have])
+}
+
 /// Whether an error is a closed pipe on our output (a quiet end, like ripgrep's).
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
@@ -411,8 +428,12 @@ pub fn read_files(
             .map(|()| Stop::Eof),
             read::Input::File(file) => {
                 let prefilter = &setup.prefilter;
+                let journald = match setup.forced {
+                    Some(g) => setup.grammars[g].name == "journald-json",
+                    None => head_may_be_journald(&file),
+                };
                 scan_file(setup, sink, i, |f| {
-                    let survey = |chunk: &[u8]| prefilter.survey(chunk);
+                    let survey = |chunk: &[u8]| prefilter.survey(chunk, journald);
                     read::read_file_parallel(&file, setup.max_line, threads, &survey, f)
                 })
                 .map(|()| Stop::Eof)

@@ -412,10 +412,17 @@ where
                         buf.truncate(n);
                         let s = survey(&buf);
                         // Checked here, off the scanning thread; a chunk cut in the middle
-                        // of a character (or not UTF-8) is checked line by line instead.
-                        let chunk = match String::from_utf8(buf) {
-                            Ok(text) => Chunk::Text(text),
-                            Err(e) => Chunk::Bytes(e.into_bytes()),
+                        // of a character (or not UTF-8) is checked line by line instead. A
+                        // chunk the survey found nothing in is mostly skipped unread: the
+                        // few lines the sink reads are checked one by one.
+                        let quiet = s.hits.is_empty() && s.complete_to >= buf.len();
+                        let chunk = if quiet {
+                            Chunk::Bytes(buf)
+                        } else {
+                            match String::from_utf8(buf) {
+                                Ok(text) => Chunk::Text(text),
+                                Err(e) => Chunk::Bytes(e.into_bytes()),
+                            }
                         };
                         (chunk, s)
                     });

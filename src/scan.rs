@@ -24,7 +24,7 @@ pub const MAX_STREAMS: usize = 1024;
 const PLAIN_STREAM: &str = "\u{1}";
 
 /// Bytes of leading lines kept to choose the grammar.
-const DETECT_BYTES: usize = 1 << 20;
+pub const DETECT_BYTES: usize = 1 << 20;
 
 /// Texts that can start a block. A line with none of them, while no block is open, cannot
 /// matter and is skipped without being decoded or unwrapped. journald gives a message that
@@ -39,6 +39,9 @@ const TRIGGERS: [&str; 6] = [
     "\"MESSAGE\":[",
     "\"MESSAGE\": [",
 ];
+
+/// Where journald's words start in [`TRIGGERS`].
+const JOURNALD_WORDS_AT: usize = 4;
 
 /// A container runtime splits lines longer than its limit (CRI-O 8 KiB, containerd and
 /// Docker 16 KiB) into pieces, and a piece may end inside a header word. In such inputs a
@@ -126,12 +129,19 @@ impl Prefilter {
 
     /// Where the texts that may start a block are in `chunk`, for a reader thread to find
     /// ahead of the scanner. Each word's search stops after a few hits: a chunk full of
-    /// blocks is read line by line anyway.
-    pub fn survey(&self, chunk: &[u8]) -> Survey {
+    /// blocks is read line by line anyway. Without `journald`, journald's byte-array
+    /// messages are not looked for: each word costs a pass over the chunk, and only an input
+    /// read as journald JSON decodes them ([`Prefilter::may_be_journald`]).
+    pub fn survey(&self, chunk: &[u8], journald: bool) -> Survey {
         const HITS_PER_WORD: usize = 16;
         let mut hits = Vec::new();
         let mut complete_to = chunk.len();
-        for f in &self.finders {
+        let words = if journald {
+            &self.finders[..]
+        } else {
+            &self.finders[..JOURNALD_WORDS_AT]
+        };
+        for f in words {
             // Only where the words searched so far are all listed.
             let end = (complete_to + f.needle().len() - 1).min(chunk.len());
             let from = hits.len();
@@ -143,6 +153,13 @@ impl Prefilter {
         hits.retain(|&h| h < complete_to);
         hits.sort_unstable();
         Survey { hits, complete_to }
+    }
+
+    /// Whether an input whose leading bytes are `head` (the bytes the envelope is detected
+    /// from, [`DETECT_BYTES`]) can be read as journald JSON, whose records all carry a
+    /// `"MESSAGE"` key.
+    pub fn may_be_journald(head: &[u8]) -> bool {
+        memmem::find(head, b"\"MESSAGE\"").is_some()
     }
 
     /// Where the first text that may start a block is in `buf`. The commonest word is
