@@ -18,26 +18,20 @@
 
 #![forbid(unsafe_code)]
 
-pub mod app;
-pub mod assemble;
-pub mod ci;
-pub mod classify;
-pub mod clean;
-pub mod cli;
-pub mod envelope;
-pub mod escape;
-pub mod explain;
-pub mod filter;
-pub mod group;
-pub mod live;
-pub mod pair;
-pub mod parse;
-pub mod policy;
-pub mod read;
+pub mod cmd;
+pub mod gate;
+pub mod input;
+pub mod pipeline;
 pub mod report;
-pub mod run;
-pub mod scan;
-pub mod tail;
+
+// The paths the modules had before they moved into their folders.
+pub use cmd::{app, cli, run, tail};
+pub use gate::policy;
+pub use input::{live, read};
+pub use pipeline::{
+    assemble, classify, clean, envelope, escape, explain, filter, group, pair, parse, scan,
+};
+pub use report::ci;
 
 /// Exit statuses, stable across releases (documented in the README).
 pub mod exit {

@@ -1,0 +1,5 @@
+//! The outside world coming in: files, gzip, standard input with a flush timeout, reader
+//! threads.
+
+pub mod live;
+pub mod read;

@@ -1,0 +1,14 @@
+//! The pure pipeline: bytes of a log in, findings out. No files, terminals, environment,
+//! clock, threads or async here (a test in `tests/layers_of_code.rs` says so).
+
+pub mod assemble;
+pub mod classify;
+pub mod clean;
+pub mod envelope;
+pub mod escape;
+pub mod explain;
+pub mod filter;
+pub mod group;
+pub mod pair;
+pub mod parse;
+pub mod scan;
