@@ -14,32 +14,89 @@ use serde::Deserialize;
 
 /// The grammars shipped in `grammars/`, in the order they are tried (more specific first).
 const BUILTIN: [(&str, &str); 14] = [
-    ("cri", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/cri.toml"))),
+    (
+        "cri",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/cri.toml")),
+    ),
     (
         "kubectl-prefix",
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/kubectl-prefix.toml")),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grammars/kubectl-prefix.toml"
+        )),
     ),
-    ("heroku", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/heroku.toml"))),
+    (
+        "heroku",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/heroku.toml")),
+    ),
     (
         "journald-short",
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/journald-short.toml")),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grammars/journald-short.toml"
+        )),
     ),
     (
         "docker-timestamps",
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/docker-timestamps.toml")),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grammars/docker-timestamps.toml"
+        )),
     ),
-    ("pm2", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/pm2.toml"))),
-    ("compose", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/compose.toml"))),
-    ("time-prefix", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/time-prefix.toml"))),
-    ("docker-json", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/docker-json.toml"))),
+    (
+        "pm2",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/pm2.toml")),
+    ),
+    (
+        "compose",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grammars/compose.toml"
+        )),
+    ),
+    (
+        "time-prefix",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grammars/time-prefix.toml"
+        )),
+    ),
+    (
+        "docker-json",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grammars/docker-json.toml"
+        )),
+    ),
     (
         "journald-json",
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/journald-json.toml")),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grammars/journald-json.toml"
+        )),
     ),
-    ("json-logger", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/json-logger.toml"))),
-    ("rich", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/rich.toml"))),
-    ("logging", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/logging.toml"))),
-    ("bare", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/bare.toml"))),
+    (
+        "json-logger",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grammars/json-logger.toml"
+        )),
+    ),
+    (
+        "rich",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/rich.toml")),
+    ),
+    (
+        "logging",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grammars/logging.toml"
+        )),
+    ),
+    (
+        "bare",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/bare.toml")),
+    ),
 ];
 
 /// Lines looked at to choose an input's grammar.

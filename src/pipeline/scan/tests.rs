@@ -189,12 +189,22 @@ fn journald_message_given_as_bytes_is_read() {
 fn a_survey_lists_every_trigger_until_one_is_too_common_to_list() {
     let p = Prefilter::default();
     let few = b"ok\nUnclosed client session\nok\nTask was destroyed but\n";
-    let s = p.survey(few);
+    let s = p.survey(few, false);
     assert_eq!(s.hits, vec![4, 30]);
     assert_eq!(s.complete_to, few.len());
     let many = "Unclosed connector\n".repeat(40);
-    let s = p.survey(many.as_bytes());
+    let s = p.survey(many.as_bytes(), false);
     // The 16th `nclosed` is at 15 * 19 + 1: nothing after it is promised.
     assert_eq!(s.complete_to, 15 * 19 + 2);
     assert_eq!(s.hits.len(), 16);
+}
+
+#[test]
+fn journald_byte_arrays_are_surveyed_only_where_journald_may_be_read() {
+    let p = Prefilter::default();
+    let chunk = b"{\"MESSAGE\":[85,110],\"_PID\":\"1\"}\n";
+    assert_eq!(p.survey(chunk, true).hits, vec![1]);
+    assert!(p.survey(chunk, false).hits.is_empty());
+    assert!(Prefilter::may_be_journald(chunk));
+    assert!(!Prefilter::may_be_journald(b"INFO app: MESSAGE sent\n"));
 }
