@@ -1,20 +1,19 @@
 //! `unclosed` triages aiohttp's garbage-collection warnings in Python logs.
 //!
-//! The modules follow one log line through the tool, in order:
+//! The source is five layers; imports run one way, [`cmd`] → [`input`], [`gate`],
+//! [`report`] → [`pipeline`] (`tests/code_layers.rs` checks it):
 //!
-//! 1. [`read`]: bytes from files or stdin (gzip too) → physical lines, bounded in length.
-//! 2. [`envelope`]: physical line → the text Python wrote (Docker, CRI, journald, JSON …).
-//! 3. [`parse`]: what each text line is, in aiohttp's and asyncio's grammar (nom).
-//! 4. [`assemble`]: lines of one stream → warning blocks.
-//! 5. [`pair`]: blocks → objects (one per W+L pair) → findings (session + its connector).
-//! 6. [`classify`]: finding → `leak`, `noise` or `unknown`.
-//! 7. [`group`]: finding → call site; per-site totals.
-//! 8. [`report`]: table, JSON, NDJSON, finding list.
-//!
-//! [`scan`] wires steps 2–5 for one input and is pure (no I/O); [`filter`] builds on it to pass
-//! a log through without the dropped blocks. The edges touch files, terminals and time:
-//! [`app`] and [`cli`] (commands), [`live`] (stdin with a flush timeout and signals, tokio),
-//! [`tail`] (following files, notify). [`escape`] keeps log text inert in human output.
+//! - [`pipeline`]: pure, bytes in and findings out, in the order a log line travels:
+//!   [`pipeline::lines`] (bytes → physical lines, bounded) → [`pipeline::envelope`] (the text
+//!   Python wrote inside Docker, CRI, journald, JSON …) → [`pipeline::clean`] (colours, pastes)
+//!   → [`pipeline::parse`] (aiohttp's and asyncio's grammar, nom) → [`pipeline::assemble`]
+//!   (blocks) → [`pipeline::pair`] (objects, findings) → [`pipeline::classify`] (`leak`,
+//!   `noise`, `unknown`) → [`pipeline::group`] (call sites, totals). [`pipeline::scan`] wires
+//!   them for one input; [`pipeline::filter`] passes a log through without the dropped blocks.
+//! - [`report`]: table, list, JSON, NDJSON, SARIF, JUnit, GitHub annotations.
+//! - [`gate`]: the CI policy and baselines.
+//! - [`input`]: files, gzip, reader threads, stdin with a flush timeout (tokio).
+//! - [`cmd`]: the commands, the only code that prints, reads the environment or exits.
 
 #![forbid(unsafe_code)]
 
@@ -23,15 +22,6 @@ pub mod gate;
 pub mod input;
 pub mod pipeline;
 pub mod report;
-
-// The paths the modules had before they moved into their folders.
-pub use cmd::{app, cli, run, tail};
-pub use gate::policy;
-pub use input::{live, read};
-pub use pipeline::{
-    assemble, classify, clean, envelope, escape, explain, filter, group, pair, parse, scan,
-};
-pub use report::ci;
 
 /// Exit statuses, stable across releases (documented in the README).
 pub mod exit {

@@ -3,6 +3,6 @@
 use clap::Parser;
 
 fn main() {
-    let cli = unclosed::cli::Cli::parse();
-    std::process::exit(unclosed::app::run(cli.command));
+    let cli = unclosed::cmd::cli::Cli::parse();
+    std::process::exit(unclosed::cmd::app::run(cli.command));
 }

@@ -7,13 +7,13 @@ use std::sync::LazyLock;
 
 use proptest::prelude::*;
 
-use unclosed::envelope::Grammar;
-use unclosed::filter::{Drop, Filter};
-use unclosed::group::{SiteRules, Summary, triage};
-use unclosed::pair::Decided;
-use unclosed::read::{self, LineInfo};
+use unclosed::input::read::{self, LineInfo};
+use unclosed::pipeline::envelope::Grammar;
+use unclosed::pipeline::filter::{Drop, Filter};
+use unclosed::pipeline::group::{SiteRules, Summary, triage};
+use unclosed::pipeline::pair::Decided;
+use unclosed::pipeline::scan::{Out, Prefilter, Scanner};
 use unclosed::report::{self, InputReport};
-use unclosed::scan::{Out, Prefilter, Scanner};
 
 static GRAMMARS: LazyLock<Vec<Grammar>> = LazyLock::new(Grammar::builtin);
 static PREFILTER: LazyLock<Prefilter> = LazyLock::new(Prefilter::default);

@@ -8,30 +8,30 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::ci;
-use crate::cli::{
+use crate::cmd::cli::{
     CheckArgs, CheckFormat, ColorChoice, Command, DropChoice, FailOnChoice, FilterArgs, Format,
     GateArgs, GrammarArgs, ReadArgs, ScanArgs, StatsFormat,
 };
-use crate::envelope::Grammar;
 use crate::exit;
-use crate::filter::{self, Filter};
-use crate::group::{SiteRules, Summary, triage};
-use crate::live::{self, Consumer, Stop};
-use crate::pair::Decided;
-use crate::policy::{self, Baseline, FailOn, Policy};
-use crate::read::{self, LineInfo};
+use crate::gate::policy::{self, Baseline, FailOn, Policy};
+use crate::input::live::{self, Consumer, Stop};
+use crate::input::read::{self, LineInfo};
+use crate::pipeline::envelope::Grammar;
+use crate::pipeline::filter::{self, Filter};
+use crate::pipeline::group::{SiteRules, Summary, triage};
+use crate::pipeline::pair::Decided;
+use crate::pipeline::scan::{Out, Prefilter, Scanner};
+use crate::report::ci;
 use crate::report::{self, InputReport};
-use crate::scan::{Out, Prefilter, Scanner};
 
 /// Runs a command and returns the process exit status.
 pub fn run(command: Command) -> i32 {
     let result = match command {
         Command::Scan(args) => scan(&args),
-        Command::Tail(args) => crate::tail::run(&args),
+        Command::Tail(args) => crate::cmd::tail::run(&args),
         Command::Filter(args) => filter(&args),
         Command::Check(args) => check(&args),
-        Command::Run(args) => crate::run::run(&args),
+        Command::Run(args) => crate::cmd::run::run(&args),
         Command::Grammars(args) => grammars(&args),
     };
     match result {
@@ -43,10 +43,10 @@ pub fn run(command: Command) -> i32 {
             let mut lines = text.lines();
             eprintln!(
                 "unclosed: {}",
-                crate::escape::terminal(lines.next().unwrap_or(""))
+                crate::pipeline::escape::terminal(lines.next().unwrap_or(""))
             );
             for l in lines {
-                eprintln!("  {}", crate::escape::terminal(l));
+                eprintln!("  {}", crate::pipeline::escape::terminal(l));
             }
             exit::ERROR
         }
@@ -57,7 +57,7 @@ pub fn run(command: Command) -> i32 {
 /// (when unsure, yes: the survey then looks for its words too).
 fn head_may_be_journald(file: &std::fs::File) -> bool {
     use std::os::unix::fs::FileExt;
-    let mut head = vec![0u8; crate::scan::DETECT_BYTES + 64 * 1024];
+    let mut head = vec![0u8; crate::pipeline::scan::DETECT_BYTES + 64 * 1024];
     let mut have = 0;
     while have < head.len() {
         match file.read_at(&mut head[have..], have as u64) {
@@ -222,7 +222,11 @@ impl<'w> Sink<'w> {
 
     /// Draws the status line in place (no newline, so the next draw replaces it).
     pub fn draw_status(&mut self, text: &str) -> io::Result<()> {
-        write!(self.out, "\r\x1b[2K{}", crate::escape::terminal(text))?;
+        write!(
+            self.out,
+            "\r\x1b[2K{}",
+            crate::pipeline::escape::terminal(text)
+        )?;
         self.status_shown = true;
         self.dirty = false;
         self.out.flush()
@@ -278,7 +282,11 @@ impl<'w> Sink<'w> {
     }
 
     /// Takes one decided item, triaged when it is a finding.
-    pub fn add(&mut self, d: &Decided, t: Option<crate::group::Triaged>) -> io::Result<()> {
+    pub fn add(
+        &mut self,
+        d: &Decided,
+        t: Option<crate::pipeline::group::Triaged>,
+    ) -> io::Result<()> {
         if let Some(t) = &t {
             self.reported += 1;
             match self.format {
@@ -344,12 +352,12 @@ impl<'w> Sink<'w> {
 }
 
 /// Says on stderr that lines carried aiohttp's headers but were not read.
-pub fn warn_unread(name: &str, stats: &crate::scan::InputStats) {
+pub fn warn_unread(name: &str, stats: &crate::pipeline::scan::InputStats) {
     if stats.unread_mentions > 0 {
         eprintln!(
             "unclosed: warning: {}:{}: {} line(s) carry aiohttp's `Unclosed …` warning header but were not read as blocks: \
              the log's format may not be one unclosed reads (see `unclosed grammars`; try --grammar NAME or --grammar-file PATH)",
-            crate::escape::terminal(name),
+            crate::pipeline::escape::terminal(name),
             stats.first_unread.unwrap_or(0),
             stats.unread_mentions,
         );
@@ -361,7 +369,7 @@ pub fn warn_cut(name: &str, cut: u64, max: usize) {
     if cut > 0 {
         eprintln!(
             "unclosed: warning: {}: {cut} line(s) longer than {max} bytes were cut there (--max-line-bytes)",
-            crate::escape::terminal(name)
+            crate::pipeline::escape::terminal(name)
         );
     }
 }
@@ -414,7 +422,10 @@ pub fn read_files(
             Ok(r) => r,
             Err(e) => {
                 // Like ripgrep: say so, go on with the other inputs, exit 2 at the end.
-                eprintln!("unclosed: {}: {e}", crate::escape::terminal(&name));
+                eprintln!(
+                    "unclosed: {}: {e}",
+                    crate::pipeline::escape::terminal(&name)
+                );
                 failed = true;
                 continue;
             }
@@ -446,9 +457,9 @@ pub fn read_files(
             Err(e) => {
                 eprintln!(
                     "unclosed: {}: read error after line {}: {}",
-                    crate::escape::terminal(&name),
+                    crate::pipeline::escape::terminal(&name),
                     sink.inputs[i].stats.lines,
-                    crate::escape::terminal(&format!("{e:#}"))
+                    crate::pipeline::escape::terminal(&format!("{e:#}"))
                 );
                 failed = true;
             }
@@ -555,7 +566,7 @@ impl<'a> Gate<'a> {
                 out,
                 "Wrote {n} call site{} to the baseline {}.",
                 if n == 1 { "" } else { "s" },
-                crate::escape::terminal(&path.display().to_string())
+                crate::pipeline::escape::terminal(&path.display().to_string())
             )?;
             out.flush()?;
             return Ok(exit::OK);

@@ -281,7 +281,7 @@ pub struct ReadArgs {
     pub in_app: Vec<String>,
 
     /// Cut lines longer than this many bytes, at least 1024 (they are counted and reported).
-    #[arg(long, value_name = "BYTES", default_value_t = crate::read::DEFAULT_MAX_LINE)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::input::read::DEFAULT_MAX_LINE)]
     pub max_line_bytes: usize,
 
     /// On a live stream, decide a block this long after it stopped growing (and never hold

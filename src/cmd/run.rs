@@ -16,14 +16,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::app::{Gate, Setup, Sink, warn_cut};
-use crate::cli::{Format, RunArgs};
+use crate::cmd::app::{Gate, Setup, Sink, warn_cut};
+use crate::cmd::cli::{Format, RunArgs};
 use crate::exit;
-use crate::group::triage;
-use crate::live::{self, FlushClock};
-use crate::pair::Decided;
-use crate::read::Splitter;
-use crate::scan::{Out, Scanner};
+use crate::input::live::{self, FlushClock};
+use crate::input::read::Splitter;
+use crate::pipeline::group::triage;
+use crate::pipeline::pair::Decided;
+use crate::pipeline::scan::{Out, Scanner};
 
 /// How long to wait for the output pipes to close once the command has exited (a process
 /// it started may keep them open).
@@ -66,7 +66,11 @@ impl Output<'_> {
             .map(|(_, p)| p.clone())
     }
 
-    fn take(&mut self, sink: &mut Sink<'_>, rules: &crate::group::SiteRules) -> io::Result<()> {
+    fn take(
+        &mut self,
+        sink: &mut Sink<'_>,
+        rules: &crate::pipeline::group::SiteRules,
+    ) -> io::Result<()> {
         sink.update_input(self.input, &self.scanner);
         self.out.free.clear();
         let decided: Vec<Decided> = self.out.decided.drain(..).collect();

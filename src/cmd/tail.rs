@@ -20,12 +20,12 @@ use anyhow::{Result, anyhow};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::app::{Setup, Sink, use_color, warn_cut};
-use crate::cli::{Format, TailArgs};
+use crate::cmd::app::{Setup, Sink, use_color, warn_cut};
+use crate::cmd::cli::{Format, TailArgs};
 use crate::exit;
-use crate::live::{self, FlushClock, Signals};
-use crate::read::Splitter;
-use crate::scan::{Out, Scanner};
+use crate::input::live::{self, FlushClock, Signals};
+use crate::input::read::Splitter;
+use crate::pipeline::scan::{Out, Scanner};
 
 /// How often files are looked at when notifications work (in case one is missed).
 const SAFETY_TICK: Duration = Duration::from_secs(1);
@@ -216,7 +216,7 @@ impl<'s> Tail<'s> {
                     // Like `tail -F`: say so, and follow it once it appears.
                     eprintln!(
                         "unclosed: {}: no such file yet; following it when it appears",
-                        crate::escape::terminal(&path.display().to_string())
+                        crate::pipeline::escape::terminal(&path.display().to_string())
                     );
                 }
                 self.files.push(Followed {

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::escape::terminal;
-use crate::group::{SiteSummary, Summary, normal_path};
+use crate::pipeline::escape::terminal;
+use crate::pipeline::group::{SiteSummary, Summary, normal_path};
 
 /// Which labels fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl Baseline {
                 continue;
             }
             let fp = l.split_whitespace().next().unwrap_or("");
-            let ok = fp == crate::group::NO_SITE_FINGERPRINT
+            let ok = fp == crate::pipeline::group::NO_SITE_FINGERPRINT
                 || (fp.len() == 16 && fp.bytes().all(|b| b.is_ascii_hexdigit()));
             if !ok {
                 return Err(BaselineError {
@@ -80,7 +80,7 @@ impl Baseline {
                     why: format!(
                         "'{}' is not a fingerprint (16 hex digits, or {})",
                         terminal(fp),
-                        crate::group::NO_SITE_FINGERPRINT
+                        crate::pipeline::group::NO_SITE_FINGERPRINT
                     ),
                 });
             }
@@ -199,7 +199,7 @@ pub fn evaluate<'a>(
     baseline: Option<&Baseline>,
 ) -> Verdict<'a> {
     let f = policy.fail_on;
-    let breaks = |c: &crate::group::Counts| {
+    let breaks = |c: &crate::pipeline::group::Counts| {
         (f.leak && c.leak > 0) || (f.noise && c.noise > 0) || (f.unknown && c.unknown > 0)
     };
     let mut seen = BTreeSet::new();

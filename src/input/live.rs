@@ -1,6 +1,6 @@
 //! Live: read standard input as it arrives, with a flush timeout and signals (tokio).
 //!
-//! The pure pipeline ([`crate::scan`], [`crate::filter`]) does not know about time. This
+//! The pure pipeline ([`crate::pipeline::scan`], [`crate::pipeline::filter`]) does not know about time. This
 //! edge gives it lines as they arrive, and when something has been held for the flush
 //! timeout, asks it to decide (a block whose stream went quiet, lines held by `filter`).
 //! SIGINT and SIGTERM end the run like the end of input, so the summary is still printed.
@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::read::{LineInfo, Splitter};
+use crate::input::read::{LineInfo, Splitter};
 
 /// How long a line begun but not ended holds the flush back.
 pub const PARTIAL_LINE_GRACE: Duration = Duration::from_secs(5);
@@ -182,13 +182,13 @@ pub async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// A consumer seen as a [`crate::read::LineSink`].
+/// A consumer seen as a [`crate::input::read::LineSink`].
 struct AsLineSink<'a>(&'a mut dyn Consumer);
 
-impl crate::read::LineSink for AsLineSink<'_> {
+impl crate::input::read::LineSink for AsLineSink<'_> {
     type Error = anyhow::Error;
 
-    fn skip(&mut self, buf: &[u8], _ahead: crate::read::Lookahead<'_>) -> usize {
+    fn skip(&mut self, buf: &[u8], _ahead: crate::input::read::Lookahead<'_>) -> usize {
         self.0.skip(buf)
     }
 
@@ -217,7 +217,7 @@ pub fn drive(
                 chunk = chunks.recv() => match chunk {
                     Some(Ok(bytes)) => {
                         last_bytes = Instant::now();
-                        crate::read::split_skipping(&mut splitter, &bytes, None, &mut AsLineSink(&mut *consumer))?;
+                        crate::input::read::split_skipping(&mut splitter, &bytes, None, &mut AsLineSink(&mut *consumer))?;
                         clock.note(consumer.oldest_held());
                     }
                     Some(Err(e)) => return Err(anyhow::Error::new(e)),

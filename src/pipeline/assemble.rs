@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::parse::{self, Channel, Kind, Line, Pool, Trace};
+use crate::pipeline::parse::{self, Channel, Kind, Line, Pool, Trace};
 
 /// Frames kept per block; the outermost few and the innermost rest, which is where call
 /// sites are.
@@ -43,7 +43,7 @@ pub struct Frame {
     pub function: Option<Arc<str>>,
     /// The source line, when the log shows it.
     pub code: Option<Arc<str>>,
-    /// aiohttp's, asyncio's, uvloop's or the standard library's ([`crate::group::is_library`]),
+    /// aiohttp's, asyncio's, uvloop's or the standard library's ([`crate::pipeline::group::is_library`]),
     /// decided once here rather than by every stage that asks.
     pub library: bool,
 }
@@ -207,7 +207,7 @@ impl Assembler {
         }
         // Colours or Markdown around the line: read it again without them. Asked only of a
         // line the open block did not take, which keeps the search off most block lines.
-        if let std::borrow::Cow::Owned(clean) = crate::clean::line(text) {
+        if let std::borrow::Cow::Owned(clean) = crate::pipeline::clean::line(text) {
             return self.push(&clean, pos, names, out);
         }
         if let Some(open) = &mut self.open {
@@ -229,7 +229,7 @@ impl Assembler {
         let took = self.start(line, text, pos, out);
         if !took && parse::mentions_header(text) && !is_pytest_summary_entry(text) {
             // A paste that joined the block's lines: read them as the lines they were.
-            if let Some(parts) = crate::clean::split_joined(text) {
+            if let Some(parts) = crate::pipeline::clean::split_joined(text) {
                 let mut took = false;
                 for p in parts.iter().filter(|p| p.len() < text.len()) {
                     took |= self.push(p, pos, names, out);
@@ -510,7 +510,7 @@ impl Block {
         match key {
             "connections" => {
                 // A colour reset glued to the record's last line by a console renderer.
-                self.pool = Some(parse::pool(&crate::clean::colors(value)));
+                self.pool = Some(parse::pool(&crate::pipeline::clean::colors(value)));
                 self.complete = true;
             }
             // A connector's `connector:` line names the object; its count came before it.
@@ -550,7 +550,7 @@ const MAX_INTERNED: usize = 4096;
 
 /// One shared copy of each text frames repeat (paths, function names, source lines), and
 /// whether each path is a library's, so that a traceback line costs a hash lookup rather
-/// than allocations and a path walk. Bounded: past [`MAX_INTERNED`] texts of a kind it
+/// than allocations and a path walk. Bounded: past `MAX_INTERNED` texts of a kind it
 /// starts afresh (frames already made keep their copies).
 #[derive(Debug, Default)]
 pub struct Interner {
@@ -588,7 +588,7 @@ impl Interner {
     }
 
     /// The shared copy of a frame's path (cut to [`MAX_FRAME_TEXT`]), and whether it is a
-    /// library's ([`crate::group::is_library`]).
+    /// library's ([`crate::pipeline::group::is_library`]).
     pub fn path(&mut self, path: &str) -> (Arc<str>, bool) {
         let path = bounded(path);
         if let Some((k, &library)) = self.paths.get_key_value(path) {
@@ -597,7 +597,7 @@ impl Interner {
         if self.paths.len() >= MAX_INTERNED {
             self.paths.clear();
         }
-        let library = crate::group::is_library(path);
+        let library = crate::pipeline::group::is_library(path);
         let k: Arc<str> = Arc::from(path);
         self.paths.insert(k.clone(), library);
         (k, library)
@@ -610,7 +610,7 @@ impl Interner {
             return k.clone();
         }
         // A colour sequence at the end of a record's last line (structlog's ` [asyncio]`).
-        if let std::borrow::Cow::Owned(clean) = crate::clean::colors(text) {
+        if let std::borrow::Cow::Owned(clean) = crate::pipeline::clean::colors(text) {
             return self.text(clean.trim_end());
         }
         if self.texts.len() >= MAX_INTERNED {
@@ -657,7 +657,9 @@ fn source_line(text: &str) -> &str {
         return t;
     }
     match t.rfind(" [") {
-        Some(at) if crate::clean::colors(&t[at..]).trim() == "[asyncio]" => t[..at].trim_end(),
+        Some(at) if crate::pipeline::clean::colors(&t[at..]).trim() == "[asyncio]" => {
+            t[..at].trim_end()
+        }
         _ => t,
     }
 }
@@ -673,7 +675,7 @@ fn is_pytest_summary_entry(text: &str) -> bool {
 fn header_pos(pos: &Pos, prefix: &str) -> Pos {
     let mut p = pos.clone();
     if p.ts.is_none() {
-        p.ts = crate::envelope::find_timestamp(prefix).map(str::to_owned);
+        p.ts = crate::pipeline::envelope::find_timestamp(prefix).map(str::to_owned);
     }
     p
 }

@@ -1,7 +1,7 @@
 //! Classify: label a finding `leak`, `noise` or `unknown` (docs/formats.md §4).
 
-use crate::pair::Finding;
-use crate::parse::Kind;
+use crate::pipeline::pair::Finding;
+use crate::pipeline::parse::Kind;
 
 /// What a finding means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,9 +54,9 @@ pub fn truncated(f: &Finding) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::Pos;
-    use crate::pair::Object;
-    use crate::parse::Pool;
+    use crate::pipeline::assemble::Pos;
+    use crate::pipeline::pair::Object;
+    use crate::pipeline::parse::Pool;
 
     fn object(kind: Kind, complete: bool, pool: Option<Pool>) -> Object {
         Object {

@@ -84,7 +84,7 @@ fn unquote(text: &str) -> &str {
     }
     if let Some(rest) = t.strip_prefix("```") {
         // A fence glued to a header: the text after it is the log's.
-        if crate::parse::mentions_header(rest) {
+        if crate::pipeline::parse::mentions_header(rest) {
             t = rest;
         }
     } else if let Some(rest) = t.strip_prefix('`') {
@@ -155,7 +155,12 @@ pub fn split_joined(text: &str) -> Option<Vec<String>> {
         // Home Assistant glues the first creation frame to its message: `…session:   File "…`.
         let part = text[from..at].trim_end();
         let part = match part.strip_suffix(':') {
-            Some(p) if text[at..].starts_with(" File \"") && crate::parse::mentions_header(p) => p,
+            Some(p)
+                if text[at..].starts_with(" File \"")
+                    && crate::pipeline::parse::mentions_header(p) =>
+            {
+                p
+            }
             _ => part,
         };
         parts.push(part.to_string());

@@ -404,7 +404,7 @@ impl<'g> Unwrapper<'g> {
             chosen,
             pieces: HashMap::new(),
             indent: None,
-            max_piece: crate::read::DEFAULT_MAX_LINE,
+            max_piece: crate::pipeline::lines::DEFAULT_MAX_LINE,
             cut: 0,
         }
     }

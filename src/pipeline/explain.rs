@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::classify::Label;
-use crate::pair::Finding;
-use crate::parse::Kind;
+use crate::pipeline::classify::Label;
+use crate::pipeline::pair::Finding;
+use crate::pipeline::parse::Kind;
 
 /// The mistake a finding shows, most severe last (so `max` keeps the worst).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -1,17 +1,17 @@
 //! Filter: pass a log through, line for line, leaving out the blocks of dropped findings.
 //!
-//! Pure like [`crate::scan`]: lines in, bytes out. Every line that is not part of a warning
+//! Pure like [`crate::pipeline::scan`]: lines in, bytes out. Every line that is not part of a warning
 //! block comes out byte for byte and in order. A line is held only while a block it may
 //! belong to is undecided; the caller bounds that with [`Filter::flush`] (the flush
 //! timeout), so the filter can sit in a live pipeline.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::classify::Label;
-use crate::group::{SiteRules, Triaged, triage};
-use crate::pair::Decided;
-use crate::read::LineInfo;
-use crate::scan::{Out, Scanner};
+use crate::pipeline::classify::Label;
+use crate::pipeline::group::{SiteRules, Triaged, triage};
+use crate::pipeline::lines::LineInfo;
+use crate::pipeline::pair::Decided;
+use crate::pipeline::scan::{Out, Scanner};
 
 /// Which findings to leave out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,7 +111,7 @@ impl<'g> Filter<'g> {
     }
 
     /// Reads one physical line: `raw` is the line as it was, line ending included, and
-    /// `line` what [`crate::read::lines`] gave for it. Writes what can be written to `w`.
+    /// `line` what a [`crate::pipeline::lines::Splitter`] gave for it. Writes what can be written to `w`.
     pub fn push(&mut self, raw: &[u8], line: &[u8], info: LineInfo, w: &mut Vec<u8>) {
         self.scanner.push_line(line, info, &mut self.out);
         let n = self.scanner.stats.lines;
@@ -198,7 +198,7 @@ impl<'g> Filter<'g> {
 
 /// The line `--annotate` adds after a kept finding.
 fn annotation(t: &Triaged) -> String {
-    let site = crate::group::created_at(t.site.as_ref());
+    let site = crate::pipeline::group::created_at(t.site.as_ref());
     let held = if t.connectors > 0 && t.label == Label::Leak {
         format!(
             ", {} pooled connection{}",
@@ -208,7 +208,8 @@ fn annotation(t: &Triaged) -> String {
     } else {
         String::new()
     };
-    crate::escape::terminal(&format!("[unclosed] {}{held}; {site}", t.label.name())).into_owned()
+    crate::pipeline::escape::terminal(&format!("[unclosed] {}{held}; {site}", t.label.name()))
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
 
-use crate::assemble::Frame;
-use crate::classify::{self, Label};
-use crate::explain::Pattern;
-use crate::pair::{Decided, Finding, Object};
-use crate::parse::{Kind, Trace};
+use crate::pipeline::assemble::Frame;
+use crate::pipeline::classify::{self, Label};
+use crate::pipeline::explain::Pattern;
+use crate::pipeline::pair::{Decided, Finding, Object};
+use crate::pipeline::parse::{Kind, Trace};
 
 /// Distinct call sites kept; findings at further sites are counted, not listed.
 pub const MAX_SITES: usize = 10_000;

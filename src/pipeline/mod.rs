@@ -1,5 +1,5 @@
 //! The pure pipeline: bytes of a log in, findings out. No files, terminals, environment,
-//! clock, threads or async here (a test in `tests/layers_of_code.rs` says so).
+//! clock, threads or async here (`tests/code_layers.rs` checks).
 
 pub mod assemble;
 pub mod classify;
@@ -9,6 +9,7 @@ pub mod escape;
 pub mod explain;
 pub mod filter;
 pub mod group;
+pub mod lines;
 pub mod pair;
 pub mod parse;
 pub mod scan;

@@ -15,8 +15,8 @@
 //!
 //! Everything else is a finding of its own.
 
-use crate::assemble::{Block, Event, Frame, Pos};
-use crate::parse::{Channel, Kind, Pool, Trace};
+use crate::pipeline::assemble::{Block, Event, Frame, Pos};
+use crate::pipeline::parse::{Channel, Kind, Pool, Trace};
 
 use std::collections::VecDeque;
 
@@ -377,7 +377,7 @@ fn belong_together(session: &Object, connector: &Object) -> bool {
 /// elastic-transport), or a few statements earlier in the same function and passed in
 /// (httpx-aiohttp), shares its file and function. A connector made in another function or at
 /// module level (a shared connector, `connector_owner=False`) never matches. Frames cut from
-/// the outer end (tracemalloc's depth, [`crate::assemble::MAX_FRAMES`]) are not compared.
+/// the outer end (tracemalloc's depth, [`crate::pipeline::assemble::MAX_FRAMES`]) are not compared.
 pub fn same_origin(session: &[Frame], connector: &[Frame]) -> bool {
     let trim = |frames: &[Frame]| -> usize {
         frames.len() - frames.iter().rev().take_while(|f| f.library).count()

@@ -1,7 +1,7 @@
 //! Parse: the grammar of one logical line of an aiohttp or asyncio warning block (nom).
 //!
 //! A block is several lines (docs/formats.md §2, §7); which lines belong together is decided by
-//! [`crate::assemble`], which asks this module what each line is. Nothing here allocates:
+//! [`crate::pipeline::assemble`], which asks this module what each line is. Nothing here allocates:
 //! every parser borrows from the line it was given.
 
 use nom::{

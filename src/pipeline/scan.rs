@@ -1,7 +1,7 @@
 //! Scan: the whole pure pipeline for one input, from physical lines to decided findings.
 //!
 //! Bytes in, findings out: no I/O here. The caller feeds physical lines (see
-//! [`crate::read`]) and collects what is decided, as soon as it is decided, which is what
+//! [`crate::input::read`]) and collects what is decided, as soon as it is decided, which is what
 //! streaming output needs. State is bounded whatever the input's length: the detection
 //! buffer, one open block and two held objects per stream, and at most [`MAX_STREAMS`]
 //! streams.
@@ -11,10 +11,10 @@ use std::borrow::Cow;
 use memchr::memmem;
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::assemble::{Assembler, Event, Interner, Pos};
-use crate::envelope::{self, Grammar, Logical, Unwrapper};
-use crate::pair::{Decided, Pairer};
-use crate::read::{Ahead, LineInfo, Lookahead, Survey};
+use crate::pipeline::assemble::{Assembler, Event, Interner, Pos};
+use crate::pipeline::envelope::{self, Grammar, Logical, Unwrapper};
+use crate::pipeline::lines::{Ahead, LineInfo, Lookahead, Survey};
+use crate::pipeline::pair::{Decided, Pairer};
 
 /// Streams tracked per input (containers' stdout/stderr, journald units, pids); past that,
 /// the stream idle longest is decided and forgotten.
@@ -101,7 +101,7 @@ impl Stream {
     }
 }
 
-/// Literal searchers for [`TRIGGERS`], built once and shared by every input. memchr's
+/// Literal searchers for the trigger words, built once and shared by every input. memchr's
 /// `memmem` picks the rarest bytes of each word to look for, which suits these words
 /// better than a multi-literal search keyed on their first bytes (measured: several times
 /// faster on ordinary application logs).
@@ -193,7 +193,7 @@ pub struct Scanner<'g> {
     events: Vec<Event>,
     names: Interner,
     /// Joins rich's wrapped pieces, when the input is rich's layout.
-    rich: Option<crate::clean::RichJoiner>,
+    rich: Option<crate::pipeline::clean::RichJoiner>,
     /// The input's envelope splits long lines into pieces ([`PIECE_MIN`]).
     pieces_matter: bool,
     /// Counts about the input.
@@ -217,7 +217,7 @@ impl<'g> Scanner<'g> {
             names: Interner::default(),
             rich: forced
                 .filter(|&i| grammars[i].name == "rich")
-                .map(|_| crate::clean::RichJoiner::default()),
+                .map(|_| crate::pipeline::clean::RichJoiner::default()),
             pieces_matter: forced.is_some_and(|i| splits_lines(&grammars[i].name)),
             stats: InputStats::default(),
         }
@@ -261,7 +261,7 @@ impl<'g> Scanner<'g> {
             .min()
     }
 
-    /// Reads one physical line, without its `\n`, as [`crate::read::lines`] gives it.
+    /// Reads one physical line, without its `\n`, as a [`crate::pipeline::lines::Splitter`] gives it.
     pub fn push_line(&mut self, line: &[u8], info: LineInfo, out: &mut Out) {
         self.push_checked(line, None, info, out);
     }
@@ -402,7 +402,7 @@ impl<'g> Scanner<'g> {
         let g = envelope::detect(self.grammars, held.iter().map(|(t, _)| t.as_str()));
         self.unwrapper.choose(g);
         if self.grammars[g].name == "rich" {
-            self.rich = Some(crate::clean::RichJoiner::default());
+            self.rich = Some(crate::pipeline::clean::RichJoiner::default());
         }
         self.pieces_matter = splits_lines(&self.grammars[g].name);
         for (text, n) in held {
@@ -422,7 +422,7 @@ impl<'g> Scanner<'g> {
     fn rich_holding(&self) -> bool {
         self.rich
             .as_ref()
-            .is_some_and(crate::clean::RichJoiner::is_holding)
+            .is_some_and(crate::pipeline::clean::RichJoiner::is_holding)
     }
 
     /// Feeds lines rich's joiner completed.
@@ -580,7 +580,7 @@ impl<'g> Scanner<'g> {
         let Some(repr) = b.repr.as_deref() else {
             return;
         };
-        if b.channel != crate::parse::Channel::Log || !b.kind.is_aiohttp() {
+        if b.channel != crate::pipeline::parse::Channel::Log || !b.kind.is_aiohttp() {
             return;
         }
         if !self

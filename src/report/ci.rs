@@ -3,9 +3,9 @@
 //! Each escapes log text by its own format's rules, so a path or source line from a log can
 //! neither break the document nor inject a workflow command.
 
-use crate::escape::terminal;
-use crate::group::{Summary, normal_path};
-use crate::policy::{SiteVerdict, Verdict, describe};
+use crate::gate::policy::{SiteVerdict, Verdict, describe};
+use crate::pipeline::escape::terminal;
+use crate::pipeline::group::{Summary, normal_path};
 use crate::report::InputReport;
 
 /// GitHub shows at most this many annotations of one level per step; more are dropped.
@@ -261,8 +261,9 @@ pub fn sarif(v: &Verdict<'_>, workspace: Option<&str>) -> serde_json::Value {
     let mut patterns: Vec<_> = v.sites.iter().map(|x| x.site.pattern).collect();
     patterns.sort();
     patterns.dedup();
-    let rule_id =
-        |p: crate::explain::Pattern| p.name().replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+    let rule_id = |p: crate::pipeline::explain::Pattern| {
+        p.name().replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    };
     let rules: Vec<_> = patterns
         .iter()
         .map(|p| json!({"id": rule_id(*p), "name": p.name(), "shortDescription": {"text": p.name()}, "help": {"text": p.explain()}}))

@@ -12,11 +12,11 @@ use comfy_table::{
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::classify::Label;
-use crate::escape::terminal;
-use crate::group::{Counts, Related, Summary, Triaged};
-use crate::policy::Verdict;
-use crate::scan::InputStats;
+use crate::gate::policy::Verdict;
+use crate::pipeline::classify::Label;
+use crate::pipeline::escape::terminal;
+use crate::pipeline::group::{Counts, Related, Summary, Triaged};
+use crate::pipeline::scan::InputStats;
 
 /// Sites shown in the table, worst first; JSON and the finding list have them all.
 pub const TABLE_ROWS: usize = 100;
@@ -265,7 +265,11 @@ pub fn write_verdict(w: &mut dyn Write, v: &Verdict<'_>, color: bool) -> io::Res
     } else {
         writeln!(w, "{red}FAILED{off}: {}.", v.reasons.join("; "))?;
         for x in v.sites.iter().filter(|x| x.fails).take(20) {
-            writeln!(w, "  ✗ {}", terminal(&crate::policy::describe(x.site)))?;
+            writeln!(
+                w,
+                "  ✗ {}",
+                terminal(&crate::gate::policy::describe(x.site))
+            )?;
             if !x.site.parts.is_empty() {
                 writeln!(w, "    seen in: {}", terminal(&x.site.parts.join(", ")))?;
             }
@@ -367,7 +371,7 @@ pub fn write_list_line(
             if t.truncated { " (list cut off)" } else { "" }
         ),
     };
-    let site = crate::group::created_at(t.site.as_ref());
+    let site = crate::pipeline::group::created_at(t.site.as_ref());
     let label = match (color, t.label) {
         (false, _) => t.label.name().to_string(),
         (true, Label::Leak) => format!("\x1b[1;31m{}\x1b[0m", t.label.name()),
@@ -479,7 +483,7 @@ pub fn write_table(
                 if let Some(via) = &site.created_in {
                     text.push_str(&format!(
                         " — via {}",
-                        terminal(&crate::group::short_path(&via.key()))
+                        terminal(&crate::pipeline::group::short_path(&via.key()))
                     ));
                 }
                 if let Some(code) = &site.code {
@@ -522,7 +526,7 @@ pub fn write_table(
             w,
             "…and {} at further sites not listed (over {} sites).",
             finding_word(s.overflow.findings),
-            crate::group::MAX_SITES
+            crate::pipeline::group::MAX_SITES
         )?;
     }
     writeln!(

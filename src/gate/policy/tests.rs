@@ -1,8 +1,8 @@
 use super::*;
-use crate::assemble::{Frame, Pos};
-use crate::group::{SiteRules, triage};
-use crate::pair::{Decided, Finding, Object};
-use crate::parse::{Kind, Pool, Trace};
+use crate::pipeline::assemble::{Frame, Pos};
+use crate::pipeline::group::{SiteRules, triage};
+use crate::pipeline::pair::{Decided, Finding, Object};
+use crate::pipeline::parse::{Kind, Pool, Trace};
 
 fn object(kind: Kind, path: &str, line: u32, code: &str, pooled: Option<u64>) -> Object {
     Object {
@@ -20,7 +20,7 @@ fn object(kind: Kind, path: &str, line: u32, code: &str, pooled: Option<u64>) ->
             line,
             function: Some("fetch".into()),
             code: Some(code.into()),
-            library: crate::group::is_library(path),
+            library: crate::pipeline::group::is_library(path),
         }],
         trace: Some(Trace::Source),
         complete: true,

@@ -1,9 +1,9 @@
 //! Warning texts are real aiohttp output (docs/formats.md); the surrounding lines are hand-made.
 
 use super::*;
-use crate::envelope::Grammar;
-use crate::read::Splitter;
-use crate::scan::Prefilter;
+use crate::pipeline::envelope::Grammar;
+use crate::pipeline::lines::Splitter;
+use crate::pipeline::scan::Prefilter;
 
 const LEAK: &str = "Unclosed client session\r
 client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>

@@ -1,5 +1,5 @@
 use super::*;
-use crate::assemble::Pos;
+use crate::pipeline::assemble::Pos;
 
 #[test]
 fn library_frames_are_aiohttp_asyncio_uvloop_and_the_standard_library() {

@@ -6,7 +6,7 @@ fn decide(lines: &[&str]) -> Vec<Decided> {
     // The pairer sees the assembler's events in order, as it would line by line.
     let mut p = Pairer::default();
     let mut out = Vec::new();
-    for e in crate::assemble::assemble_lines(lines) {
+    for e in crate::pipeline::assemble::assemble_lines(lines) {
         p.push(e, &mut out);
     }
     p.finish(&mut out);

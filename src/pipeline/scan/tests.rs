@@ -2,7 +2,7 @@
 //! examples; envelopes and damage are hand-made edge cases.
 
 use super::*;
-use crate::pair::Finding;
+use crate::pipeline::pair::Finding;
 
 fn scan(input: &[u8]) -> (Vec<Decided>, InputStats, String) {
     let g = Grammar::builtin();
