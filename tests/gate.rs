@@ -504,3 +504,185 @@ fn run_and_check_keep_their_exit_status_when_their_output_is_cut_short() {
         Some(1)
     );
 }
+
+/// A session block created at `path`, in `func`, as asyncio's debug mode prints it, and its
+/// connector holding one connection.
+fn block_at(path: &str, func: &str) -> String {
+    format!(
+        "Unclosed client session\nclient_session: <aiohttp.client.ClientSession object at 0x7f>\n\
+         source_traceback: Object created at (most recent call last):\n  File \"{path}\", line 7, in {func}\n    \
+         s = aiohttp.ClientSession()\nUnclosed connector\n\
+         connections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7f1>, 1.0)])']\n\
+         connector: <aiohttp.connector.TCPConnector object at 0x7f2>\n"
+    )
+}
+
+/// Paths the way Python prints them, with what a URI must encode (hand-written).
+const HOSTILE_PATHS: [&str; 12] = [
+    "/app/dir with space/x.py",
+    "/app/hash#1.py",
+    "/app/what?.py",
+    "/app/100%.py",
+    "/app/naïve/日本.py",
+    "/app/a&b=c;d.py",
+    "/app/[brackets]/{braces}.py",
+    "/app/quote\"s'.py",
+    "/srv/other root/x.py",
+    "C:\\Users\\Dev User\\app\\main.py",
+    "relative dir/mod.py",
+    "/app/<angle>|pipe^.py",
+];
+
+fn sarif_of(log: &str, workspace: &str) -> Value {
+    let out = unclosed()
+        .args(["check", "-f", "sarif"])
+        .env("GITHUB_WORKSPACE", workspace)
+        .write_stdin(log)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn sarif_validates_against_the_schema_with_a_location_and_a_uri_for_every_result() {
+    let mut log: String = HOSTILE_PATHS
+        .iter()
+        .enumerate()
+        .map(|(i, p)| block_at(p, &format!("f{i}\u{FFFE}")))
+        .collect();
+    // A leak without a creation traceback: no call site, located at the log's line.
+    log.push_str("INFO ok\nUnclosed connector\nconnections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7f3>, 2.0)])']\nconnector: <aiohttp.connector.TCPConnector object at 0x7f4>\n");
+    let sarif = sarif_of(&log, "/app");
+
+    let mut schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/sarif-2.1.0.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    // The schema's own patterns for `language` (on runs and tool components) have a stray `]`
+    // that a strict ECMA-262 regex (as the validator checks a schema's formats) refuses; no
+    // report of ours has a `language`.
+    for def in ["run", "toolComponent"] {
+        let language = &mut schema["definitions"][def]["properties"]["language"]["pattern"];
+        assert_eq!(language, "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$");
+        *language = Value::from("^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}$");
+    }
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}\n{sarif:#}", errors.join("\n"));
+
+    // GitHub's upload requirements beyond the schema: every result located, its rule
+    // declared, relative URIs resolved against a file:// base.
+    let run = &sarif["runs"][0];
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(r["fullDescription"]["text"].is_string(), "{r}");
+            r["id"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        run["originalUriBaseIds"]["%SRCROOT%"]["uri"],
+        "file:///app/"
+    );
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), HOSTILE_PATHS.len() + 1);
+    let mut decoded = Vec::new();
+    for r in results {
+        assert!(rules.contains(&r["ruleId"].as_str().unwrap()), "{r}");
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1, "{r}");
+        let uri = loc["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(
+            uri.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"\"<>\\^`{|}#?[] ".contains(&b) || b == b'%'),
+            "not a URI: {uri}"
+        );
+        let path = percent_encoding::percent_decode_str(uri)
+            .decode_utf8()
+            .unwrap()
+            .into_owned();
+        match loc["artifactLocation"]["uriBaseId"].as_str() {
+            Some("%SRCROOT%") => assert!(!uri.starts_with("file:"), "{uri}"),
+            None => assert!(uri.starts_with("file:///"), "{uri}"),
+            other => panic!("{other:?}"),
+        }
+        decoded.push(path);
+    }
+    for p in HOSTILE_PATHS {
+        let want = match p.strip_prefix("/app/") {
+            Some(rel) => rel.to_owned(),
+            None if p.starts_with('/') => format!("file://{p}"),
+            None if p.starts_with("C:") => format!("file:///{}", p.replace('\\', "/")),
+            None => p.to_owned(),
+        };
+        assert!(decoded.contains(&want), "{want} not in {decoded:?}");
+    }
+    assert!(
+        decoded.contains(&"<stdin>".to_owned()),
+        "no-site finding at the log: {decoded:?}"
+    );
+}
+
+#[test]
+fn junit_is_xml_whatever_the_log_holds_and_has_a_case_when_nothing_was_found() {
+    let log: String = [
+        "/app/x\u{FFFE}.py",
+        "/app/y\u{FFFF}\u{1b}[31m.py",
+        "/app/<&>.py",
+    ]
+    .iter()
+    .map(|p| block_at(p, "f\u{FFFF}"))
+    .collect();
+    let out = unclosed()
+        .args(["check", "-f", "junit"])
+        .write_stdin(log)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count(),
+        3
+    );
+
+    let out = unclosed()
+        .args(["check", "-f", "junit"])
+        .write_stdin("INFO nothing to see\n")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 1, "{text}");
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count(),
+        0
+    );
+}

@@ -599,7 +599,7 @@ impl<'a> Gate<'a> {
             }
             CheckFormat::Sarif => {
                 let ws = std::env::var("GITHUB_WORKSPACE").ok();
-                let mut b = serde_json::to_vec_pretty(&ci::sarif(&verdict, ws.as_deref()))?;
+                let mut b = serde_json::to_vec_pretty(&ci::sarif(&verdict, inputs, ws.as_deref()))?;
                 b.push(b'\n');
                 b
             }

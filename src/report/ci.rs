@@ -146,6 +146,8 @@ pub fn xml_text(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // Not even a character reference may name these (XML 1.0's `Char`).
+            '\u{FFFE}' | '\u{FFFF}' => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -158,8 +160,8 @@ pub fn junit(v: &Verdict<'_>) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!(
         "<testsuites name=\"unclosed\" tests=\"{}\" failures=\"{failures}\">\n  <testsuite name=\"unclosed\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n",
-        v.sites.len(),
-        v.sites.len()
+        v.sites.len().max(1),
+        v.sites.len().max(1)
     ));
     for x in &v.sites {
         let name = match &x.site.site {
@@ -185,6 +187,12 @@ pub fn junit(v: &Verdict<'_>) -> String {
             out.push_str("      <system-out>accepted by the baseline</system-out>\n");
         }
         out.push_str("    </testcase>\n");
+    }
+    if v.sites.is_empty() {
+        // CI systems show a suite without cases as broken or missing.
+        out.push_str(
+            "    <testcase classname=\"unclosed\" name=\"no unclosed sessions or connectors\"/>\n",
+        );
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
@@ -253,10 +261,67 @@ pub fn github(v: &Verdict<'_>, workspace: Option<&str>) -> String {
     out
 }
 
+/// The base a relative SARIF location is resolved against: the repository's root.
+const SRCROOT: &str = "%SRCROOT%";
+
+/// Bytes a path keeps as they are in a URI: unreserved characters and the separator.
+const URI_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// A path as a URI path: separators made `/`, everything else that is not unreserved
+/// percent-encoded (UTF-8), a Windows drive's colon kept.
+fn uri_path(path: &str) -> String {
+    let slashed = path.replace('\\', "/");
+    let (drive, rest) = match slashed.as_bytes() {
+        [d, b':', b'/', ..] if d.is_ascii_alphabetic() => slashed.split_at(2),
+        _ => ("", slashed.as_str()),
+    };
+    format!(
+        "{drive}{}",
+        percent_encoding::utf8_percent_encode(rest, URI_PATH)
+    )
+}
+
+/// Whether `path` is absolute, on Unix or Windows.
+fn is_absolute(path: &str) -> bool {
+    let b = path.as_bytes();
+    path.starts_with('/') || matches!(b, [d, b':', b'/' | b'\\', ..] if d.is_ascii_alphabetic())
+}
+
+/// A SARIF `artifactLocation` for a path from a log: relative to the repository root
+/// (`%SRCROOT%`) when it is under `workspace` or relative already, a `file://` URI otherwise.
+fn artifact_location(path: &str, workspace: Option<&str>) -> serde_json::Value {
+    use serde_json::json;
+    if let Some(rel) = workspace
+        .map(|w| w.trim_end_matches('/'))
+        .filter(|w| !w.is_empty())
+        .and_then(|w| path.strip_prefix(w))
+        .and_then(|r| r.strip_prefix('/'))
+    {
+        return json!({"uri": uri_path(rel), "uriBaseId": SRCROOT});
+    }
+    if is_absolute(path) {
+        let p = uri_path(path);
+        let sep = if p.starts_with('/') { "" } else { "/" };
+        return json!({"uri": format!("file://{sep}{p}")});
+    }
+    json!({"uri": uri_path(path.trim_start_matches("./")), "uriBaseId": SRCROOT})
+}
+
 /// SARIF 2.1.0 (code-scanning upload): one result per call site outside the baseline, an
 /// error when it breaks the policy, a warning otherwise; one rule per pattern, whose help is
-/// the pattern's explanation. serde_json escapes the log text.
-pub fn sarif(v: &Verdict<'_>, workspace: Option<&str>) -> serde_json::Value {
+/// the pattern's explanation. Every result has a location, as GitHub requires: the call site,
+/// or, for findings without one, the log file and line where the first was seen. Paths are
+/// URIs (`uri_path`); serde_json escapes the log text.
+pub fn sarif(
+    v: &Verdict<'_>,
+    inputs: &[InputReport],
+    workspace: Option<&str>,
+) -> serde_json::Value {
     use serde_json::json;
     let mut patterns: Vec<_> = v.sites.iter().map(|x| x.site.pattern).collect();
     patterns.sort();
@@ -266,35 +331,57 @@ pub fn sarif(v: &Verdict<'_>, workspace: Option<&str>) -> serde_json::Value {
     };
     let rules: Vec<_> = patterns
         .iter()
-        .map(|p| json!({"id": rule_id(*p), "name": p.name(), "shortDescription": {"text": p.name()}, "help": {"text": p.explain()}}))
+        .map(|p| {
+            json!({
+                "id": rule_id(*p),
+                "name": p.name(),
+                "shortDescription": {"text": p.name()},
+                "fullDescription": {"text": p.explain()},
+                "help": {"text": p.explain()},
+            })
+        })
         .collect();
     let results: Vec<_> = v
         .sites
         .iter()
         .filter(|x| !x.baselined)
         .map(|x| {
-            let mut r = json!({
+            let (artifact, line) = match &x.site.site {
+                Some(s) => (artifact_location(&s.file, workspace), u64::from(s.line)),
+                None => {
+                    let (input, line) = x.site.first_at;
+                    let log = inputs.get(input).map_or("<stdin>", |i| i.name.as_str());
+                    (artifact_location(log, workspace), line)
+                }
+            };
+            json!({
                 "ruleId": rule_id(x.site.pattern),
                 "level": if x.fails { "error" } else { "warning" },
                 "message": {"text": format!("{}. {}", describe(x.site), x.site.pattern.explain())},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": artifact,
+                    "region": {"startLine": line.max(1)},
+                }}],
                 "partialFingerprints": {"unclosedSite/v1": x.fingerprint},
-            });
-            if let Some(s) = &x.site.site {
-                let uri = workspace.and_then(|w| s.file.strip_prefix(w)).map(|f| f.trim_start_matches('/')).unwrap_or(&s.file);
-                r["locations"] = json!([{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": s.line.max(1)}}}]);
-            }
-            r
+            })
         })
         .collect();
+    let mut run = json!({
+        "tool": {"driver": {
+            "name": "unclosed",
+            "version": env!("CARGO_PKG_VERSION"),
+            "rules": rules,
+        }},
+        "results": results,
+    });
+    if let Some(w) = workspace.filter(|w| is_absolute(w)) {
+        let root = uri_path(w.trim_end_matches('/'));
+        let sep = if root.starts_with('/') { "" } else { "/" };
+        run["originalUriBaseIds"] = json!({SRCROOT: {"uri": format!("file://{sep}{root}/")}});
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "unclosed", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
-            "results": results,
-        }],
+        "runs": [run],
     })
 }
-
-#[cfg(test)]
-mod tests;
