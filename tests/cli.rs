@@ -533,3 +533,175 @@ fn a_header_in_a_form_not_read_is_said_and_fails_check() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn force_color_and_clicolor_force_colour_a_pipe_unless_no_color_says_otherwise() {
+    let coloured = |env: &[(&str, &str)]| {
+        let mut c = unclosed();
+        c.env_remove("FORCE_COLOR").env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.arg("scan").write_stdin(LEAK).assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout).contains("\x1b[")
+    };
+    assert!(!coloured(&[]));
+    assert!(coloured(&[("FORCE_COLOR", "1")]));
+    assert!(coloured(&[("CLICOLOR_FORCE", "1")]));
+    assert!(!coloured(&[("FORCE_COLOR", "0")]));
+    assert!(!coloured(&[("FORCE_COLOR", "1"), ("NO_COLOR", "1")]));
+    // `check` and `filter --stats` go the same way.
+    let mut c = unclosed();
+    let out = c
+        .args(["check"])
+        .env("FORCE_COLOR", "1")
+        .write_stdin(LEAK)
+        .assert()
+        .code(1);
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("\x1b["));
+}
+
+#[test]
+fn completions_for_every_shell_and_a_man_page_per_command() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = unclosed().args(["completions", shell]).assert().success();
+        let script = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+        for word in ["scan", "check", "filter", "skip-frames", "allow-empty"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+        if shell == "bash" {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("unclosed.bash");
+            std::fs::write(&path, &script).unwrap();
+            let syntax = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(syntax.success(), "bash -n refuses the script");
+        }
+    }
+    unclosed()
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("possible values"));
+
+    let out = unclosed().arg("man").assert().success();
+    let page = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(page.contains(".TH unclosed 1"), "{page}");
+    assert!(page.contains("scan"));
+    let dir = tempfile::tempdir().unwrap();
+    unclosed().arg("man").arg(dir.path()).assert().success();
+    for cmd in [
+        "scan",
+        "tail",
+        "filter",
+        "check",
+        "run",
+        "grammars",
+        "completions",
+        "man",
+    ] {
+        let page = std::fs::read_to_string(dir.path().join(format!("unclosed-{cmd}.1"))).unwrap();
+        assert!(
+            page.contains(&format!(".TH unclosed-{cmd} 1")),
+            "{cmd}: {page}"
+        );
+        assert!(
+            page.contains(env!("CARGO_PKG_VERSION")),
+            "{cmd}: no version"
+        );
+    }
+    let scan = std::fs::read_to_string(dir.path().join("unclosed-scan.1")).unwrap();
+    assert!(scan.contains("skip\\-frames"), "options are listed");
+    // groff renders it without a warning, when groff is there.
+    if let Ok(out) = std::process::Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .arg(dir.path().join("unclosed-scan.1"))
+        .output()
+    {
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn check_fails_on_an_empty_log_unless_allowed_and_quiet_prints_nothing() {
+    unclosed()
+        .arg("check")
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no input lines"));
+    unclosed()
+        .args(["check", "--allow-empty"])
+        .write_stdin("")
+        .assert()
+        .code(0);
+    // A log with lines but no finding still passes.
+    unclosed()
+        .arg("check")
+        .write_stdin("INFO ok\n")
+        .assert()
+        .code(0);
+    unclosed()
+        .args(["check", "-q"])
+        .write_stdin(LEAK)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    unclosed()
+        .args(["check", "--quiet", "-f", "json", "-o"])
+        .arg(&report)
+        .write_stdin(LEAK)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty());
+    let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(v["totals"]["leak"], 1);
+}
+
+#[test]
+fn filter_reads_files_one_after_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.log");
+    let b = dir.path().join("b.log");
+    std::fs::write(&a, format!("first\n{LEAK}after a\n")).unwrap();
+    std::fs::write(&b, "only b\n").unwrap();
+    let one_by_one: Vec<u8> = [&a, &b]
+        .iter()
+        .flat_map(|p| {
+            unclosed()
+                .args(["filter", "--drop", "leak"])
+                .write_stdin(std::fs::read(p).unwrap())
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone()
+        })
+        .collect();
+    let out = unclosed()
+        .args(["filter", "--drop", "leak", "--stats", "json"])
+        .arg(&a)
+        .arg(dir.path().join("missing.log"))
+        .arg(&b)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing.log"));
+    assert_eq!(out.get_output().stdout, one_by_one);
+    assert_eq!(
+        String::from_utf8_lossy(&one_by_one),
+        "first\nafter a\nonly b\n"
+    );
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    let stats: Value = serde_json::from_str(&stderr[stderr.find('{').unwrap()..]).unwrap();
+    assert_eq!(stats["totals"]["leak"], 1);
+    assert_eq!(stats["inputs"].as_array().unwrap().len(), 2);
+}

@@ -33,6 +33,8 @@ pub fn run(command: Command) -> i32 {
         Command::Check(args) => check(&args),
         Command::Run(args) => crate::cmd::run::run(&args),
         Command::Grammars(args) => grammars(&args),
+        Command::Completions(args) => completions(&args),
+        Command::Man(args) => man(&args),
     };
     match result {
         Ok(code) => code,
@@ -166,12 +168,32 @@ impl Setup {
 
 /// Whether to colour output on stdout.
 pub fn use_color(choice: ColorChoice) -> bool {
+    let var = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    color_wanted(
+        choice,
+        var("NO_COLOR").as_deref(),
+        var("FORCE_COLOR").as_deref(),
+        var("CLICOLOR_FORCE").as_deref(),
+        io::stdout().is_terminal(),
+    )
+}
+
+/// The colour rule, given the environment: `--color` first, then NO_COLOR (any non-empty
+/// value: no colour), then FORCE_COLOR or CLICOLOR_FORCE (non-empty and not `0`: colour even
+/// into a pipe), then whether stdout is a terminal.
+pub fn color_wanted(
+    choice: ColorChoice,
+    no_color: Option<&str>,
+    force_color: Option<&str>,
+    clicolor_force: Option<&str>,
+    terminal: bool,
+) -> bool {
+    let set = |v: Option<&str>| v.is_some_and(|v| !v.is_empty() && v != "0");
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
-        }
+        ColorChoice::Auto if no_color.is_some_and(|v| !v.is_empty()) => false,
+        ColorChoice::Auto => set(force_color) || set(clicolor_force) || terminal,
     }
 }
 
@@ -418,6 +440,9 @@ pub fn read_files(
         } else {
             path.to_string_lossy().into_owned()
         };
+        if *path == stdin {
+            hint_if_terminal();
+        }
         let reader = match read::open_input(path, threads > 1) {
             Ok(r) => r,
             Err(e) => {
@@ -478,6 +503,19 @@ fn check(args: &CheckArgs) -> Result<i32> {
     let failed = read_files(&setup, &mut sink, &args.files, args.threads)?;
     if sink.inputs.is_empty() {
         return Ok(exit::ERROR);
+    }
+    let lines: u64 = sink.inputs.iter().map(|i| i.stats.lines).sum();
+    if lines == 0 && !args.allow_empty {
+        eprintln!(
+            "unclosed: no input lines: a check of an empty log proves nothing (did the step capture \
+             its output?); --allow-empty passes it"
+        );
+        let code = gate.report(&sink.summary, &sink.inputs)?;
+        return Ok(if failed || code == exit::ERROR {
+            exit::ERROR
+        } else {
+            exit::POLICY
+        });
     }
     let code = gate.report(&sink.summary, &sink.inputs)?;
     Ok(if failed { exit::ERROR } else { code })
@@ -549,8 +587,11 @@ impl<'a> Gate<'a> {
     }
 
     fn write_report(&self, summary: &Summary, inputs: &[InputReport]) -> Result<i32> {
-        let stdout = io::stdout();
-        let mut out = io::BufWriter::new(stdout.lock());
+        let mut out: Box<dyn Write> = if self.args.quiet {
+            Box::new(io::sink())
+        } else {
+            Box::new(io::BufWriter::new(io::stdout().lock()))
+        };
         let color = use_color(self.args.color);
         let tty = io::stdout().is_terminal();
         if let Some(path) = &self.args.write_baseline {
@@ -718,14 +759,16 @@ fn scan_live(
 }
 
 /// `filter`: stdin to stdout.
-struct LiveFilter<'a, 'w> {
+struct LiveFilter<'a, 'o, 'w> {
     filter: Filter<'a>,
-    out: &'w mut dyn Write,
+    out: &'o mut dyn Write,
     buf: Vec<u8>,
+    /// The input's index in the sink.
+    input: usize,
     sink: Option<Sink<'w>>,
 }
 
-impl LiveFilter<'_, '_> {
+impl LiveFilter<'_, '_, '_> {
     fn write(&mut self) -> Result<()> {
         if !self.buf.is_empty() {
             self.out.write_all(&self.buf)?;
@@ -733,7 +776,7 @@ impl LiveFilter<'_, '_> {
             self.buf.clear();
         }
         if let Some(sink) = &mut self.sink {
-            sink.update_input(0, self.filter.scanner());
+            sink.update_input(self.input, self.filter.scanner());
             for (d, t) in self.filter.triaged.drain(..) {
                 sink.add(&d, t)?;
             }
@@ -744,7 +787,7 @@ impl LiveFilter<'_, '_> {
     }
 }
 
-impl Consumer for LiveFilter<'_, '_> {
+impl Consumer for LiveFilter<'_, '_, '_> {
     fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
         self.filter.push(raw, line, info, &mut self.buf);
         self.write()
@@ -795,7 +838,12 @@ fn drop_set(choices: &[DropChoice]) -> filter::Drop {
 
 fn filter(args: &FilterArgs) -> Result<i32> {
     let setup = Setup::new(&args.read)?;
-    let reader = read::open(std::path::Path::new("-")).context("<stdin>")?;
+    let stdin = std::path::PathBuf::from("-");
+    let files = if args.files.is_empty() {
+        std::slice::from_ref(&stdin)
+    } else {
+        &args.files[..]
+    };
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut err_buf: Vec<u8> = Vec::new();
@@ -803,35 +851,123 @@ fn filter(args: &FilterArgs) -> Result<i32> {
         Some(StatsFormat::Json) => Format::Json,
         _ => Format::Table,
     };
-    let sink = args.stats.map(|_| {
-        let mut s = Sink::new(format, &mut err_buf, false, setup.rules.clone());
-        s.add_input("<stdin>".into());
-        s
-    });
-    let mut consumer = LiveFilter {
-        filter: Filter::new(
-            setup.scanner(),
-            setup.rules.clone(),
-            drop_set(&args.drop),
-            args.annotate,
-        ),
-        out: &mut out,
-        buf: Vec::new(),
-        sink,
-    };
-    let chunks = live::spawn_reader(Box::new(reader));
-    let result = live::drive(chunks, &mut consumer, setup.max_line, setup.flush);
-    let cut = consumer.filter.scanner().cut_lines();
-    if let Some(mut sink) = consumer.sink.take() {
-        sink.update_input(0, consumer.filter.scanner());
-        sink.finish()?;
+    let mut sink = args
+        .stats
+        .map(|_| Sink::new(format, &mut err_buf, false, setup.rules.clone()));
+    let mut failed = false;
+    for path in files {
+        let name = if *path == stdin {
+            "<stdin>".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        if *path == stdin {
+            hint_if_terminal();
+        }
+        let reader = match read::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!(
+                    "unclosed: {}: {e}",
+                    crate::pipeline::escape::terminal(&name)
+                );
+                failed = true;
+                continue;
+            }
+        };
+        let input = sink.as_mut().map_or(0, |s| s.add_input(name.clone()));
+        let mut consumer = LiveFilter {
+            filter: Filter::new(
+                setup.scanner(),
+                setup.rules.clone(),
+                drop_set(&args.drop),
+                args.annotate,
+            ),
+            out: &mut out,
+            buf: Vec::new(),
+            input,
+            sink: sink.take(),
+        };
+        let chunks = live::spawn_reader(Box::new(reader));
+        let result = live::drive(chunks, &mut consumer, setup.max_line, setup.flush);
+        let cut = consumer.filter.scanner().cut_lines();
+        if let Some(s) = &mut consumer.sink {
+            s.update_input(input, consumer.filter.scanner());
+        }
+        sink = consumer.sink.take();
+        warn_cut(&name, cut, setup.max_line);
+        match result {
+            Ok(live::Stop::Eof) => {}
+            Ok(live::Stop::Signal) => break,
+            Err(e) if is_broken_pipe(&e) => return Err(e),
+            Err(e) => {
+                eprintln!(
+                    "unclosed: {}: read error: {}",
+                    crate::pipeline::escape::terminal(&name),
+                    crate::pipeline::escape::terminal(&format!("{e:#}"))
+                );
+                failed = true;
+            }
+        }
     }
-    drop(consumer);
+    if let Some(mut s) = sink {
+        s.finish()?;
+    }
     io::stderr().write_all(&err_buf)?;
-    warn_cut("<stdin>", cut, setup.max_line);
-    match result {
-        Ok(_) => Ok(exit::OK),
-        Err(e) if is_broken_pipe(&e) => Err(e),
-        Err(e) => Err(e.context("<stdin>: read error")),
+    Ok(if failed { exit::ERROR } else { exit::OK })
+}
+
+/// Says on stderr that input is awaited from a terminal, as a user who typed the command
+/// without a pipe would otherwise see a tool that seems to hang.
+fn hint_if_terminal() {
+    if io::stdin().is_terminal() {
+        eprintln!(
+            "unclosed: reading a log from the terminal (pipe one in or name a file; Ctrl-D ends, \
+             --help shows how)"
+        );
     }
+}
+
+/// `unclosed completions SHELL`: the script, from the same definitions as `--help`.
+fn completions(args: &crate::cmd::cli::CompletionsArgs) -> Result<i32> {
+    use clap::CommandFactory;
+    let mut cmd = crate::cmd::cli::Cli::command();
+    let mut out = io::stdout().lock();
+    clap_complete::generate(args.shell, &mut cmd, "unclosed", &mut out);
+    out.flush()?;
+    Ok(exit::OK)
+}
+
+/// `unclosed man [DIR]`: the main page on stdout, or every page into DIR.
+fn man(args: &crate::cmd::cli::ManArgs) -> Result<i32> {
+    use clap::CommandFactory;
+    let cmd = crate::cmd::cli::Cli::command();
+    let Some(dir) = &args.dir else {
+        let mut out = io::stdout().lock();
+        clap_mangen::Man::new(cmd).render(&mut out)?;
+        out.flush()?;
+        return Ok(exit::OK);
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let mut pages = vec![("unclosed".to_owned(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("unclosed-{}", sub.get_name());
+        pages.push((
+            name.clone(),
+            sub.clone()
+                .display_name(name)
+                .version(env!("CARGO_PKG_VERSION")),
+        ));
+    }
+    for (name, page) in pages {
+        let path = dir.join(format!("{name}.1"));
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(page).render(&mut buf)?;
+        std::fs::write(&path, buf).with_context(|| format!("{}: cannot write", path.display()))?;
+        println!(
+            "{}",
+            crate::pipeline::escape::terminal(&path.display().to_string())
+        );
+    }
+    Ok(exit::OK)
 }

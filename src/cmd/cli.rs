@@ -51,6 +51,38 @@ pub enum Command {
     Run(RunArgs),
     /// List the log envelopes unclosed reads (for --grammar).
     Grammars(GrammarArgs),
+    /// Print a shell completion script (see the README for where to put it).
+    #[command(after_help = COMPLETIONS_AFTER)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory.
+    #[command(after_help = MAN_AFTER)]
+    Man(ManArgs),
+}
+
+const COMPLETIONS_AFTER: &str = "Examples:
+  unclosed completions bash > ~/.local/share/bash-completion/completions/unclosed
+  unclosed completions zsh > ~/.zfunc/_unclosed      # with fpath+=(~/.zfunc) before compinit
+  unclosed completions fish > ~/.config/fish/completions/unclosed.fish";
+
+const MAN_AFTER: &str = "Examples:
+  unclosed man | man -l -
+  unclosed man ~/.local/share/man/man1               # unclosed.1 and unclosed-scan.1 …";
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `man` arguments.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `unclosed.1` and one `unclosed-COMMAND.1` per command here instead of printing
+    /// the main page.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 const CHECK_AFTER: &str = "Examples:
@@ -138,6 +170,11 @@ pub struct GateArgs {
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// Print no report on stdout (--output still gets one; errors still go to stderr): the
+    /// exit status says it all.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// `check` arguments.
@@ -155,6 +192,11 @@ pub struct CheckArgs {
     /// reads on the main thread. The answer is the same either way.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     pub threads: usize,
+
+    /// Pass on input with no line at all (by default an empty log fails: a CI step that
+    /// captured nothing checks nothing).
+    #[arg(long)]
+    pub allow_empty: bool,
 
     /// The policy and its report.
     #[command(flatten)]
@@ -205,7 +247,7 @@ matching a glob are read from their start. Ctrl-C (or SIGTERM) prints the final 
 const FILTER_AFTER: &str = "Examples:
   kubectl logs -f my-pod | unclosed filter | less
   journalctl -f -u app | unclosed filter --annotate
-  unclosed filter --drop all --stats < app.log > clean.log
+  unclosed filter --drop all --stats app.log > clean.log
 
 Every line that is not part of a warning block passes through byte for byte, in order. A line
 is held only while a block it may belong to is undecided, and never longer than --flush-ms.";
@@ -250,7 +292,8 @@ pub enum Format {
 /// When to use colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
-    /// On a terminal, unless NO_COLOR is set.
+    /// On a terminal; NO_COLOR (non-empty) turns it off, FORCE_COLOR or CLICOLOR_FORCE (non-empty,
+    /// not `0`) on.
     Auto,
     /// Always.
     Always,
@@ -353,6 +396,11 @@ pub struct TailArgs {
 /// `filter` arguments.
 #[derive(Debug, Args)]
 pub struct FilterArgs {
+    /// Logs to pass through, one after the other (gzip is detected); none or `-` reads
+    /// standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<std::path::PathBuf>,
+
     /// What to leave out; repeatable [default: noise].
     #[arg(long, value_enum, value_name = "WHAT")]
     pub drop: Vec<DropChoice>,

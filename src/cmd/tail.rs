@@ -198,11 +198,18 @@ impl<'s> Tail<'s> {
     fn discover(&mut self, sink: &mut Sink<'_>, at_start: bool) -> Result<()> {
         for p in self.patterns.clone() {
             let paths: Vec<PathBuf> = if is_glob(&p) {
-                glob::glob(&p)
+                let found: Vec<PathBuf> = glob::glob(&p)
                     .map_err(|e| anyhow!("{p}: {e}"))?
                     .filter_map(|r| r.ok())
                     .filter(|p| p.is_file())
-                    .collect()
+                    .collect();
+                if at_start && found.is_empty() {
+                    eprintln!(
+                        "unclosed: {}: no file matches yet; following files that match when they appear",
+                        crate::pipeline::escape::terminal(&p)
+                    );
+                }
+                found
             } else {
                 vec![PathBuf::from(&p)]
             };
