@@ -315,7 +315,7 @@ fn program(name: &str) -> PathBuf {
 #[test]
 fn run_shows_the_program_output_unchanged_then_its_leaking_site_and_exits_1() {
     let out = unclosed()
-        .args(["run", "--no-tracemalloc", "--"])
+        .args(["run", "--"])
         .arg(python())
         .arg(program("leaky.py"))
         .assert()
@@ -352,13 +352,15 @@ fn run_of_a_correct_program_exits_0_and_a_failing_one_keeps_its_status() {
         .code(0)
         .stdout(predicate::str::contains("PASSED"));
     unclosed()
-        .args(["run", "--no-tracemalloc", "-f", "json", "--"])
+        .args(["run", "-f", "json", "--"])
         .arg(python())
         .arg(program("failing.py"))
         .assert()
         .code(3)
         .stderr(predicate::str::contains("giving up"))
-        .stdout(predicate::str::contains("\"leak\": 1"));
+        // A document never lands in the command's stdout.
+        .stderr(predicate::str::contains("\"leak\": 1"))
+        .stdout(predicate::str::contains("\"schema\"").not());
 }
 
 #[test]
@@ -403,7 +405,7 @@ fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
     let dir = program("pytest_suite");
     let out = unclosed()
         .current_dir(&dir)
-        .args(["run", "--no-tracemalloc", "-f", "json", "--"])
+        .args(["run", "-f", "json", "--"])
         .arg(python())
         .args([
             "-m",
@@ -416,14 +418,18 @@ fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
         .assert()
         .code(1)
         .get_output()
-        .stdout
         .clone();
-    let text = String::from_utf8(out).unwrap();
-    // The report follows pytest's own output.
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("1 failed, 1 passed"), "{stdout}");
+    assert!(
+        !stdout.contains("\"schema\""),
+        "the report is not in pytest's stdout"
+    );
+    let text = String::from_utf8(out.stderr).unwrap();
+    // The report follows the command's own stderr.
     let at = text
         .rfind("{\n  \"schema\"")
-        .expect("the JSON report after pytest's output");
-    assert!(text[..at].contains("1 failed, 1 passed"), "{text}");
+        .expect("the JSON report after the command's stderr");
     let v: Value = serde_json::from_str(&text[at..]).unwrap();
     // Sessions show in pytest's captured log (stdout), their connectors at exit (stderr).
     assert_eq!(v["totals"]["leak"], 1, "{}", v["totals"]);
@@ -685,4 +691,29 @@ fn junit_is_xml_whatever_the_log_holds_and_has_a_case_when_nothing_was_found() {
             .count(),
         0
     );
+}
+
+#[test]
+fn run_ends_when_the_command_ends_though_a_process_it_left_keeps_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("writer.pid");
+    let script = format!(
+        "(while :; do echo tick; sleep 0.05; done) & echo $! > '{}'; echo started; exit 0",
+        pidfile.display()
+    );
+    let started = std::time::Instant::now();
+    let out = unclosed()
+        .timeout(Duration::from_secs(30))
+        .args(["run", "--", "sh", "-c", &script])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let elapsed = started.elapsed();
+    if let Ok(pid) = std::fs::read_to_string(&pidfile) {
+        let _ = StdCommand::new("kill").arg(pid.trim()).status();
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("started\n"));
+    // Not a timing test: only that it ended at all, well before the guard.
+    assert!(elapsed < Duration::from_secs(25), "{elapsed:?}");
 }

@@ -526,6 +526,9 @@ pub struct Gate<'a> {
     args: &'a GateArgs,
     policy: Policy,
     baseline: Option<Baseline>,
+    /// Documents (JSON, JUnit, SARIF, Markdown) go to stderr when no `--output` names a file:
+    /// under `run`, stdout carries the command's own output.
+    documents_to_stderr: bool,
 }
 
 impl<'a> Gate<'a> {
@@ -570,7 +573,14 @@ impl<'a> Gate<'a> {
                 allow_unread: args.allow_unread,
             },
             baseline,
+            documents_to_stderr: false,
         })
+    }
+
+    /// The gate of `unclosed run`: a document report never lands in the command's stdout.
+    pub fn for_run(mut self) -> Self {
+        self.documents_to_stderr = true;
+        self
     }
 
     /// Writes the baseline or the report, and returns the exit status the policy gives.
@@ -587,8 +597,11 @@ impl<'a> Gate<'a> {
     }
 
     fn write_report(&self, summary: &Summary, inputs: &[InputReport]) -> Result<i32> {
+        let document = !matches!(self.args.format, CheckFormat::Table | CheckFormat::Github);
         let mut out: Box<dyn Write> = if self.args.quiet {
             Box::new(io::sink())
+        } else if self.documents_to_stderr && document && self.args.output.is_none() {
+            Box::new(io::BufWriter::new(io::stderr().lock()))
         } else {
             Box::new(io::BufWriter::new(io::stdout().lock()))
         };

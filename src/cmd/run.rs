@@ -1,9 +1,10 @@
 //! Run: run a command with call sites switched on, pass its output through, triage it.
 //!
-//! The command gets asyncio debug mode, tracemalloc and ResourceWarnings (each can be
-//! turned off), so what it prints carries creation tracebacks. Its stdout and stderr are
+//! The command gets asyncio debug mode and ResourceWarnings (each can be turned off) and, when
+//! asked, tracemalloc, so what it prints carries creation tracebacks. Its stdout and stderr are
 //! copied to ours as they come, unchanged, by one thread each; the same bytes go through a
-//! scanner per stream. SIGINT and SIGTERM are passed on to it; its exit status is never lost.
+//! scanner per stream. SIGTERM is passed on to it (SIGINT reaches it from the terminal); its
+//! exit status is never lost.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -25,8 +26,8 @@ use crate::pipeline::group::triage;
 use crate::pipeline::pair::Decided;
 use crate::pipeline::scan::{Out, Scanner};
 
-/// How long to wait for the output pipes to close once the command has exited (a process
-/// it started may keep them open).
+/// How long, from the command's exit, to go on reading its output pipes (a process it
+/// started may keep them open, and write for ever).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 /// Part changes remembered per stream.
 const MAX_PARTS: usize = 4096;
@@ -175,7 +176,7 @@ fn python_warnings(existing: Option<OsString>) -> OsString {
 /// `unclosed run [OPTIONS] -- CMD [ARGS...]`.
 pub fn run(args: &RunArgs) -> Result<i32> {
     let setup = Setup::new(&args.read)?;
-    let gate = Gate::new(&args.gate)?;
+    let gate = Gate::new(&args.gate)?.for_run();
     let program = &args.command[0];
     let mut cmd = Command::new(program);
     cmd.args(&args.command[1..])
@@ -185,7 +186,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     if !args.no_asyncio_debug {
         cmd.env("PYTHONASYNCIODEBUG", "1");
     }
-    if !args.no_tracemalloc {
+    if args.tracemalloc {
         cmd.env("PYTHONTRACEMALLOC", args.tracemalloc_depth.to_string());
     }
     if !args.no_resource_warnings {
@@ -245,12 +246,14 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         let mut pipes_open = true;
         let mut signals_seen = 0u32;
         let mut last_bytes = tokio::time::Instant::now();
+        // Counted from the command's exit, once: a process it left behind that keeps writing
+        // does not keep `run` alive.
+        let mut drain_deadline: Option<tokio::time::Instant> = None;
 
         loop {
             if status.is_some() && !pipes_open {
                 break;
             }
-            let drain_deadline = status.is_some().then(|| tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
             let partial = output.splitters.iter().any(Splitter::has_partial);
             let flush_deadline = clock.deadline_after(partial, last_bytes);
             tokio::select! {
@@ -265,6 +268,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
                 },
                 s = &mut done, if status.is_none() => {
                     status = Some(s.unwrap_or_else(|_| Err(io::Error::other("the command's waiter went away"))));
+                    drain_deadline = Some(tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
                 }
                 _ = live::sleep_until(flush_deadline) => {
                     output.scanner.finish(&mut output.out);
