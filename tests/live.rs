@@ -443,3 +443,38 @@ fn filter_leaves_out_the_whole_w_error_form_of_a_block() {
         "{text}"
     );
 }
+
+#[test]
+fn a_signal_before_any_input_gives_the_summary_and_status_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (args, sig) in [
+        (vec!["scan", "-f", "ndjson"], "-INT"),
+        (vec!["scan", "-f", "ndjson"], "-TERM"),
+        // A named pipe nobody writes to: opening it blocks.
+        (vec!["scan", "-f", "ndjson", "pipe"], "-INT"),
+        (vec!["scan", "-f", "ndjson", "/dev/stdin"], "-TERM"),
+    ] {
+        let r = Running::start(&args, dir.path());
+        // Long enough for the process to be waiting on its first read.
+        std::thread::sleep(Duration::from_millis(400));
+        r.signal(sig);
+        let (last, code) = r.end();
+        assert_eq!(summary(&last)["totals"]["findings"], 0, "{args:?} {sig}");
+        assert_eq!(code, 0, "{args:?} {sig}");
+    }
+    for args in [vec!["filter"], vec!["check", "--allow-empty", "-f", "json"]] {
+        let r = Running::start(&args, dir.path());
+        std::thread::sleep(Duration::from_millis(400));
+        r.signal("-INT");
+        let (_, code) = r.end();
+        assert_eq!(code, 0, "{args:?}");
+    }
+}

@@ -457,7 +457,7 @@ pub fn read_files(
         };
         let i = sink.add_input(name.clone());
         let result = match reader {
-            read::Input::Stream(r) if *path == stdin => scan_live(setup, sink, i, r),
+            read::Input::Live(r) => scan_live(setup, sink, i, r),
             read::Input::Stream(mut r) => scan_file(setup, sink, i, |f| {
                 read::read_into(&mut *r, setup.max_line, f)
             })
@@ -759,9 +759,9 @@ fn scan_live(
     setup: &Setup,
     sink: &mut Sink<'_>,
     i: usize,
-    reader: Box<dyn io::BufRead + Send>,
+    reader: Box<dyn io::Read + Send>,
 ) -> Result<Stop> {
-    let chunks = live::spawn_reader(Box::new(reader));
+    let chunks = live::spawn_sniffing_reader(reader);
     let mut consumer = ScanInput {
         scanner: setup.scanner(),
         sink,
@@ -877,7 +877,7 @@ fn filter(args: &FilterArgs) -> Result<i32> {
         if *path == stdin {
             hint_if_terminal();
         }
-        let reader = match read::open(path) {
+        let reader = match read::open_raw(path) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!(
@@ -901,7 +901,7 @@ fn filter(args: &FilterArgs) -> Result<i32> {
             input,
             sink: sink.take(),
         };
-        let chunks = live::spawn_reader(Box::new(reader));
+        let chunks = live::spawn_sniffing_reader(reader);
         let result = live::drive(chunks, &mut consumer, setup.max_line, setup.flush);
         let cut = consumer.filter.scanner().cut_lines();
         if let Some(s) = &mut consumer.sink {

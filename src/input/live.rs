@@ -51,9 +51,31 @@ pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
 
 /// Reads `reader` on a thread of its own (reads block; gzip decoding is synchronous) and
 /// sends its chunks. The thread ends at the end of input or when nobody listens.
-pub fn spawn_reader(mut reader: Box<dyn Read + Send>) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+pub fn spawn_reader(reader: Box<dyn Read + Send>) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+    spawn(reader, false)
+}
+
+/// [`spawn_reader`] for input not yet sniffed: the thread looks for gzip's magic bytes first,
+/// so that a first read that blocks (an idle pipe, a terminal) blocks there, not where
+/// signals are to be handled.
+pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+    spawn(raw, true)
+}
+
+fn spawn(raw: Box<dyn Read + Send>, sniff: bool) -> mpsc::Receiver<io::Result<Vec<u8>>> {
     let (tx, rx) = mpsc::channel(16);
     std::thread::spawn(move || {
+        let mut reader: Box<dyn Read + Send> = if sniff {
+            match crate::input::read::sniff(raw) {
+                Ok(r) => Box::new(r),
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        } else {
+            raw
+        };
         loop {
             let mut buf = vec![0u8; CHUNK];
             match reader.read(&mut buf) {
@@ -227,7 +249,17 @@ pub fn drive(
                     consumer.flush()?;
                     clock.note(consumer.oldest_held());
                 }
-                _ = signals.recv() => break Stop::Signal,
+                _ = signals.recv() => {
+                    // What was read before the signal is not lost: lines already queued are
+                    // taken in and decided as at the end of input.
+                    while let Ok(chunk) = chunks.try_recv() {
+                        match chunk {
+                            Ok(bytes) => crate::input::read::split_skipping(&mut splitter, &bytes, None, &mut AsLineSink(&mut *consumer))?,
+                            Err(_) => break,
+                        }
+                    }
+                    break Stop::Signal;
+                }
             }
         };
         splitter.finish(&mut |raw: &[u8], line: &[u8], info| consumer.line(raw, line, info))?;

@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
@@ -36,26 +37,76 @@ pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
 pub enum Input {
     /// A large regular file that is not gzip: [`read_file_parallel`] can read it.
     File(File),
-    /// Anything else (standard input, a pipe, gzip, a small file), read in order.
+    /// A regular file read in order (gzip, or small).
     Stream(Box<dyn BufRead + Send>),
+    /// Standard input, a named pipe, a device: read as it arrives, not yet sniffed for gzip
+    /// (the first read may block, so it happens where signals are already handled).
+    Live(Box<dyn Read + Send>),
+}
+
+/// A file opened at its first read.
+struct OpenOnRead {
+    path: std::path::PathBuf,
+    file: Option<File>,
+}
+
+impl OpenOnRead {
+    fn new(path: &Path) -> Self {
+        OpenOnRead {
+            path: path.to_owned(),
+            file: None,
+        }
+    }
+}
+
+impl Read for OpenOnRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(File::open(&self.path)?),
+        };
+        file.read(buf)
+    }
+}
+
+/// Opens `path` (standard input for `-`) without reading from it.
+pub fn open_raw(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(io::stdin()));
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+        return Ok(Box::new(OpenOnRead::new(path)));
+    }
+    let file = File::open(path)?;
+    if file.metadata()?.is_dir() {
+        return Err(io::Error::other("is a directory"));
+    }
+    Ok(Box::new(file))
 }
 
 /// Files smaller than this are read on one thread: the threads would cost more than they
 /// save.
 const PARALLEL_MIN: u64 = 8 << 20;
 
-/// Opens `path` like [`open`], as a [`Input::File`] when `parallel` and it is a large,
-/// uncompressed regular file.
+/// Opens `path`: standard input, pipes and devices as [`Input::Live`], a large uncompressed
+/// regular file as [`Input::File`] when `parallel`, any other file as [`Input::Stream`].
 pub fn open_input(path: &Path, parallel: bool) -> io::Result<Input> {
-    if !parallel || path == Path::new("-") {
-        return open(path).map(Input::Stream);
+    if path == Path::new("-") {
+        return Ok(Input::Live(Box::new(io::stdin())));
+    }
+    // Opening a named pipe blocks until a writer opens it: that happens on the reader thread.
+    if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+        return Ok(Input::Live(Box::new(OpenOnRead::new(path))));
     }
     let file = File::open(path)?;
     let meta = file.metadata()?;
     if meta.is_dir() {
         return Err(io::Error::other("is a directory"));
     }
-    if meta.is_file() && meta.len() >= PARALLEL_MIN {
+    if !meta.is_file() {
+        return Ok(Input::Live(Box::new(file)));
+    }
+    if parallel && meta.len() >= PARALLEL_MIN {
         use std::os::unix::fs::FileExt;
         let mut magic = [0u8; 2];
         if file.read_at(&mut magic, 0)? == 2 && magic != [0x1f, 0x8b] {
