@@ -732,6 +732,16 @@ impl Consumer for ScanInput<'_, '_, '_> {
         self.sink.update_input(self.input, &self.scanner);
         Ok(self.report()?)
     }
+
+    fn holding_streams(&self) -> Vec<(String, u64)> {
+        self.scanner.holding_streams()
+    }
+
+    fn flush_stream(&mut self, key: &str) -> Result<()> {
+        self.scanner.finish_stream(key, &mut self.out);
+        self.sink.update_input(self.input, &self.scanner);
+        Ok(self.report()?)
+    }
 }
 
 /// Reads a file through to its end: no timers needed, nothing waits on the clock.
@@ -812,6 +822,15 @@ impl Consumer for LiveFilter<'_, '_, '_> {
 
     fn flush(&mut self) -> Result<()> {
         self.filter.flush(&mut self.buf);
+        self.write()
+    }
+
+    fn holding_streams(&self) -> Vec<(String, u64)> {
+        self.filter.scanner().holding_streams()
+    }
+
+    fn flush_stream(&mut self, key: &str) -> Result<()> {
+        self.filter.flush_stream(key, &mut self.buf);
         self.write()
     }
 }

@@ -337,8 +337,8 @@ pub struct ReadArgs {
     #[arg(long, value_name = "BYTES", default_value_t = crate::input::read::DEFAULT_MAX_LINE)]
     pub max_line_bytes: usize,
 
-    /// On a live stream, decide a block this long after it stopped growing (and never hold
-    /// a line longer than this in `filter`).
+    /// On a live stream, decide a block this long after its stream (stdout or stderr of a
+    /// container, a journald unit …) took its last line; other streams do not hurry it.
     #[arg(long, value_name = "MS", default_value_t = 400)]
     pub flush_ms: u64,
 }

@@ -248,6 +248,18 @@ impl Assembler {
         self.first_unread.get_or_insert(line);
     }
 
+    /// Marks the traceback of the block in progress as cut when the stream stopped after a
+    /// frame's `File` line and before its code (a live stream quiet for the flush timeout).
+    /// A stop after a frame's code cannot be told from the end of the traceback: a session
+    /// logged alone ends that way, so its frames stand.
+    pub fn cut_short(&mut self) {
+        if let Some(open) = &mut self.open
+            && let State::AfterFrame(_) = open.state
+        {
+            open.block.trace_cut = true;
+        }
+    }
+
     /// Ends the block in progress, if any: at the end of the input, or when the stream has
     /// been quiet for the flush timeout.
     pub fn finish(&mut self, out: &mut Vec<Event>) {

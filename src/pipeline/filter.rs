@@ -133,6 +133,13 @@ impl<'g> Filter<'g> {
         }
     }
 
+    /// Decides what stream `key` of the input holds ([`Scanner::finish_stream`]) and writes
+    /// what that lets through, in order.
+    pub fn flush_stream(&mut self, key: &str, w: &mut Vec<u8>) {
+        self.scanner.finish_stream(key, &mut self.out);
+        self.settle(w);
+    }
+
     /// Decides everything held and writes it: after the flush timeout, or at the end.
     pub fn flush(&mut self, w: &mut Vec<u8>) {
         self.scanner.finish(&mut self.out);

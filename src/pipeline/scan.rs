@@ -390,6 +390,44 @@ impl<'g> Scanner<'g> {
         self.busy = false;
     }
 
+    /// The streams holding something undecided, each with the last line it took: a live
+    /// reader keeps a quiet clock per stream from these ([`Scanner::finish_stream`]).
+    pub fn holding_streams(&self) -> Vec<(String, u64)> {
+        self.streams
+            .iter()
+            .filter(|(_, s)| s.assembler.is_open() || s.pairer.oldest_line().is_some())
+            .map(|(k, s)| (k.clone(), s.last_used))
+            .collect()
+    }
+
+    /// Whether something is held for the whole input rather than a stream: leading lines
+    /// kept to choose the envelope, pieces of a line, rich's wrapped lines.
+    pub fn holding_input(&self) -> bool {
+        self.pending.is_some() || self.unwrapper.has_pieces() || self.rich_holding()
+    }
+
+    /// Decides what stream `key` holds, after it went quiet: its open block, and what waits
+    /// for an adjacent block. Its sessions held for a late connector are released only while
+    /// no other stream has a block in progress (that block may be the connector, as it is
+    /// when the same bytes are read from a file); otherwise they wait for the next call.
+    pub fn finish_stream(&mut self, key: &str, out: &mut Out) {
+        let from = out.decided.len();
+        if let Some(s) = self.streams.get_mut(key) {
+            s.assembler.cut_short();
+            s.end_blocks(out);
+            take_unread(&mut self.stats, &mut s.assembler);
+        }
+        self.pair_across_streams(key, &mut out.decided[from..]);
+        let others_open = self
+            .streams
+            .iter()
+            .any(|(k, s)| k != key && (s.assembler.is_open() || s.pairer.is_waiting()));
+        if !others_open && let Some(s) = self.streams.get_mut(key) {
+            s.pairer.release_held(&mut out.decided);
+        }
+        self.busy = self.streams.values().any(Stream::is_busy);
+    }
+
     /// Lines that could not be read whole: cut physical lines and cut joined pieces.
     pub fn cut_lines(&self) -> u64 {
         self.stats.cut_lines + self.unwrapper.cut
