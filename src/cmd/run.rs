@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::cmd::app::{Gate, Setup, Sink, warn_cut};
 use crate::cmd::cli::{Format, RunArgs};
 use crate::exit;
-use crate::input::live::{self, FlushClock};
+use crate::input::live::{self, QuietClock, with_grace};
 use crate::input::read::Splitter;
 use crate::pipeline::group::triage;
 use crate::pipeline::pair::Decided;
@@ -241,7 +241,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let rt = live::runtime()?;
     let status: io::Result<ExitStatus> = rt.block_on(async {
         let mut signals = live::Signals::new()?;
-        let mut clock = FlushClock::new(setup.flush);
+        let mut clock = QuietClock::new(setup.flush);
         let mut status: Option<io::Result<ExitStatus>> = None;
         let mut pipes_open = true;
         let mut signals_seen = 0u32;
@@ -255,14 +255,21 @@ pub fn run(args: &RunArgs) -> Result<i32> {
                 break;
             }
             let partial = output.splitters.iter().any(Splitter::has_partial);
-            let flush_deadline = clock.deadline_after(partial, last_bytes);
+            // Each pipe's streams decided when they went quiet; the whole output when it did.
+            let whole = output.scanner.oldest_held().map(|_| last_bytes + setup.flush);
+            let whole = with_grace(whole, partial, last_bytes, setup.flush);
+            let streams = with_grace(clock.deadline(), partial, last_bytes, setup.flush);
+            let flush_deadline = match (whole, streams) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 msg = chunks.recv(), if pipes_open => match msg {
                     Some((i, bytes)) => {
                         last_bytes = tokio::time::Instant::now();
                         output.feed(i, &bytes);
                         output.take(&mut sink, &setup.rules)?;
-                        clock.note(output.scanner.oldest_held());
+                        clock.note(output.scanner.holding_streams(), last_bytes);
                     }
                     None => pipes_open = false,
                 },
@@ -271,9 +278,24 @@ pub fn run(args: &RunArgs) -> Result<i32> {
                     drain_deadline = Some(tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
                 }
                 _ = live::sleep_until(flush_deadline) => {
-                    output.scanner.finish(&mut output.out);
+                    let now = tokio::time::Instant::now();
+                    let all = whole.is_some_and(|w| w <= now);
+                    let keys: Vec<String> = if all {
+                        output.scanner.holding_streams().into_iter().map(|(k, _)| k).collect()
+                    } else {
+                        clock.due(now)
+                    };
+                    for key in keys {
+                        output.scanner.finish_stream(&key, &mut output.out);
+                    }
+                    if all {
+                        output.scanner.finish(&mut output.out);
+                    }
                     output.take(&mut sink, &setup.rules)?;
-                    clock.note(output.scanner.oldest_held());
+                    clock.note(output.scanner.holding_streams(), now);
+                    for key in clock.due(now) {
+                        clock.restart(&key, now);
+                    }
                 }
                 _ = live::sleep_until(drain_deadline) => break,
                 sig = signals.recv_signal() => {

@@ -266,7 +266,7 @@ impl QuietClock {
 
 /// The later of `deadline` and the partial-line grace after `last_bytes`, when a line is
 /// still arriving in pieces.
-fn with_grace(
+pub fn with_grace(
     deadline: Option<Instant>,
     partial: bool,
     last_bytes: Instant,
