@@ -16,6 +16,7 @@
 //! - [`cmd`]: the commands, the only code that prints, reads the environment or exits.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod cmd;
 pub mod gate;

@@ -114,20 +114,36 @@ pub struct Frame<'a> {
 pub enum Line<'a> {
     /// A line ending in an L message (`Unclosed connector`, `Task was destroyed but it is
     /// pending!`). `prefix` is whatever stood before it (a logging prefix).
-    LogHeader { kind: Kind, prefix: &'a str },
+    LogHeader {
+        /// What the message is about.
+        kind: Kind,
+        /// The text before the message.
+        prefix: &'a str,
+    },
     /// A warnings-module header. `repr` is the object's repr as printed; `location` is the
     /// `FILE:LINE` the warning names, when it has one.
     WarningHeader {
+        /// What the warning is about.
         kind: Kind,
+        /// The object's repr.
         repr: &'a str,
+        /// The file and line the warning names.
         location: Option<(&'a str, u32)>,
     },
     /// Home Assistant's body-less form: `Error doing job: Unclosed client session (None)`.
-    Bodyless { kind: Kind },
+    Bodyless {
+        /// What the message is about.
+        kind: Kind,
+    },
     /// `Exception ignored in: <function ClientSession.__del__ at 0x…>` (`-W error`).
     Unraisable,
     /// `key: value`, one asyncio context entry.
-    Key { key: &'a str, value: &'a str },
+    Key {
+        /// The key.
+        key: &'a str,
+        /// Its value.
+        value: &'a str,
+    },
     /// The heading of a list of frames.
     TraceHeader(Trace),
     /// `  File "PATH", line N, in FUNC` or tracemalloc's `  File "PATH", lineno N`.
