@@ -615,9 +615,10 @@ fn completions_for_every_shell_and_a_man_page_per_command() {
     }
     let scan = std::fs::read_to_string(dir.path().join("unclosed-scan.1")).unwrap();
     assert!(scan.contains("skip\\-frames"), "options are listed");
-    // groff renders it without a warning, when groff is there.
+    // groff renders it without a warning, when groff is there (-k: the page is UTF-8, as
+    // man(1) feeds it through preconv).
     if let Ok(out) = std::process::Command::new("groff")
-        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
         .arg(dir.path().join("unclosed-scan.1"))
         .output()
     {

@@ -539,17 +539,25 @@ const HOSTILE_PATHS: [&str; 12] = [
     "/app/<angle>|pipe^.py",
 ];
 
-fn sarif_of(log: &str, workspace: &str) -> Value {
-    let out = unclosed()
-        .args(["check", "-f", "sarif"])
-        .env("GITHUB_WORKSPACE", workspace)
+/// `check -f FORMAT` of `log` on stdin, which must exit with `code`: its stdout as text.
+fn check_stdin(format: &str, log: &str, code: i32, workspace: Option<&str>) -> String {
+    let mut c = unclosed();
+    if let Some(w) = workspace {
+        c.env("GITHUB_WORKSPACE", w);
+    }
+    let out = c
+        .args(["check", "-f", format])
         .write_stdin(log)
         .assert()
-        .code(1)
+        .code(code)
         .get_output()
         .stdout
         .clone();
-    serde_json::from_slice(&out).unwrap()
+    String::from_utf8(out).unwrap()
+}
+
+fn sarif_of(log: &str, workspace: &str) -> Value {
+    serde_json::from_str(&check_stdin("sarif", log, 1, Some(workspace))).unwrap()
 }
 
 #[test]
@@ -653,32 +661,12 @@ fn junit_is_xml_whatever_the_log_holds_and_has_a_case_when_nothing_was_found() {
     .iter()
     .map(|p| block_at(p, "f\u{FFFF}"))
     .collect();
-    let out = unclosed()
-        .args(["check", "-f", "junit"])
-        .write_stdin(log)
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = check_stdin("junit", &log, 1, None);
     let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    assert_eq!(
-        doc.descendants()
-            .filter(|n| n.has_tag_name("failure"))
-            .count(),
-        3
-    );
+    let failures = doc.descendants().filter(|n| n.has_tag_name("failure"));
+    assert_eq!(failures.count(), 3);
 
-    let out = unclosed()
-        .args(["check", "-f", "junit"])
-        .write_stdin("INFO nothing to see\n")
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = check_stdin("junit", "INFO nothing to see\n", 0, None);
     let doc = roxmltree::Document::parse(&text).unwrap();
     let cases: Vec<_> = doc
         .descendants()

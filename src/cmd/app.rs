@@ -446,11 +446,7 @@ pub fn read_files(
         let reader = match read::open_input(path, threads > 1) {
             Ok(r) => r,
             Err(e) => {
-                // Like ripgrep: say so, go on with the other inputs, exit 2 at the end.
-                eprintln!(
-                    "unclosed: {}: {e}",
-                    crate::pipeline::escape::terminal(&name)
-                );
+                cannot_open(&name, &e);
                 failed = true;
                 continue;
             }
@@ -899,10 +895,7 @@ fn filter(args: &FilterArgs) -> Result<i32> {
         let reader = match read::open_raw(path) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!(
-                    "unclosed: {}: {e}",
-                    crate::pipeline::escape::terminal(&name)
-                );
+                cannot_open(&name, &e);
                 failed = true;
                 continue;
             }
@@ -947,6 +940,12 @@ fn filter(args: &FilterArgs) -> Result<i32> {
     }
     io::stderr().write_all(&err_buf)?;
     Ok(if failed { exit::ERROR } else { exit::OK })
+}
+
+/// Says an input cannot be opened. Like ripgrep, the caller goes on with the other inputs
+/// and exits 2 at the end.
+fn cannot_open(name: &str, e: &io::Error) {
+    eprintln!("unclosed: {}: {e}", crate::pipeline::escape::terminal(name));
 }
 
 /// Says on stderr that input is awaited from a terminal, as a user who typed the command

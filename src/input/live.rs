@@ -448,15 +448,18 @@ mod tests {
         grammars.iter().position(|g| g.name == name)
     }
 
-    /// The findings of `lines` read as a file: all at once, decided at the end.
-    fn from_file(lines: &[(u64, String)], forced: &str) -> Vec<Seen> {
-        let grammars = Grammar::builtin();
-        let pre = Prefilter::default();
-        let mut c = Collect {
-            scanner: Scanner::new(&grammars, grammar(&grammars, forced), &pre),
+    fn collect<'g>(grammars: &'g [Grammar], pre: &'g Prefilter, forced: &str) -> Collect<'g> {
+        Collect {
+            scanner: Scanner::new(grammars, grammar(grammars, forced), pre),
             out: Out::default(),
             seen: Vec::new(),
-        };
+        }
+    }
+
+    /// The findings of `lines` read as a file: all at once, decided at the end.
+    fn from_file(lines: &[(u64, String)], forced: &str) -> Vec<Seen> {
+        let (grammars, pre) = (Grammar::builtin(), Prefilter::default());
+        let mut c = collect(&grammars, &pre, forced);
         let mut splitter = Splitter::new(1 << 20);
         let text: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
         splitter
@@ -472,13 +475,8 @@ mod tests {
     /// The findings of `lines` written live, each at its time in milliseconds, with the
     /// flush timeout `flush_ms`; tokio's clock is paused, so the times are exact.
     async fn live(lines: &[(u64, String)], forced: &str, flush_ms: u64) -> Vec<Seen> {
-        let grammars = Grammar::builtin();
-        let pre = Prefilter::default();
-        let mut c = Collect {
-            scanner: Scanner::new(&grammars, grammar(&grammars, forced), &pre),
-            out: Out::default(),
-            seen: Vec::new(),
-        };
+        let (grammars, pre) = (Grammar::builtin(), Prefilter::default());
+        let mut c = collect(&grammars, &pre, forced);
         let (tx, rx) = mpsc::channel(16);
         let start = Instant::now();
         let schedule: Vec<(u64, String)> = lines.to_vec();
