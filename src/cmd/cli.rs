@@ -415,7 +415,8 @@ pub struct FilterArgs {
     #[arg(long, value_enum, value_name = "WHAT")]
     pub drop: Vec<DropChoice>,
 
-    /// After each finding that is kept, add a line `[unclosed] LABEL, N pooled connections; created at SITE`.
+    /// After each finding that is kept, add a line `[unclosed] LABEL, N pooled connections; created at SITE`
+    /// (a JSON record when the log is JSON records, one per line).
     #[arg(long)]
     pub annotate: bool,
 

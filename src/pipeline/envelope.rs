@@ -420,6 +420,12 @@ impl<'g> Unwrapper<'g> {
             .map_or("bare", |i| self.grammars[i].name.as_str())
     }
 
+    /// Whether the input is read as one JSON record per line.
+    pub fn reads_json_lines(&self) -> bool {
+        self.chosen
+            .is_some_and(|i| matches!(self.grammars[i].shape, Shape::Json { .. }))
+    }
+
     /// Whether a piece of a split line is waiting for the rest.
     pub fn has_pieces(&self) -> bool {
         !self.pieces.is_empty()

@@ -180,7 +180,12 @@ impl<'g> Filter<'g> {
                 && !leave
                 && let Some(t) = &t
             {
-                self.notes.entry(last).or_default().push(annotation(t));
+                let note = if self.scanner.reads_json_lines() {
+                    json_annotation(t)
+                } else {
+                    annotation(t)
+                };
+                self.notes.entry(last).or_default().push(note);
             }
             self.triaged.push((d, t));
         }
@@ -217,6 +222,18 @@ fn annotation(t: &Triaged) -> String {
     };
     crate::pipeline::escape::terminal(&format!("[unclosed] {}{held}; {site}", t.label.name()))
         .into_owned()
+}
+
+/// [`annotation`] as a JSON record, for input that is one JSON record per line (a `jq`
+/// downstream must not meet a line of plain text). serde_json escapes the log's text.
+fn json_annotation(t: &Triaged) -> String {
+    serde_json::json!({
+        "unclosed": t.label.name(),
+        "pooled_connections": t.pooled_connections,
+        "site": crate::pipeline::group::created_at(t.site.as_ref()),
+        "message": annotation(t),
+    })
+    .to_string()
 }
 
 #[cfg(test)]

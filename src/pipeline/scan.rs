@@ -241,6 +241,12 @@ impl<'g> Scanner<'g> {
         self.unwrapper.grammar_name()
     }
 
+    /// Whether the input is read as one JSON record per line (Docker json-file, journald
+    /// JSON, a JSON logger).
+    pub fn reads_json_lines(&self) -> bool {
+        self.unwrapper.reads_json_lines()
+    }
+
     /// The oldest line still undecided: in a block, an object waiting for its partner, a
     /// piece of a split line, or the lines kept for detection.
     pub fn oldest_held(&self) -> Option<u64> {

@@ -106,3 +106,28 @@ fn prose_that_looked_like_a_header_is_kept() {
         log
     );
 }
+
+#[test]
+fn annotate_writes_json_into_json_lines() {
+    // The leak as Docker's json-file driver writes it, one record per line.
+    let docker = |s: &str| {
+        serde_json::json!({"log": format!("{s}\n"), "stream": "stderr", "time": "2026-11-23T22:27:48Z"})
+            .to_string()
+    };
+    let mut log: String = LEAK.lines().map(|l| docker(l) + "\n").collect();
+    log.push_str(&(docker("INFO c") + "\n"));
+    let out = run(&log, Drop::default(), true);
+    for line in out.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if v.get("unclosed").is_some() {
+            assert_eq!(v["unclosed"], "leak");
+            assert_eq!(v["pooled_connections"], 1);
+        }
+    }
+    assert_eq!(
+        out.lines().filter(|l| l.contains("\"unclosed\"")).count(),
+        1,
+        "{out}"
+    );
+}
