@@ -478,3 +478,62 @@ fn a_signal_before_any_input_gives_the_summary_and_status_0() {
         assert_eq!(code, 0, "{args:?}");
     }
 }
+
+/// Line `n` of the file at `path`, as `sed -n Np` prints it.
+fn sed_n(path: &Path, n: u64) -> String {
+    let out = Command::new("sed")
+        .arg("-n")
+        .arg(format!("{n}p"))
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
+}
+
+#[test]
+fn tail_line_numbers_count_the_lines_it_joined_after_and_restart_with_each_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    append(
+        &log,
+        "INFO one\nINFO two\nINFO three\nINFO four\nINFO five\n",
+    );
+    let r = tail(dir.path(), &["app.log"]);
+    append(&log, &format!("{LEAK}INFO after\n"));
+    let first = r.findings(1, "the leak appended after tail started");
+    // Rotation by renaming, the old file written to once more, then a new file.
+    std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    append(
+        &dir.path().join("app.log.1"),
+        &format!("INFO late\n{LEAK}INFO end\n"),
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    append(&log, &format!("INFO new file\n{LEAK}INFO end\n"));
+    let mut found = vec![first[0].clone()];
+    found.extend(r.findings(2, "the leaks in the rotated and the new file"));
+    r.signal("-INT");
+    let (_, code) = r.end();
+    assert_eq!(code, 0);
+    let mut seen: Vec<(String, u64)> = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        let name = f["input"].as_str().unwrap().to_owned();
+        let n = f["input_line"].as_u64().unwrap();
+        // The first was reported while the file was app.log; it is app.log.1 now.
+        let now = if i == 0 { "app.log.1" } else { name.as_str() };
+        assert_eq!(
+            sed_n(&dir.path().join(now), n),
+            "Unclosed client session",
+            "{name}:{n} is not where the block starts: {f}"
+        );
+        seen.push((name, n));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("app.log".to_owned(), 2),
+            ("app.log".to_owned(), 6),
+            ("app.log.1".to_owned(), 13),
+        ]
+    );
+}

@@ -269,6 +269,13 @@ impl<'w> Sink<'w> {
     }
 
     /// Adds an input and returns its index.
+    /// Renames input `i` (a followed file that was rotated away keeps its findings under the
+    /// name it has now).
+    pub fn rename_input(&mut self, i: usize, name: String) {
+        self.inputs[i].name = name;
+    }
+
+    /// Adds an input and returns its index.
     pub fn add_input(&mut self, name: String) -> usize {
         self.inputs.push(InputReport {
             name,

@@ -56,6 +56,7 @@ fn file_id(m: &std::fs::Metadata) -> FileId {
 }
 
 struct Followed<'s> {
+    setup: &'s Setup,
     path: PathBuf,
     input: usize,
     file: Option<(File, FileId)>,
@@ -77,31 +78,50 @@ impl<'s> Followed<'s> {
     fn poll(&mut self, sink: &mut Sink<'_>) -> Result<()> {
         match std::fs::metadata(&self.path) {
             Err(_) => {
-                // Renamed away or deleted: what the writer added before is still ours.
-                if self.file.is_some() {
+                // Renamed away or deleted: what the writer added before is still ours, under
+                // the name the file has now.
+                if let Some((f, _)) = &self.file {
+                    if let Some(name) = name_of_open(f, &self.path) {
+                        sink.rename_input(self.input, name);
+                    }
                     self.drain(sink)?;
                 }
             }
             Ok(m) => {
                 let id = file_id(&m);
-                if let Some((_, old)) = &self.file
+                if let Some((f, old)) = &self.file
                     && *old != id
                 {
+                    // Rotated: the old file is read to its end under the name it has now,
+                    // and the new one is numbered from its first line.
+                    if let Some(name) = name_of_open(f, &self.path) {
+                        sink.rename_input(self.input, name);
+                    }
                     self.drain(sink)?;
                     self.end_partial_line(sink)?;
+                    self.next_generation(sink)?;
                     self.file = None;
                 }
                 if self.file.is_none() {
                     let Ok(f) = File::open(&self.path) else {
                         return Ok(());
                     };
-                    self.pos = if self.skip_existing { m.len() } else { 0 };
+                    self.pos = 0;
+                    if self.skip_existing {
+                        // Joined at the end: the lines passed over still count in line numbers.
+                        let (pos, lines) = whole_lines_before(&f, m.len())?;
+                        self.pos = pos;
+                        let scanner = std::mem::replace(&mut self.scanner, self.setup.scanner());
+                        self.scanner = scanner.start_after(lines);
+                    }
                     self.skip_existing = false;
                     self.file = Some((f, id));
                 }
                 if m.len() < self.pos {
-                    // Truncated in place (copytruncate): the rest of the old line is gone.
+                    // Truncated in place (copytruncate): the rest of the old line is gone, and
+                    // what is written now is numbered from line 1.
                     self.end_partial_line(sink)?;
+                    self.next_generation(sink)?;
                     self.pos = 0;
                 }
                 self.drain(sink)?;
@@ -139,6 +159,15 @@ impl<'s> Followed<'s> {
         Ok(())
     }
 
+    /// Decides what the file read so far holds, and starts a new input for what comes next
+    /// at the path: a fresh scanner, lines numbered from 1.
+    fn next_generation(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        self.flush(sink)?;
+        self.input = sink.add_input(self.path.display().to_string());
+        self.scanner = self.setup.scanner();
+        Ok(())
+    }
+
     fn end_partial_line(&mut self, sink: &mut Sink<'_>) -> Result<()> {
         let (scanner, out) = (&mut self.scanner, &mut self.out);
         self.splitter
@@ -159,6 +188,48 @@ impl<'s> Followed<'s> {
         sink.take(&mut self.out, self.input)?;
         Ok(())
     }
+}
+
+/// The name an open file followed as `followed` has now, when the system says (Linux:
+/// `/proc/self/fd`) and it is still in the file system: beside `followed` when it stayed in
+/// its directory (`app.log` → `app.log.1`).
+fn name_of_open(f: &File, followed: &Path) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    let now = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).ok()?;
+    if now.to_string_lossy().ends_with(" (deleted)") {
+        return None;
+    }
+    let dir = match followed.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let same_dir = dir.canonicalize().ok().as_deref() == now.parent();
+    let name = match (same_dir, now.file_name()) {
+        (true, Some(file)) => followed.with_file_name(file),
+        _ => now,
+    };
+    Some(name.display().to_string())
+}
+
+/// Where the last whole line of `f`'s first `len` bytes ends, and how many lines that is:
+/// `tail` starts there, so a line being written when it starts is read whole.
+fn whole_lines_before(f: &File, len: u64) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; CHUNK];
+    let (mut at, mut lines, mut end) = (0u64, 0u64, 0u64);
+    while at < len {
+        let want = (len - at).min(CHUNK as u64) as usize;
+        let n = f.read_at(&mut buf[..want], at)?;
+        if n == 0 {
+            break;
+        }
+        lines += bytecount::count(&buf[..n], b'\n') as u64;
+        if let Some(i) = memchr::memrchr(b'\n', &buf[..n]) {
+            end = at + i as u64 + 1;
+        }
+        at += n as u64;
+    }
+    Ok((end, lines))
 }
 
 fn is_glob(p: &str) -> bool {
@@ -227,6 +298,7 @@ impl<'s> Tail<'s> {
                     );
                 }
                 self.files.push(Followed {
+                    setup: self.setup,
                     // Only a file that is there when tail starts is read from its end.
                     skip_existing: at_start && exists && !self.from_start,
                     path,

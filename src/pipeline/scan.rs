@@ -196,6 +196,9 @@ pub struct Scanner<'g> {
     rich: Option<crate::pipeline::clean::RichJoiner>,
     /// The input's envelope splits long lines into pieces ([`PIECE_MIN`]).
     pieces_matter: bool,
+    /// Lines before the first one read (`tail` starting at the end of a file): line numbers
+    /// count them, `stats` does not.
+    line_offset: u64,
     /// Counts about the input.
     pub stats: InputStats,
 }
@@ -219,6 +222,7 @@ impl<'g> Scanner<'g> {
                 .filter(|&i| grammars[i].name == "rich")
                 .map(|_| crate::pipeline::clean::RichJoiner::default()),
             pieces_matter: forced.is_some_and(|i| splits_lines(&grammars[i].name)),
+            line_offset: 0,
             stats: InputStats::default(),
         }
     }
@@ -282,7 +286,7 @@ impl<'g> Scanner<'g> {
         self.stats.lines += 1;
         self.stats.bytes += info.raw_len;
         self.stats.cut_lines += u64::from(info.cut);
-        let n = self.stats.lines;
+        let n = self.stats.lines + self.line_offset;
         if let Some((held, bytes)) = &mut self.pending {
             let text = decode(strip_cr(line)).into_owned();
             *bytes += text.len();
@@ -434,6 +438,13 @@ impl<'g> Scanner<'g> {
         self.busy = self.streams.values().any(Stream::is_busy);
     }
 
+    /// Numbers the lines from `skipped + 1` on: the input's first `skipped` lines are not
+    /// read (`tail` joining a file at its end). Call before the first line.
+    pub fn start_after(mut self, skipped: u64) -> Self {
+        self.line_offset = skipped;
+        self
+    }
+
     /// Lines that could not be read whole: cut physical lines and cut joined pieces.
     pub fn cut_lines(&self) -> u64 {
         self.stats.cut_lines + self.unwrapper.cut
@@ -552,7 +563,11 @@ impl<'g> Scanner<'g> {
 
     /// Runs one logical line through its stream; returns whether a block took it.
     fn feed_one(&mut self, l: &Piece<'_>, out: &mut Out) -> bool {
-        let n = l.lines.last().copied().unwrap_or(self.stats.lines);
+        let n = l
+            .lines
+            .last()
+            .copied()
+            .unwrap_or(self.stats.lines + self.line_offset);
         let key: Cow<'_, str> = if self.channel.is_empty() {
             // Never an empty key: comparing two empty strings costs a masked vector load
             // from a dangling pointer in glibc's memcmp, which some CPUs take thousands
