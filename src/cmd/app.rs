@@ -413,7 +413,7 @@ fn scan(args: &ScanArgs) -> Result<i32> {
         use_color(args.color),
         setup.rules.clone(),
     );
-    let failed = read_files(&setup, &mut sink, &args.files, args.threads)?;
+    let failed = read_files(&setup, &mut sink, &args.files, args.parallel.threads)?;
     if sink.inputs.is_empty() {
         return Ok(exit::ERROR);
     }
@@ -503,7 +503,7 @@ fn check(args: &CheckArgs) -> Result<i32> {
     let gate = Gate::new(&args.gate)?;
     let mut quiet = io::sink();
     let mut sink = Sink::new(Format::Json, &mut quiet, false, setup.rules.clone());
-    let failed = read_files(&setup, &mut sink, &args.files, args.threads)?;
+    let failed = read_files(&setup, &mut sink, &args.files, args.parallel.threads)?;
     if sink.inputs.is_empty() {
         return Ok(exit::ERROR);
     }

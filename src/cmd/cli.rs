@@ -181,6 +181,15 @@ pub struct GateArgs {
     pub quiet: bool,
 }
 
+/// Reader threads, for `scan` and `check`.
+#[derive(Debug, Args)]
+pub struct Parallel {
+    /// Threads that read a large file ahead of the scan: 0 is one per core (at most 4), 1
+    /// reads on the main thread. The answer is the same either way.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+}
+
 /// `check` arguments.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -192,10 +201,9 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub read: ReadArgs,
 
-    /// Threads that read a large file ahead of the scan: 0 is one per core (at most 4), 1
-    /// reads on the main thread. The answer is the same either way.
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
-    pub threads: usize,
+    /// How many threads read large files.
+    #[command(flatten)]
+    pub parallel: Parallel,
 
     /// Pass on input with no line at all (by default an empty log fails: a CI step that
     /// captured nothing checks nothing).
@@ -355,10 +363,9 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub read: ReadArgs,
 
-    /// Threads that read a large file ahead of the scan: 0 is one per core (at most 4), 1
-    /// reads on the main thread. The answer is the same either way.
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
-    pub threads: usize,
+    /// How many threads read large files.
+    #[command(flatten)]
+    pub parallel: Parallel,
 
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]

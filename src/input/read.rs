@@ -306,21 +306,18 @@ where
     R: BufRead + ?Sized,
     E: From<io::Error>,
 {
-    let mut splitter = Splitter::new(max);
-    let mut each = |_: &[u8], line: &[u8], info: LineInfo| each(line, info);
-    loop {
-        let buf = match r.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if buf.is_empty() {
-            return splitter.finish(&mut each);
+    /// The callback as a sink that skips nothing.
+    struct Each<F>(F);
+    impl<F, E> LineSink for Each<F>
+    where
+        F: FnMut(&[u8], LineInfo) -> Result<(), E>,
+    {
+        type Error = E;
+        fn line(&mut self, _raw: &[u8], line: &[u8], info: LineInfo) -> Result<(), E> {
+            (self.0)(line, info)
         }
-        let n = buf.len();
-        splitter.push(buf, &mut each)?;
-        r.consume(n);
     }
+    read_into(r, max, &mut Each(&mut each))
 }
 
 #[cfg(test)]

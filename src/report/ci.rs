@@ -16,17 +16,25 @@ pub const MARKDOWN_MAX: usize = 900 * 1024;
 /// Text made inert in Markdown (and the HTML it may contain): control characters as
 /// visible escapes, and every character Markdown or HTML gives a meaning as an entity.
 pub fn markdown_text(s: &str) -> String {
+    inert(s, |c, out| match c {
+        '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' | '(' | ')' | '{' | '}'
+        | '"' | '\'' | '$' | '@' | ':' | '+' | '-' | '=' => {
+            out.push_str(&format!("&#{};", c as u32))
+        }
+        c => out.push(c),
+    })
+}
+
+/// `s` with control characters made visible ([`terminal`]), `&`, `<` and `>` as entities, and
+/// every other character written by `rest`.
+fn inert(s: &str, rest: impl Fn(char, &mut String)) -> String {
     let mut out = String::with_capacity(s.len());
     for c in terminal(s).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' | '(' | ')' | '{' | '}'
-            | '"' | '\'' | '$' | '@' | ':' | '+' | '-' | '=' => {
-                out.push_str(&format!("&#{};", c as u32));
-            }
-            c => out.push(c),
+            c => rest(c, &mut out),
         }
     }
     out
@@ -137,21 +145,14 @@ pub fn markdown(v: &Verdict<'_>, s: &Summary, inputs: &[InputReport]) -> String 
 
 /// Text fit for XML 1.0 character data and attributes.
 pub fn xml_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    // Control characters are not allowed in XML 1.0 even escaped: make them visible first.
-    for c in terminal(s).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Not even a character reference may name these (XML 1.0's `Char`).
-            '\u{FFFE}' | '\u{FFFF}' => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out
+    // Control characters are not allowed in XML 1.0 even escaped: made visible first.
+    inert(s, |c, out| match c {
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&apos;"),
+        // Not even a character reference may name these (XML 1.0's `Char`).
+        '\u{FFFE}' | '\u{FFFF}' => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        c => out.push(c),
+    })
 }
 
 /// JUnit XML: one test case per call site, failed when the site breaks the policy.
