@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::cmd::app::{Gate, Setup, Sink, warn_cut};
+use crate::cmd::scan::{Gate, Setup, Sink, warn_cut};
 use crate::cmd::cli::{Format, RunArgs};
 use crate::exit;
 use crate::input::live::{self, QuietClock, with_grace};

@@ -20,7 +20,7 @@ use anyhow::{Result, anyhow};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::cmd::app::{Setup, Sink, use_color, warn_cut};
+use crate::cmd::scan::{Setup, Sink, use_color, warn_cut};
 use crate::cmd::cli::{Format, TailArgs};
 use crate::exit;
 use crate::input::live::{self, FlushClock, Signals};
