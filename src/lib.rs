@@ -13,7 +13,9 @@
 //! - [`report`]: table, list, JSON, NDJSON, SARIF, JUnit, GitHub annotations.
 //! - [`gate`]: the CI policy and baselines.
 //! - [`input`]: files, gzip, reader threads, stdin with a flush timeout (tokio).
-//! - [`cmd`]: the commands, the only code that prints, reads the environment or exits.
+//! - [`cmd`]: the commands, the only code that prints, reads the environment or exits; each
+//!   is given its writers and environment ([`cmd::io::Io`]), so [`cmd::execute`] runs one
+//!   in a test as in the process.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -4,5 +4,5 @@ use clap::Parser;
 
 fn main() {
     let cli = unclosed::cmd::cli::Cli::parse();
-    std::process::exit(unclosed::cmd::scan::run(cli.command));
+    std::process::exit(unclosed::cmd::main(cli.command));
 }

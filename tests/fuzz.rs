@@ -8,8 +8,9 @@ use std::sync::LazyLock;
 use proptest::prelude::*;
 
 use unclosed::input::read::{self, LineInfo};
+use unclosed::pipeline::classify::Labels;
 use unclosed::pipeline::envelope::Grammar;
-use unclosed::pipeline::filter::{Drop, Filter};
+use unclosed::pipeline::filter::Filter;
 use unclosed::pipeline::group::{SiteRules, Summary, triage};
 use unclosed::pipeline::pair::Decided;
 use unclosed::pipeline::scan::{Out, Prefilter, Scanner};
@@ -89,11 +90,7 @@ fn run_everything(input: &[u8]) {
     let scanner = Scanner::new(&GRAMMARS, None, &PREFILTER)
         .max_line(usize::MAX >> 1)
         .track_lines();
-    let none = Drop {
-        leak: false,
-        noise: false,
-        unknown: false,
-    };
+    let none = Labels::NONE;
     let mut filter = Filter::new(scanner, SiteRules::default(), none, false);
     let mut passed = Vec::new();
     let mut rest = input;

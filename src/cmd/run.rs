@@ -17,8 +17,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::cmd::scan::{Gate, Setup, Sink, warn_cut};
-use crate::cmd::cli::{Format, RunArgs};
+use crate::cmd::cli::RunArgs;
+use crate::cmd::gate::Gate;
+use crate::cmd::io::{Io, warn_cut};
+use crate::cmd::setup::Setup;
+use crate::cmd::tally::Tally;
 use crate::exit;
 use crate::input::live::{self, QuietClock, with_grace};
 use crate::input::read::Splitter;
@@ -69,10 +72,10 @@ impl Output<'_> {
 
     fn take(
         &mut self,
-        sink: &mut Sink<'_>,
+        tally: &mut Tally,
         rules: &crate::pipeline::group::SiteRules,
     ) -> io::Result<()> {
-        sink.update_input(self.input, &self.scanner);
+        tally.update_input(self.input, &self.scanner);
         self.out.free.clear();
         let decided: Vec<Decided> = self.out.decided.drain(..).collect();
         for d in decided {
@@ -84,7 +87,7 @@ impl Output<'_> {
                 }
                 _ => None,
             };
-            sink.add(&d, t)?;
+            tally.add(&d, t, &mut ())?;
         }
         Ok(())
     }
@@ -174,7 +177,7 @@ fn python_warnings(existing: Option<OsString>) -> OsString {
 }
 
 /// `unclosed run [OPTIONS] -- CMD [ARGS...]`.
-pub fn run(args: &RunArgs) -> Result<i32> {
+pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
     let setup = Setup::new(&args.read)?;
     let gate = Gate::new(&args.gate)?.for_run();
     let program = &args.command[0];
@@ -204,10 +207,9 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         .with_context(|| format!("cannot start {}", program.to_string_lossy()))?;
     let pid = child.id();
 
-    let mut quiet = io::sink();
-    let mut sink = Sink::new(Format::Json, &mut quiet, false, setup.rules.clone());
+    let mut tally = Tally::new(setup.rules.clone());
     let mut output = Output {
-        input: sink.add_input(format!("{} (stdout and stderr)", program.to_string_lossy())),
+        input: tally.add_input(format!("{} (stdout and stderr)", program.to_string_lossy())),
         splitters: [Splitter::new(setup.max_line), Splitter::new(setup.max_line)],
         scanner: setup.scanner(),
         out: Out::default(),
@@ -268,7 +270,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
                     Some((i, bytes)) => {
                         last_bytes = tokio::time::Instant::now();
                         output.feed(i, &bytes);
-                        output.take(&mut sink, &setup.rules)?;
+                        output.take(&mut tally, &setup.rules)?;
                         clock.note(output.scanner.holding_streams(), last_bytes);
                     }
                     None => pipes_open = false,
@@ -291,7 +293,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
                     if all {
                         output.scanner.finish(&mut output.out);
                     }
-                    output.take(&mut sink, &setup.rules)?;
+                    output.take(&mut tally, &setup.rules)?;
                     clock.note(output.scanner.holding_streams(), now);
                     for key in clock.due(now) {
                         clock.restart(&key, now);
@@ -326,9 +328,10 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     })?;
     let status = status.context("waiting for the command")?;
     output.finish();
-    output.take(&mut sink, &setup.rules)?;
+    output.take(&mut tally, &setup.rules)?;
     warn_cut(
-        &sink.inputs[output.input].name.clone(),
+        &mut *io.err,
+        &tally.inputs[output.input].name.clone(),
         output.scanner.cut_lines(),
         setup.max_line,
     );
@@ -345,7 +348,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             );
         }
     }
-    let code = gate.report(&sink.summary, &sink.inputs)?;
+    let code = gate.report(&tally.summary, &tally.inputs, io)?;
     Ok(if status.success() {
         code
     } else {

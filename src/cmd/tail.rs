@@ -12,7 +12,7 @@
 //! A last line without its newline is held until it is complete.
 
 use std::fs::File;
-use std::io::{self, IsTerminal, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,8 +20,11 @@ use anyhow::{Result, anyhow};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::cmd::scan::{Setup, Sink, use_color, warn_cut};
 use crate::cmd::cli::{Format, TailArgs};
+use crate::cmd::io::{Io, warn_cut};
+use crate::cmd::printer::{Printer, Sink};
+use crate::cmd::setup::Setup;
+use crate::cmd::tally::Tally;
 use crate::exit;
 use crate::input::live::{self, FlushClock, Signals};
 use crate::input::read::Splitter;
@@ -82,7 +85,7 @@ impl<'s> Followed<'s> {
                 // the name the file has now.
                 if let Some((f, _)) = &self.file {
                     if let Some(name) = name_of_open(f, &self.path) {
-                        sink.rename_input(self.input, name);
+                        sink.tally.rename_input(self.input, name);
                     }
                     self.drain(sink)?;
                 }
@@ -95,7 +98,7 @@ impl<'s> Followed<'s> {
                     // Rotated: the old file is read to its end under the name it has now,
                     // and the new one is numbered from its first line.
                     if let Some(name) = name_of_open(f, &self.path) {
-                        sink.rename_input(self.input, name);
+                        sink.tally.rename_input(self.input, name);
                     }
                     self.drain(sink)?;
                     self.end_partial_line(sink)?;
@@ -153,8 +156,7 @@ impl<'s> Followed<'s> {
                 scanner.push_line(line, info, out);
                 Ok(())
             })?;
-            sink.update_input(self.input, &self.scanner);
-            sink.take(&mut self.out, self.input)?;
+            sink.take(&mut self.out, self.input, &self.scanner)?;
         }
         Ok(())
     }
@@ -163,7 +165,7 @@ impl<'s> Followed<'s> {
     /// at the path: a fresh scanner, lines numbered from 1.
     fn next_generation(&mut self, sink: &mut Sink<'_>) -> Result<()> {
         self.flush(sink)?;
-        self.input = sink.add_input(self.path.display().to_string());
+        self.input = sink.tally.add_input(self.path.display().to_string());
         self.scanner = self.setup.scanner();
         Ok(())
     }
@@ -184,8 +186,7 @@ impl<'s> Followed<'s> {
     }
 
     fn report(&mut self, sink: &mut Sink<'_>) -> Result<()> {
-        sink.update_input(self.input, &self.scanner);
-        sink.take(&mut self.out, self.input)?;
+        sink.take(&mut self.out, self.input, &self.scanner)?;
         Ok(())
     }
 }
@@ -288,7 +289,7 @@ impl<'s> Tail<'s> {
                 if self.files.iter().any(|f| f.path == path) {
                     continue;
                 }
-                let input = sink.add_input(path.display().to_string());
+                let input = sink.tally.add_input(path.display().to_string());
                 let exists = path.exists();
                 if at_start && !exists {
                     // Like `tail -F`: say so, and follow it once it appears.
@@ -376,8 +377,8 @@ fn watch(dirs: &[PathBuf], tx: mpsc::Sender<()>) -> Option<notify::RecommendedWa
 }
 
 fn status_line(sink: &Sink<'_>, files: usize) -> String {
-    let t = &sink.summary.totals;
-    let lines: u64 = sink.inputs.iter().map(|i| i.stats.lines).sum();
+    let t = &sink.tally.summary.totals;
+    let lines = sink.tally.lines();
     format!(
         "following {files} file{} · {lines} lines · {} leak ({} pooled), {} noise, {} unknown · Ctrl-C for the summary",
         if files == 1 { "" } else { "s" },
@@ -389,27 +390,26 @@ fn status_line(sink: &Sink<'_>, files: usize) -> String {
 }
 
 /// `unclosed tail`.
-pub fn run(args: &TailArgs) -> Result<i32> {
+pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
     if args.format == Format::Json {
         return Err(anyhow!(
             "tail reports as it goes: use --format table, list or ndjson"
         ));
     }
     let setup = Setup::new(&args.read)?;
-    let terminal = io::stdout().is_terminal() && args.format == Format::Table;
+    let terminal = io.env.stdout_terminal && args.format == Format::Table;
     // The table's findings come as plain lines while following; the table ends the run.
     let live_format = if args.format == Format::Table {
         Format::List
     } else {
         args.format
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let color = use_color(args.color);
-    let mut sink = Sink::new(live_format, &mut out, color, setup.rules.clone());
-    if terminal {
-        sink.live_status(true);
-    }
+    let mut out = io::BufWriter::new(&mut *io.out);
+    let color = io.env.color(args.color);
+    let mut sink = Sink {
+        tally: Tally::new(setup.rules.clone()),
+        printer: Printer::new(live_format, &mut out, color, io.env.stdout_terminal),
+    };
     let mut tail = Tail {
         setup: &setup,
         patterns: args.patterns.clone(),
@@ -458,8 +458,8 @@ pub fn run(args: &TailArgs) -> Result<i32> {
             }
             if terminal && drawn.elapsed() >= STATUS_EVERY {
                 let s = status_line(&sink, tail.files.len());
-                if s != shown || sink.status_dirty() {
-                    sink.draw_status(&s)?;
+                if s != shown || sink.printer.status_dirty() {
+                    sink.printer.draw_status(&s)?;
                     shown = s;
                     drawn = Instant::now();
                 }
@@ -476,16 +476,17 @@ pub fn run(args: &TailArgs) -> Result<i32> {
     }
     result?;
     if terminal {
-        sink.clear_status()?;
+        sink.printer.clear_status()?;
     }
-    sink.set_format(if args.format == Format::Table {
+    sink.printer.set_format(if args.format == Format::Table {
         Format::Table
     } else {
         live_format
     });
-    sink.finish()?;
+    sink.printer.finish(&sink.tally)?;
     for f in &tail.files {
         warn_cut(
+            &mut *io.err,
             &f.path.display().to_string(),
             f.scanner.cut_lines(),
             setup.max_line,

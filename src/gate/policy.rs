@@ -7,39 +7,30 @@
 
 use std::collections::BTreeSet;
 
+use crate::pipeline::classify::{Label, Labels};
 use crate::pipeline::escape::terminal;
 use crate::pipeline::group::{SiteSummary, Summary, normal_path};
 
-/// Which labels fail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FailOn {
-    /// Fail on leaks.
-    pub leak: bool,
-    /// Fail on noise.
-    pub noise: bool,
-    /// Fail on unknowns.
-    pub unknown: bool,
-}
-
-impl Default for FailOn {
-    fn default() -> Self {
-        FailOn {
-            leak: true,
-            noise: false,
-            unknown: false,
-        }
-    }
-}
-
 /// What fails the gate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Labels that fail.
-    pub fail_on: FailOn,
+    pub fail_on: Labels,
     /// Fail when sites outside the baseline pooled more connections than this.
     pub max_pooled: Option<u64>,
     /// Pass even though lines carried aiohttp's headers but were not read (`--allow-unread`).
     pub allow_unread: bool,
+}
+
+impl Default for Policy {
+    /// Leaks fail; nothing else does.
+    fn default() -> Self {
+        Policy {
+            fail_on: Labels::only(Label::Leak),
+            max_pooled: None,
+            allow_unread: false,
+        }
+    }
 }
 
 /// Why a baseline file could not be read.
@@ -200,7 +191,13 @@ pub fn evaluate<'a>(
 ) -> Verdict<'a> {
     let f = policy.fail_on;
     let breaks = |c: &crate::pipeline::group::Counts| {
-        (f.leak && c.leak > 0) || (f.noise && c.noise > 0) || (f.unknown && c.unknown > 0)
+        [
+            (Label::Leak, c.leak),
+            (Label::Noise, c.noise),
+            (Label::Unknown, c.unknown),
+        ]
+        .into_iter()
+        .any(|(label, n)| n > 0 && f.contains(label))
     };
     let mut seen = BTreeSet::new();
     let mut new_pooled = 0;

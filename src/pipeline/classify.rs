@@ -26,6 +26,59 @@ impl Label {
     }
 }
 
+/// A set of labels: the ones `filter` drops, the ones `check` fails on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Labels {
+    /// `leak` is in the set.
+    pub leak: bool,
+    /// `noise` is in the set.
+    pub noise: bool,
+    /// `unknown` is in the set.
+    pub unknown: bool,
+}
+
+impl Labels {
+    /// No label.
+    pub const NONE: Labels = Labels {
+        leak: false,
+        noise: false,
+        unknown: false,
+    };
+    /// Every label.
+    pub const ALL: Labels = Labels {
+        leak: true,
+        noise: true,
+        unknown: true,
+    };
+
+    /// The set of one label.
+    pub const fn only(label: Label) -> Labels {
+        Labels {
+            leak: matches!(label, Label::Leak),
+            noise: matches!(label, Label::Noise),
+            unknown: matches!(label, Label::Unknown),
+        }
+    }
+
+    /// Whether `label` is in the set.
+    pub fn contains(self, label: Label) -> bool {
+        match label {
+            Label::Leak => self.leak,
+            Label::Noise => self.noise,
+            Label::Unknown => self.unknown,
+        }
+    }
+
+    /// Puts `label` in the set.
+    pub fn insert(&mut self, label: Label) {
+        match label {
+            Label::Leak => self.leak = true,
+            Label::Noise => self.noise = true,
+            Label::Unknown => self.unknown = true,
+        }
+    }
+}
+
 /// Labels a finding from what its objects' blocks showed.
 pub fn label(f: &Finding) -> Label {
     if let Some(c) = f.objects.iter().find(|o| o.kind == Kind::Connector) {

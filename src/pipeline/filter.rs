@@ -7,42 +7,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::pipeline::classify::Label;
+use crate::pipeline::classify::{Label, Labels};
 use crate::pipeline::group::{SiteRules, Triaged, triage};
 use crate::pipeline::lines::LineInfo;
 use crate::pipeline::pair::Decided;
 use crate::pipeline::scan::{Out, Scanner};
 
-/// Which findings to leave out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Drop {
-    /// Leave out `leak` findings.
-    pub leak: bool,
-    /// Leave out `noise` findings.
-    pub noise: bool,
-    /// Leave out `unknown` findings.
-    pub unknown: bool,
-}
-
-impl Default for Drop {
-    fn default() -> Self {
-        Drop {
-            leak: false,
-            noise: true,
-            unknown: false,
-        }
-    }
-}
-
-impl Drop {
-    fn drops(&self, label: Label) -> bool {
-        match label {
-            Label::Leak => self.leak,
-            Label::Noise => self.noise,
-            Label::Unknown => self.unknown,
-        }
-    }
-}
+/// What `filter` leaves out unless told otherwise: the noise.
+pub const DEFAULT_DROP: Labels = Labels::only(Label::Noise);
 
 /// Lines held waiting for a decision at most; past that, everything is decided at once
 /// (as after the flush timeout), so memory stays bounded on input that comes fast.
@@ -69,7 +41,7 @@ struct Held {
 pub struct Filter<'g> {
     scanner: Scanner<'g>,
     rules: SiteRules,
-    drop: Drop,
+    drop: Labels,
     annotate: bool,
     /// Lines from the first undecided one on, in order.
     held: VecDeque<Held>,
@@ -83,7 +55,7 @@ pub struct Filter<'g> {
 
 impl<'g> Filter<'g> {
     /// A filter over `scanner` (which it sets to track lines).
-    pub fn new(scanner: Scanner<'g>, rules: SiteRules, drop: Drop, annotate: bool) -> Self {
+    pub fn new(scanner: Scanner<'g>, rules: SiteRules, drop: Labels, annotate: bool) -> Self {
         Filter {
             scanner: scanner.track_lines(),
             rules,
@@ -169,7 +141,7 @@ impl<'g> Filter<'g> {
                 Decided::Finding(f) => Some(triage(f, 0, &self.rules)),
                 _ => None,
             };
-            let leave = t.as_ref().is_some_and(|t| self.drop.drops(t.label));
+            let leave = t.as_ref().is_some_and(|t| self.drop.contains(t.label));
             let fate = if leave { Fate::Leave } else { Fate::Keep };
             let mut last = 0;
             for n in d.lines() {

@@ -108,22 +108,14 @@ fn default_policy_fails_on_leaks_only_and_the_budget_counts_new_pooled() {
     let noise = summary(&[("/app/a.py", 1, CODE, None)]);
     assert!(!evaluate(&noise, &Policy::default(), None).failed());
     let strict = Policy {
-        fail_on: FailOn {
-            leak: true,
-            noise: true,
-            unknown: true,
-        },
+        fail_on: Labels::ALL,
         max_pooled: None,
         allow_unread: false,
     };
     assert!(evaluate(&noise, &strict, None).failed());
     let leak = summary(&[("/app/a.py", 1, CODE, Some(4))]);
     let budget = |n| Policy {
-        fail_on: FailOn {
-            leak: false,
-            noise: false,
-            unknown: false,
-        },
+        fail_on: Labels::NONE,
         max_pooled: Some(n),
         allow_unread: false,
     };

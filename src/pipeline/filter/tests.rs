@@ -16,7 +16,7 @@ const NOISE: &str = "Unclosed client session
 client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>
 ";
 
-fn run(input: &str, drop: Drop, annotate: bool) -> String {
+fn run(input: &str, drop: Labels, annotate: bool) -> String {
     let g = Grammar::builtin();
     let pf = Prefilter::default();
     let mut f = Filter::new(
@@ -50,14 +50,14 @@ fn run(input: &str, drop: Drop, annotate: bool) -> String {
 #[test]
 fn a_log_without_warnings_passes_byte_for_byte() {
     let log = "INFO start\r\n\nWARNING something unclosed? no\n\u{1b}[31mcolour\u{1b}[0m\nlast line without newline";
-    assert_eq!(run(log, Drop::default(), false), log);
+    assert_eq!(run(log, DEFAULT_DROP, false), log);
 }
 
 #[test]
 fn noise_blocks_go_and_everything_else_stays_in_order() {
     let log = format!("INFO a\n{NOISE}INFO b\n{LEAK}INFO c\n{NOISE}");
     assert_eq!(
-        run(&log, Drop::default(), false),
+        run(&log, DEFAULT_DROP, false),
         format!("INFO a\nINFO b\n{LEAK}INFO c\n")
     );
 }
@@ -65,17 +65,9 @@ fn noise_blocks_go_and_everything_else_stays_in_order() {
 #[test]
 fn drop_choices_and_none() {
     let log = format!("INFO a\n{NOISE}INFO b\n{LEAK}INFO c\n");
-    let all = Drop {
-        leak: true,
-        noise: true,
-        unknown: true,
-    };
+    let all = Labels::ALL;
     assert_eq!(run(&log, all, false), "INFO a\nINFO b\nINFO c\n");
-    let none = Drop {
-        leak: false,
-        noise: false,
-        unknown: false,
-    };
+    let none = Labels::NONE;
     assert_eq!(run(&log, none, false), log);
 }
 
@@ -83,7 +75,7 @@ fn drop_choices_and_none() {
 fn annotate_adds_a_line_after_each_kept_finding() {
     let log = format!("INFO a\n{LEAK}INFO c\n");
     assert_eq!(
-        run(&log, Drop::default(), true),
+        run(&log, DEFAULT_DROP, true),
         format!(
             "INFO a\n{LEAK}[unclosed] leak, 1 pooled connection; no call site in the log\nINFO c\n"
         )
@@ -93,18 +85,7 @@ fn annotate_adds_a_line_after_each_kept_finding() {
 #[test]
 fn prose_that_looked_like_a_header_is_kept() {
     let log = "ERROR:app:Retrying: Unclosed connector\nINFO next\nException ignored in: <function ClientSession.__del__ at 0x7f>\nTraceback (most recent call last):\nRuntimeError: Event loop is closed\n";
-    assert_eq!(
-        run(
-            log,
-            Drop {
-                leak: true,
-                noise: true,
-                unknown: true
-            },
-            false
-        ),
-        log
-    );
+    assert_eq!(run(log, Labels::ALL, false), log);
 }
 
 #[test]
@@ -116,7 +97,7 @@ fn annotate_writes_json_into_json_lines() {
     };
     let mut log: String = LEAK.lines().map(|l| docker(l) + "\n").collect();
     log.push_str(&(docker("INFO c") + "\n"));
-    let out = run(&log, Drop::default(), true);
+    let out = run(&log, DEFAULT_DROP, true);
     for line in out.lines() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));

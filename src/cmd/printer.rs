@@ -1,0 +1,132 @@
+//! Printing findings for a person or a pipe: a line per finding as it comes (list, NDJSON),
+//! the final report (table, JSON, NDJSON summary), and `tail`'s status line below them.
+
+use std::io::{self, Write};
+
+use crate::cmd::cli::Format;
+use crate::cmd::tally::{Show, Tally};
+use crate::pipeline::group::Triaged;
+use crate::pipeline::scan::{Out, Scanner};
+use crate::report::{self, InputReport};
+
+/// Writes one command's findings in one format.
+pub struct Printer<'w> {
+    format: Format,
+    out: &'w mut dyn Write,
+    color: bool,
+    /// The output is a terminal: the table is fitted to it.
+    terminal: bool,
+    status_shown: bool,
+    dirty: bool,
+}
+
+impl<'w> Printer<'w> {
+    /// A printer writing `format` to `out`.
+    pub fn new(format: Format, out: &'w mut dyn Write, color: bool, terminal: bool) -> Self {
+        Printer {
+            format,
+            out,
+            color,
+            terminal,
+            status_shown: false,
+            dirty: false,
+        }
+    }
+
+    /// Whether findings were printed since the status line was last drawn.
+    pub fn status_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Draws the status line in place (no newline, so the next draw replaces it).
+    pub fn draw_status(&mut self, text: &str) -> io::Result<()> {
+        write!(
+            self.out,
+            "\r\x1b[2K{}",
+            crate::pipeline::escape::terminal(text)
+        )?;
+        self.status_shown = true;
+        self.dirty = false;
+        self.out.flush()
+    }
+
+    /// Removes the status line.
+    pub fn clear_status(&mut self) -> io::Result<()> {
+        if self.status_shown {
+            write!(self.out, "\r\x1b[2K")?;
+            self.status_shown = false;
+        }
+        self.out.flush()
+    }
+
+    /// Changes the format of what comes next (the final report of `tail`).
+    pub fn set_format(&mut self, format: Format) {
+        self.format = format;
+    }
+
+    /// The final report: the table, the JSON object, or the NDJSON summary line.
+    pub fn finish(&mut self, tally: &Tally) -> io::Result<()> {
+        let (summary, inputs) = (&tally.summary, &tally.inputs[..]);
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer_pretty(
+                    &mut *self.out,
+                    &report::summary_json(summary, inputs, false),
+                )?;
+                writeln!(self.out)?;
+            }
+            Format::Ndjson => {
+                serde_json::to_writer(
+                    &mut *self.out,
+                    &report::summary_json(summary, inputs, true),
+                )?;
+                writeln!(self.out)?;
+            }
+            Format::Table | Format::List => {
+                if self.format == Format::List && summary.totals.findings > 0 {
+                    writeln!(self.out)?;
+                }
+                report::write_table(self.out, summary, inputs, self.color, self.terminal)?;
+            }
+        }
+        self.out.flush()
+    }
+}
+
+impl Show for Printer<'_> {
+    fn finding(&mut self, t: &Triaged, inputs: &[InputReport]) -> io::Result<()> {
+        match self.format {
+            Format::Ndjson => {
+                report::write_json_line(self.out, &report::finding_json(t, inputs))?;
+                self.out.flush()
+            }
+            Format::List => {
+                if self.status_shown {
+                    write!(self.out, "\r\x1b[2K")?;
+                    self.status_shown = false;
+                }
+                report::write_list_line(self.out, t, inputs, self.color)?;
+                self.dirty = true;
+                self.out.flush()
+            }
+            Format::Table | Format::Json => Ok(()),
+        }
+    }
+}
+
+/// A tally and the printer its findings are shown on, for a command that reads several
+/// inputs live (`tail`).
+pub struct Sink<'w> {
+    /// What was added up.
+    pub tally: Tally,
+    /// Where findings are shown.
+    pub printer: Printer<'w>,
+}
+
+impl Sink<'_> {
+    /// Takes what a scanner decided for input `i`, after refreshing the input's counts.
+    pub fn take(&mut self, out: &mut Out, i: usize, scanner: &Scanner<'_>) -> io::Result<()> {
+        self.tally.update_input(i, scanner);
+        self.tally.take(out, i, &mut self.printer)
+    }
+}

@@ -1,0 +1,102 @@
+//! The one triage loop every command shares: what a scanner decided is triaged, shown as it
+//! comes (when the command shows findings live) and added up per input.
+
+use std::io;
+
+use crate::pipeline::group::{SiteRules, Summary, Triaged, triage};
+use crate::pipeline::pair::Decided;
+use crate::pipeline::scan::{Out, Scanner};
+use crate::report::InputReport;
+
+/// Where findings are shown as they are decided ([`crate::cmd::printer::Printer`]); `()`
+/// shows nothing (`check`, `run`, `filter --stats`: only the totals are reported).
+pub trait Show {
+    /// Shows one finding; `inputs` names the input it came from.
+    fn finding(&mut self, t: &Triaged, inputs: &[InputReport]) -> io::Result<()>;
+}
+
+impl Show for () {
+    fn finding(&mut self, _: &Triaged, _: &[InputReport]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything added up, and the inputs it came from.
+pub struct Tally {
+    rules: SiteRules,
+    /// The totals and call sites.
+    pub summary: Summary,
+    /// The inputs, for names in reports.
+    pub inputs: Vec<InputReport>,
+    /// Findings so far (for live status lines).
+    pub findings: u64,
+}
+
+impl Tally {
+    /// An empty tally, triaging with `rules`.
+    pub fn new(rules: SiteRules) -> Tally {
+        Tally {
+            rules,
+            summary: Summary::default(),
+            inputs: Vec::new(),
+            findings: 0,
+        }
+    }
+
+    /// Adds an input and returns its index.
+    pub fn add_input(&mut self, name: String) -> usize {
+        self.inputs.push(InputReport {
+            name,
+            grammar: "bare".into(),
+            stats: Default::default(),
+            cut_lines: 0,
+        });
+        self.inputs.len() - 1
+    }
+
+    /// Renames input `i` (a followed file that was rotated away keeps its findings under the
+    /// name it has now).
+    pub fn rename_input(&mut self, i: usize, name: String) {
+        self.inputs[i].name = name;
+    }
+
+    /// Refreshes an input's counts from its scanner.
+    pub fn update_input(&mut self, i: usize, s: &Scanner<'_>) {
+        let r = &mut self.inputs[i];
+        if r.grammar != s.grammar() {
+            r.grammar = s.grammar().to_string();
+        }
+        r.stats = s.stats.clone();
+        r.cut_lines = s.cut_lines();
+        self.summary.unread_mentions = self.inputs.iter().map(|r| r.stats.unread_mentions).sum();
+    }
+
+    /// Takes what a scanner decided for input `i`: each finding triaged, shown, added up.
+    pub fn take(&mut self, out: &mut Out, i: usize, show: &mut dyn Show) -> io::Result<()> {
+        out.free.clear();
+        for d in out.decided.drain(..) {
+            let t = match &d {
+                Decided::Finding(f) => Some(triage(f, i, &self.rules)),
+                _ => None,
+            };
+            self.add(&d, t, show)?;
+        }
+        Ok(())
+    }
+
+    /// Takes one decided item, triaged already when it is a finding (`filter` triages to
+    /// decide what it drops).
+    pub fn add(&mut self, d: &Decided, t: Option<Triaged>, show: &mut dyn Show) -> io::Result<()> {
+        if let Some(t) = &t {
+            self.findings += 1;
+            show.finding(t, &self.inputs)?;
+        }
+        self.summary.add(d, t.as_ref());
+        Ok(())
+    }
+
+    /// Lines read in all inputs.
+    pub fn lines(&self) -> u64 {
+        self.inputs.iter().map(|i| i.stats.lines).sum()
+    }
+}

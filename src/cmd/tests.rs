@@ -1,0 +1,195 @@
+//! The commands run in-process, on buffers, with the environment given: no subprocess.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde_json::Value;
+
+use super::*;
+use crate::cmd::cli::Cli;
+
+/// What a command wrote and the status it gave.
+struct Ran {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn run_with(env: Env, args: &[&str]) -> Ran {
+    let cli = Cli::try_parse_from(std::iter::once("unclosed").chain(args.iter().copied()))
+        .expect("arguments parse");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut io = Io {
+        out: &mut out,
+        err: &mut err,
+        env,
+    };
+    let code = execute(cli.command, &mut io);
+    Ran {
+        code,
+        out: String::from_utf8(out).expect("UTF-8 out"),
+        err: String::from_utf8(err).expect("UTF-8 err"),
+    }
+}
+
+fn run(args: &[&str]) -> Ran {
+    run_with(Env::default(), args)
+}
+
+fn sample(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("samples/logs")
+        .join(name);
+    p.to_string_lossy().into_owned()
+}
+
+fn truth(name: &str) -> Value {
+    let text = std::fs::read_to_string(sample(&format!("{name}.truth.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn scan_writes_the_samples_truth_as_json_on_out_and_nothing_on_err() {
+    for name in ["asyncio_run_debug", "noise_basic_debug"] {
+        let r = run(&["scan", "-f", "json", &sample(&format!("{name}.log"))]);
+        assert_eq!(r.code, exit::OK, "{name}: {}", r.err);
+        assert_eq!(r.err, "", "{name}");
+        let v: Value = serde_json::from_str(&r.out).unwrap();
+        let want = &truth(name)["totals"];
+        for key in ["findings", "leak", "noise", "unknown", "pooled_connections"] {
+            assert_eq!(v["totals"][key], want[key], "{name}: {key}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_file_is_said_on_err_naming_it_and_the_others_are_still_read() {
+    let r = run(&[
+        "scan",
+        "-f",
+        "json",
+        "/nonexistent/app.log",
+        &sample("asyncio_run_debug.log"),
+    ]);
+    assert_eq!(r.code, exit::ERROR);
+    assert!(
+        r.err.starts_with("unclosed: /nonexistent/app.log: "),
+        "{}",
+        r.err
+    );
+    let v: Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(
+        v["totals"]["leak"],
+        truth("asyncio_run_debug")["totals"]["leak"]
+    );
+}
+
+#[test]
+fn colour_follows_the_environment_given() {
+    let leak = sample("asyncio_run_debug.log");
+    let args = ["scan", "-f", "list", leak.as_str()];
+    let plain = run(&args);
+    assert!(!plain.out.contains('\x1b'), "{}", plain.out);
+    let on_terminal = Env {
+        stdout_terminal: true,
+        ..Env::default()
+    };
+    assert!(run_with(on_terminal.clone(), &args).out.contains("\x1b["));
+    let no_color = Env {
+        no_color: Some("1".into()),
+        ..on_terminal
+    };
+    assert!(!run_with(no_color, &args).out.contains('\x1b'));
+    let forced = Env {
+        force_color: Some("1".into()),
+        ..Env::default()
+    };
+    assert!(run_with(forced, &args).out.contains("\x1b["));
+}
+
+#[test]
+fn check_fails_on_a_leak_passes_noise_and_refuses_an_empty_log() {
+    let leak = run(&["check", &sample("asyncio_run_debug.log")]);
+    assert_eq!(leak.code, exit::POLICY, "{}", leak.err);
+    assert!(leak.out.contains("asyncio_run.py:21"), "{}", leak.out);
+    let noise = run(&["check", &sample("noise_basic_debug.log")]);
+    assert_eq!(noise.code, exit::OK, "{}{}", noise.out, noise.err);
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let empty = empty.to_string_lossy().into_owned();
+    let r = run(&["check", &empty]);
+    assert_eq!(r.code, exit::POLICY);
+    assert!(r.err.contains("no input lines"), "{}", r.err);
+    assert_eq!(run(&["check", "--allow-empty", &empty]).code, exit::OK);
+}
+
+#[test]
+fn check_sarif_paths_are_relative_to_the_workspace_the_environment_names() {
+    let log = sample("asyncio_run_debug.log");
+    let env = Env {
+        github_workspace: Some("/app".into()),
+        ..Env::default()
+    };
+    let r = run_with(env, &["check", "-f", "sarif", &log]);
+    assert_eq!(r.code, exit::POLICY, "{}", r.err);
+    let v: Value = serde_json::from_str(&r.out).unwrap();
+    let loc = &v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert_eq!(loc["uri"], "asyncio_run.py", "{loc}");
+    assert_eq!(loc["uriBaseId"], "%SRCROOT%", "{loc}");
+}
+
+#[test]
+fn filter_passes_a_file_through_without_its_noise_and_stats_go_to_err() {
+    let log = sample("noise_basic_debug.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let kept = run(&["filter", "--drop", "none", &log]);
+    assert_eq!(kept.code, exit::OK, "{}", kept.err);
+    assert_eq!(kept.out, text);
+    let dropped = run(&["filter", "--stats", "json", &log]);
+    assert_eq!(dropped.code, exit::OK, "{}", dropped.err);
+    assert!(
+        !dropped.out.contains("Unclosed client session"),
+        "{}",
+        dropped.out
+    );
+    assert!(dropped.out.len() < text.len());
+    let stats: Value = serde_json::from_str(&dropped.err).unwrap();
+    assert_eq!(
+        stats["totals"]["noise"],
+        truth("noise_basic_debug")["totals"]["noise"]
+    );
+}
+
+#[test]
+fn grammars_lists_the_shipped_ones() {
+    let r = run(&["grammars"]);
+    assert_eq!(r.code, exit::OK);
+    for name in ["bare", "cri", "docker-json", "journald-json"] {
+        assert!(
+            r.out
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(name)),
+            "{name}: {}",
+            r.out
+        );
+    }
+}
+
+#[test]
+fn an_unknown_grammar_is_an_error_naming_the_known_ones() {
+    let r = run(&[
+        "scan",
+        "--grammar",
+        "nope",
+        &sample("asyncio_run_debug.log"),
+    ]);
+    assert_eq!(r.code, exit::ERROR);
+    assert!(
+        r.err
+            .starts_with("unclosed: unknown grammar 'nope'; known: "),
+        "{}",
+        r.err
+    );
+    assert_eq!(r.out, "");
+}
