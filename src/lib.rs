@@ -8,7 +8,8 @@
 //!   Python wrote inside Docker, CRI, journald, JSON …) → [`pipeline::clean`] (colours, pastes)
 //!   → [`pipeline::parse`] (aiohttp's and asyncio's grammar, nom) → [`pipeline::assemble`]
 //!   (blocks) → [`pipeline::pair`] (objects, findings) → [`pipeline::classify`] (`leak`,
-//!   `noise`, `unknown`) → [`pipeline::group`] (call sites, totals). [`pipeline::scan`] wires
+//!   `noise`, `unknown`) → [`pipeline::group`] (call sites, totals, with
+//!   [`pipeline::python`] saying whose code a frame's path is). [`pipeline::scan`] wires
 //!   them for one input; [`pipeline::filter`] passes a log through without the dropped blocks.
 //! - [`report`]: table, list, JSON, NDJSON, SARIF, JUnit, GitHub annotations.
 //! - [`gate`]: the CI policy and baselines.

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 
 use crate::pipeline::classify::{Label, Labels};
 use crate::pipeline::escape::terminal;
-use crate::pipeline::group::{SiteSummary, Summary, normal_path};
+use crate::pipeline::group::{SiteSummary, Summary};
+use crate::pipeline::python::normal_path;
 
 /// What fails the gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -43,7 +43,7 @@ pub struct Frame {
     pub function: Option<Arc<str>>,
     /// The source line, when the log shows it.
     pub code: Option<Arc<str>>,
-    /// aiohttp's, asyncio's, uvloop's or the standard library's ([`crate::pipeline::group::is_library`]),
+    /// aiohttp's, asyncio's, uvloop's or the standard library's ([`crate::pipeline::python::is_library`]),
     /// decided once here rather than by every stage that asks.
     pub library: bool,
 }
@@ -600,7 +600,7 @@ impl Interner {
     }
 
     /// The shared copy of a frame's path (cut to [`MAX_FRAME_TEXT`]), and whether it is a
-    /// library's ([`crate::pipeline::group::is_library`]).
+    /// library's ([`crate::pipeline::python::is_library`]).
     pub fn path(&mut self, path: &str) -> (Arc<str>, bool) {
         let path = bounded(path);
         if let Some((k, &library)) = self.paths.get_key_value(path) {
@@ -609,7 +609,7 @@ impl Interner {
         if self.paths.len() >= MAX_INTERNED {
             self.paths.clear();
         }
-        let library = crate::pipeline::group::is_library(path);
+        let library = crate::pipeline::python::is_library(path);
         let k: Arc<str> = Arc::from(path);
         self.paths.insert(k.clone(), library);
         (k, library)

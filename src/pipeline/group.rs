@@ -17,53 +17,10 @@ use crate::pipeline::classify::{self, Label};
 use crate::pipeline::explain::Pattern;
 use crate::pipeline::pair::{Decided, Finding, Object};
 use crate::pipeline::parse::{Kind, Trace};
+use crate::pipeline::python::{is_installed, is_integration, normal_path, short_path};
 
 /// Distinct call sites kept; findings at further sites are counted, not listed.
 pub const MAX_SITES: usize = 10_000;
-
-/// Whether a frame belongs to aiohttp, asyncio, uvloop or CPython's standard library.
-pub fn is_library(path: &str) -> bool {
-    if path.starts_with('<') {
-        // `<frozen runpy>`, `<string>`: no file of the user's.
-        return true;
-    }
-    let parts = || path.split(['/', '\\']);
-    if parts().any(|c| matches!(c, "aiohttp" | "asyncio" | "uvloop")) {
-        return true;
-    }
-    if parts().any(|c| matches!(c, "site-packages" | "dist-packages")) {
-        return false;
-    }
-    // `…/lib/python3.12/x.py` (POSIX) or `…\\Lib\\x.py` (Windows installs).
-    // `python3.12`, and `python3.13t` for free-threaded builds.
-    let is_version = |c: &str| {
-        c.strip_prefix("python")
-            .map(|v| v.strip_suffix('t').unwrap_or(v))
-            .is_some_and(|v| {
-                !v.is_empty()
-                    && v.split('.')
-                        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            })
-    };
-    parts()
-        .zip(parts().skip(1))
-        .any(|(a, b)| a.eq_ignore_ascii_case("lib") && is_version(b))
-        || parts().any(|c| c == "Lib")
-}
-
-/// Whether a frame's file belongs to an installed package (`site-packages`, `dist-packages`):
-/// library code for its users, though not aiohttp's.
-pub fn is_installed(path: &str) -> bool {
-    path.split(['/', '\\'])
-        .any(|c| matches!(c, "site-packages" | "dist-packages"))
-}
-
-/// Home Assistant's integrations are the code its users write or pick: a frame in one counts
-/// as the application even when Home Assistant is installed as a package.
-fn is_integration(path: &str) -> bool {
-    let p = path.replace('\\', "/");
-    p.contains("/homeassistant/components/") || p.contains("custom_components/")
-}
 
 /// User rules for frames: which to pass over, and which installed code counts as the
 /// application.
@@ -200,31 +157,6 @@ pub fn created_at(site: Option<&Site>) -> String {
 
 /// The fingerprint of findings without a call site.
 pub const NO_SITE_FINGERPRINT: &str = "no-call-site";
-
-/// A path shortened for a table: what follows `site-packages/` or `dist-packages/`, or the
-/// whole path.
-pub fn short_path(path: &str) -> String {
-    let p = path.replace('\\', "/");
-    for marker in ["/site-packages/", "/dist-packages/"] {
-        if let Some(at) = p.rfind(marker) {
-            return p[at + marker.len()..].to_string();
-        }
-    }
-    path.to_string()
-}
-
-/// A path as it reads on any machine: what follows `site-packages/` or `dist-packages/`,
-/// else its last two parts.
-pub fn normal_path(path: &str) -> String {
-    let p = path.replace('\\', "/");
-    for marker in ["/site-packages/", "/dist-packages/"] {
-        if let Some(at) = p.rfind(marker) {
-            return p[at + marker.len()..].to_string();
-        }
-    }
-    let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
-    parts[parts.len().saturating_sub(2)..].join("/")
-}
 
 /// 64-bit FNV-1a: a hash that stays the same across releases and machines (the standard
 /// library's does not promise to), for baseline fingerprints.

@@ -12,4 +12,5 @@ pub mod group;
 pub mod lines;
 pub mod pair;
 pub mod parse;
+pub mod python;
 pub mod scan;

@@ -5,7 +5,8 @@
 
 use crate::gate::policy::{SiteVerdict, Verdict, describe};
 use crate::pipeline::escape::terminal;
-use crate::pipeline::group::{Summary, normal_path};
+use crate::pipeline::group::Summary;
+use crate::pipeline::python::normal_path;
 use crate::report::InputReport;
 
 /// GitHub shows at most this many annotations of one level per step; more are dropped.

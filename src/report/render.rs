@@ -483,7 +483,7 @@ pub fn write_table(
                 if let Some(via) = &site.created_in {
                     text.push_str(&format!(
                         " — via {}",
-                        terminal(&crate::pipeline::group::short_path(&via.key()))
+                        terminal(&crate::pipeline::python::short_path(&via.key()))
                     ));
                 }
                 if let Some(code) = &site.code {

@@ -20,7 +20,7 @@ fn object(kind: Kind, path: &str, line: u32, code: &str, pooled: Option<u64>) ->
             line,
             function: Some("fetch".into()),
             code: Some(code.into()),
-            library: crate::pipeline::group::is_library(path),
+            library: crate::pipeline::python::is_library(path),
         }],
         trace: Some(Trace::Source),
         complete: true,

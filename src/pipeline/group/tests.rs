@@ -1,29 +1,6 @@
 use super::*;
 use crate::pipeline::assemble::Pos;
-
-#[test]
-fn library_frames_are_aiohttp_asyncio_uvloop_and_the_standard_library() {
-    for p in [
-        "/venv/lib/python3.12/site-packages/aiohttp/client.py",
-        "/usr/lib/python3.11/asyncio/base_events.py",
-        "/root/.pyenv/versions/3.12.1/lib/python3.12/runpy.py",
-        "<frozen runpy>",
-        "C:\\Python311\\Lib\\threading.py",
-        "/venv/lib/python3.12/site-packages/uvloop/__init__.py",
-        "/usr/lib/python3.13t/threading.py",
-    ] {
-        assert!(is_library(p), "{p}");
-    }
-    for p in [
-        "/venv/lib/python3.12/site-packages/litellm/llms/custom_httpx/aiohttp_handler.py",
-        "/app/main.py",
-        "main.py",
-        "/home/me/lib/python3-tools/x.py",
-        "C:\\Python311\\Lib\\site-packages\\litellm\\main.py",
-    ] {
-        assert!(!is_library(p), "{p}");
-    }
-}
+use crate::pipeline::python::is_library;
 
 fn frame(path: &str, line: u32, function: &str) -> Frame {
     Frame {
