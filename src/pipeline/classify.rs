@@ -1,4 +1,7 @@
-//! Classify: label a finding `leak`, `noise` or `unknown` (docs/formats.md §4).
+//! Classify: label a finding `leak`, `noise` or `unknown` (docs/formats.md §4), and name the
+//! mistake it shows ([`Pattern`]; what each means is said by [`crate::pipeline::explain`]).
+
+use serde::Serialize;
 
 use crate::pipeline::pair::Finding;
 use crate::pipeline::parse::Kind;
@@ -202,6 +205,73 @@ mod tests {
                 }),
                 Label::Unknown
             );
+        }
+    }
+}
+
+/// The mistake a finding shows, most severe last (so `max` keeps the worst).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pattern {
+    /// The log does not say enough.
+    #[default]
+    Unknown,
+    /// A session collected unclosed that held nothing.
+    IdleSession,
+    /// A shared connector (`connector_owner=False`) never closed.
+    SharedConnector,
+    /// A connection taken from a connector and never released.
+    UnreleasedConnection,
+    /// A response never read or released.
+    UnreadResponse,
+    /// A session created inside a coroutine that `asyncio.run()` runs per call.
+    AsyncioRunPerCall,
+    /// A session created per call (per request, per task) and never closed.
+    SessionPerCall,
+}
+
+impl Pattern {
+    /// Reads the pattern off a finding's objects.
+    pub fn of(f: &Finding, label: Label) -> Pattern {
+        let has = |k: Kind| f.objects.iter().any(|o| o.kind == k);
+        // Every asyncio program runs under asyncio.run(); calling it per call means it is
+        // called from an ordinary function (a request handler, a test), not the module's
+        // top level or `main`.
+        let under_asyncio_run = f.objects.iter().any(|o| {
+            o.frames.windows(2).any(|w| {
+                (w[1].path.ends_with("/asyncio/runners.py")
+                    || w[1].path.ends_with("\\asyncio\\runners.py"))
+                    && w[1].function.as_deref() == Some("run")
+                    && !matches!(
+                        w[0].function.as_deref(),
+                        None | Some(
+                            "<module>" | "main" | "_run_code" | "run" | "serve" | "start" | "cli"
+                        )
+                    )
+                    && !w[0].path.contains("-packages/")
+            })
+        });
+        match label {
+            Label::Unknown => Pattern::Unknown,
+            _ if has(Kind::Response) => Pattern::UnreadResponse,
+            _ if has(Kind::Connection) => Pattern::UnreleasedConnection,
+            _ if has(Kind::Connector) && !has(Kind::Session) => Pattern::SharedConnector,
+            Label::Leak if under_asyncio_run => Pattern::AsyncioRunPerCall,
+            Label::Leak => Pattern::SessionPerCall,
+            Label::Noise => Pattern::IdleSession,
+        }
+    }
+
+    /// A short name, for JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pattern::Unknown => "unknown",
+            Pattern::IdleSession => "idle session",
+            Pattern::SharedConnector => "shared connector never closed",
+            Pattern::UnreleasedConnection => "connection never released",
+            Pattern::UnreadResponse => "response never read or released",
+            Pattern::AsyncioRunPerCall => "asyncio.run() per call",
+            Pattern::SessionPerCall => "one session per call",
         }
     }
 }

@@ -13,8 +13,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
 
 use crate::pipeline::assemble::Frame;
-use crate::pipeline::classify::{self, Label};
-use crate::pipeline::explain::Pattern;
+use crate::pipeline::classify::{self, Label, Pattern};
 use crate::pipeline::pair::{Decided, Finding, Object};
 use crate::pipeline::parse::{Kind, Trace};
 use crate::pipeline::python::{is_installed, is_integration, normal_path, short_path};

@@ -5,6 +5,7 @@
 
 use crate::gate::policy::{SiteVerdict, Verdict, describe};
 use crate::pipeline::escape::terminal;
+use crate::pipeline::explain::advice;
 use crate::pipeline::group::Summary;
 use crate::pipeline::python::normal_path;
 use crate::report::InputReport;
@@ -121,7 +122,7 @@ pub fn markdown(v: &Verdict<'_>, s: &Summary, inputs: &[InputReport]) -> String 
         patterns.dedup();
         for p in patterns.into_iter().rev() {
             // Our own text, its code spans meant as such: not escaped.
-            out.push_str(&format!("- **{}**: {}\n", p.name(), p.explain()));
+            out.push_str(&format!("- **{}**: {}\n", p.name(), advice(p)));
         }
     }
     if !v.stale.is_empty() {
@@ -183,7 +184,7 @@ pub fn junit(v: &Verdict<'_>) -> String {
                 xml_text(&describe(x.site)),
                 xml_text(x.site.label()),
                 xml_text(&describe(x.site)),
-                xml_text(x.site.pattern.explain())
+                xml_text(advice(x.site.pattern))
             ));
         } else if x.baselined {
             out.push_str("      <system-out>accepted by the baseline</system-out>\n");
@@ -249,7 +250,7 @@ pub fn github(v: &Verdict<'_>, workspace: Option<&str>) -> String {
                 format!("file={},line={}", github_property(&terminal(file)), s.line),
             );
         }
-        let msg = format!("{}. {}", describe(x.site), x.site.pattern.explain());
+        let msg = format!("{}. {}", describe(x.site), advice(x.site.pattern));
         out.push_str(&format!(
             "::{} {}::{}\n",
             if level == 0 { "error" } else { "warning" },
@@ -328,7 +329,7 @@ pub fn sarif(
     let mut patterns: Vec<_> = v.sites.iter().map(|x| x.site.pattern).collect();
     patterns.sort();
     patterns.dedup();
-    let rule_id = |p: crate::pipeline::explain::Pattern| {
+    let rule_id = |p: crate::pipeline::classify::Pattern| {
         p.name().replace(|c: char| !c.is_ascii_alphanumeric(), "-")
     };
     let rules: Vec<_> = patterns
@@ -338,8 +339,8 @@ pub fn sarif(
                 "id": rule_id(*p),
                 "name": p.name(),
                 "shortDescription": {"text": p.name()},
-                "fullDescription": {"text": p.explain()},
-                "help": {"text": p.explain()},
+                "fullDescription": {"text": advice(*p)},
+                "help": {"text": advice(*p)},
             })
         })
         .collect();
@@ -359,7 +360,7 @@ pub fn sarif(
             json!({
                 "ruleId": rule_id(x.site.pattern),
                 "level": if x.fails { "error" } else { "warning" },
-                "message": {"text": format!("{}. {}", describe(x.site), x.site.pattern.explain())},
+                "message": {"text": format!("{}. {}", describe(x.site), advice(x.site.pattern))},
                 "locations": [{"physicalLocation": {
                     "artifactLocation": artifact,
                     "region": {"startLine": line.max(1)},

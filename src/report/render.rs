@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::gate::policy::Verdict;
 use crate::pipeline::classify::Label;
 use crate::pipeline::escape::terminal;
+use crate::pipeline::explain::advice;
 use crate::pipeline::group::{Counts, Related, Summary, Triaged};
 use crate::pipeline::scan::InputStats;
 
@@ -273,7 +274,7 @@ pub fn write_verdict(w: &mut dyn Write, v: &Verdict<'_>, color: bool) -> io::Res
             if !x.site.parts.is_empty() {
                 writeln!(w, "    seen in: {}", terminal(&x.site.parts.join(", ")))?;
             }
-            writeln!(w, "    {}", x.site.pattern.explain())?;
+            writeln!(w, "    {}", advice(x.site.pattern))?;
         }
     }
     if !v.stale.is_empty() {
