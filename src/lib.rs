@@ -11,7 +11,8 @@
 //!   `noise`, `unknown`) → [`pipeline::group`] (call sites, totals, with
 //!   [`pipeline::python`] saying whose code a frame's path is). [`pipeline::scan`] wires
 //!   them for one input; [`pipeline::filter`] passes a log through without the dropped blocks.
-//! - [`report`]: table, list, JSON, NDJSON, SARIF, JUnit, GitHub annotations.
+//! - [`report`]: table, list, JSON, NDJSON, SARIF, JUnit, GitHub annotations, and the advice
+//!   each pattern of mistake gets.
 //! - [`gate`]: the CI policy and baselines.
 //! - [`input`]: files, gzip, reader threads, stdin with a flush timeout (tokio).
 //! - [`cmd`]: the commands, the only code that prints, reads the environment or exits; each

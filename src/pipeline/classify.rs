@@ -1,5 +1,5 @@
 //! Classify: label a finding `leak`, `noise` or `unknown` (docs/formats.md §4), and name the
-//! mistake it shows ([`Pattern`]; what each means is said by [`crate::pipeline::explain`]).
+//! mistake it shows ([`Pattern`]; what each means is said by the report).
 
 use serde::Serialize;
 

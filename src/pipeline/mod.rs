@@ -6,7 +6,6 @@ pub mod classify;
 pub mod clean;
 pub mod envelope;
 pub mod escape;
-pub mod explain;
 pub mod filter;
 pub mod group;
 pub mod lines;

@@ -5,10 +5,10 @@
 
 use crate::gate::policy::{SiteVerdict, Verdict, describe};
 use crate::pipeline::escape::terminal;
-use crate::pipeline::explain::advice;
 use crate::pipeline::group::Summary;
 use crate::pipeline::python::normal_path;
 use crate::report::InputReport;
+use crate::report::explain::advice;
 
 /// GitHub shows at most this many annotations of one level per step; more are dropped.
 pub const GITHUB_ANNOTATIONS_PER_LEVEL: usize = 10;

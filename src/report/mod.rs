@@ -2,6 +2,7 @@
 //! CI systems (JSON, NDJSON, SARIF, JUnit, GitHub annotations).
 
 pub mod ci;
+pub mod explain;
 pub mod render;
 
 pub use render::*;

@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use crate::gate::policy::Verdict;
 use crate::pipeline::classify::Label;
 use crate::pipeline::escape::terminal;
-use crate::pipeline::explain::advice;
 use crate::pipeline::group::{Counts, Related, Summary, Triaged};
 use crate::pipeline::scan::InputStats;
+use crate::report::explain::advice;
 
 /// Sites shown in the table, worst first; JSON and the finding list have them all.
 pub const TABLE_ROWS: usize = 100;
