@@ -1,4 +1,5 @@
 use super::*;
+use crate::pipeline::envelope::grammar::BUILTIN;
 
 #[test]
 fn every_shipped_grammar_reads_its_own_samples() {
