@@ -8,13 +8,18 @@
 
 use std::borrow::Cow;
 
-use memchr::memmem;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::pipeline::assemble::{Assembler, Event, Interner, Pos};
 use crate::pipeline::envelope::{self, Grammar, Logical, Unwrapper};
-use crate::pipeline::lines::{Ahead, LineInfo, Lookahead, Survey};
-use crate::pipeline::pair::{Decided, Pairer};
+use crate::pipeline::lines::{Ahead, LineInfo, Lookahead};
+use crate::pipeline::pair::Decided;
+
+mod prefilter;
+mod streams;
+
+pub use prefilter::Prefilter;
+use streams::Stream;
 
 /// Streams tracked per input (containers' stdout/stderr, journald units, pids); past that,
 /// the stream idle longest is decided and forgotten.
@@ -25,23 +30,6 @@ const PLAIN_STREAM: &str = "\u{1}";
 
 /// Bytes of leading lines kept to choose the grammar.
 pub const DETECT_BYTES: usize = 1 << 20;
-
-/// Texts that can start a block. A line with none of them, while no block is open, cannot
-/// matter and is skipped without being decoded or unwrapped. journald gives a message that
-/// is not UTF-8 as an array of byte values, which no text search sees into.
-/// `Exception ignored in:` starts the `-W error` form of a block, which `filter` must leave
-/// out whole.
-const TRIGGERS: [&str; 6] = [
-    "nclosed",
-    "Task was destroyed",
-    "never awaited",
-    "Exception ignored",
-    "\"MESSAGE\":[",
-    "\"MESSAGE\": [",
-];
-
-/// Where journald's words start in [`TRIGGERS`].
-const JOURNALD_WORDS_AT: usize = 4;
 
 /// A container runtime splits lines longer than its limit (CRI-O 8 KiB, containerd and
 /// Docker 16 KiB) into pieces, and a piece may end inside a header word. In such inputs a
@@ -71,109 +59,6 @@ pub struct Out {
     /// Physical lines that belong to no block, once that is known; collected only when the
     /// scanner tracks lines (for `filter`).
     pub free: Vec<u64>,
-}
-
-#[derive(Debug, Default)]
-struct Stream {
-    assembler: Assembler,
-    pairer: Pairer,
-    last_used: u64,
-}
-
-impl Stream {
-    fn is_busy(&self) -> bool {
-        self.assembler.is_open() || self.pairer.is_waiting()
-    }
-
-    fn finish(&mut self, out: &mut Out) {
-        self.end_blocks(out);
-        self.pairer.release_held(&mut out.decided);
-    }
-
-    /// Closes the open block and decides what waits for an adjacent one; held sessions stay.
-    fn end_blocks(&mut self, out: &mut Out) {
-        let mut events = Vec::new();
-        self.assembler.finish(&mut events);
-        for e in events {
-            self.pairer.push(e, &mut out.decided);
-        }
-        self.pairer.end_adjacency(&mut out.decided);
-    }
-}
-
-/// Literal searchers for the trigger words, built once and shared by every input. memchr's
-/// `memmem` picks the rarest bytes of each word to look for, which suits these words
-/// better than a multi-literal search keyed on their first bytes (measured: several times
-/// faster on ordinary application logs).
-#[derive(Debug)]
-pub struct Prefilter {
-    finders: Vec<memmem::Finder<'static>>,
-}
-
-impl Default for Prefilter {
-    fn default() -> Self {
-        Prefilter {
-            finders: TRIGGERS
-                .iter()
-                .map(|t| memmem::Finder::new(t.as_bytes()))
-                .collect(),
-        }
-    }
-}
-
-impl Prefilter {
-    /// Whether `line` may start a block.
-    pub fn may_matter(&self, line: &[u8]) -> bool {
-        self.finders.iter().any(|f| f.find(line).is_some())
-    }
-
-    /// Where the texts that may start a block are in `chunk`, for a reader thread to find
-    /// ahead of the scanner. Each word's search stops after a few hits: a chunk full of
-    /// blocks is read line by line anyway. Without `journald`, journald's byte-array
-    /// messages are not looked for: each word costs a pass over the chunk, and only an input
-    /// read as journald JSON decodes them ([`Prefilter::may_be_journald`]).
-    pub fn survey(&self, chunk: &[u8], journald: bool) -> Survey {
-        const HITS_PER_WORD: usize = 16;
-        let mut hits = Vec::new();
-        let mut complete_to = chunk.len();
-        let words = if journald {
-            &self.finders[..]
-        } else {
-            &self.finders[..JOURNALD_WORDS_AT]
-        };
-        for f in words {
-            // Only where the words searched so far are all listed.
-            let end = (complete_to + f.needle().len() - 1).min(chunk.len());
-            let from = hits.len();
-            hits.extend(f.find_iter(&chunk[..end]).take(HITS_PER_WORD));
-            if hits.len() - from == HITS_PER_WORD {
-                complete_to = complete_to.min(hits[hits.len() - 1] + 1);
-            }
-        }
-        hits.retain(|&h| h < complete_to);
-        hits.sort_unstable();
-        Survey { hits, complete_to }
-    }
-
-    /// Whether an input whose leading bytes are `head` (the bytes the envelope is detected
-    /// from, [`DETECT_BYTES`]) can be read as journald JSON, whose records all carry a
-    /// `"MESSAGE"` key.
-    pub fn may_be_journald(head: &[u8]) -> bool {
-        memmem::find(head, b"\"MESSAGE\"").is_some()
-    }
-
-    /// Where the first text that may start a block is in `buf`. The commonest word is
-    /// searched first, and each further search only looks before the best hit so far.
-    pub fn first_hit(&self, buf: &[u8]) -> Option<usize> {
-        let mut best: Option<usize> = None;
-        for f in &self.finders {
-            let end = best.map_or(buf.len(), |b| (b + f.needle().len()).min(buf.len()));
-            if let Some(h) = f.find(&buf[..end]) {
-                best = Some(best.map_or(h, |b| b.min(h)));
-            }
-        }
-        best
-    }
 }
 
 /// The pipeline state of one input.
@@ -624,83 +509,6 @@ impl<'g> Scanner<'g> {
             self.pair_across_streams(&key, &mut out.decided[from..]);
         }
         took
-    }
-
-    /// When an L block comes in stream `key` with no W block waiting there, takes its W block
-    /// from another stream of the process (`-W default` warnings raw on stderr, asyncio's
-    /// records through a JSON handler on stdout): one object, counted once.
-    fn adopt_warning_from_other_streams(
-        &mut self,
-        key: &str,
-        e: &Event,
-        decided: &mut Vec<Decided>,
-    ) {
-        let Event::Block(b) = e else { return };
-        let Some(repr) = b.repr.as_deref() else {
-            return;
-        };
-        if b.channel != crate::pipeline::parse::Channel::Log || !b.kind.is_aiohttp() {
-            return;
-        }
-        if !self
-            .streams
-            .get(key)
-            .is_some_and(|s| s.pairer.has_no_warning())
-        {
-            return;
-        }
-        let found = self
-            .streams
-            .iter_mut()
-            .filter(|(k, _)| k.as_str() != key)
-            .find_map(|(_, s)| {
-                // The W block is whole before its L block is logged: end it if its stream has
-                // not gone on yet.
-                if s.assembler.is_open_warning_of(b.kind, repr) {
-                    let mut events = Vec::new();
-                    s.assembler.finish(&mut events);
-                    for e in events {
-                        s.pairer.push(e, decided);
-                    }
-                }
-                s.pairer.take_warning_of(b.kind, repr)
-            });
-        if let (Some(w), Some(s)) = (found, self.streams.get_mut(key)) {
-            s.pairer.adopt_warning(w);
-        }
-    }
-
-    /// Gives each lone late connector just decided in stream `key` the session another
-    /// stream holds for it.
-    fn pair_across_streams(&mut self, key: &str, decided: &mut [Decided]) {
-        for d in decided {
-            let Decided::Finding(f) = d else { continue };
-            if f.objects.len() != 1 || !f.objects[0].is_late_connector() {
-                continue;
-            }
-            let found = self
-                .streams
-                .iter_mut()
-                .filter(|(k, _)| k.as_str() != key)
-                .find_map(|(_, s)| s.pairer.take_held_for(&f.objects[0]));
-            if let Some(session) = found {
-                f.objects.insert(0, session);
-            }
-        }
-    }
-
-    fn evict(&mut self, out: &mut Out) {
-        let oldest = self
-            .streams
-            .iter()
-            .min_by_key(|(k, s)| (s.last_used, (*k).clone()))
-            .map(|(k, _)| k.clone());
-        if let Some(k) = oldest
-            && let Some(mut s) = self.streams.remove(&k)
-        {
-            s.finish(out);
-            take_unread(&mut self.stats, &mut s.assembler);
-        }
     }
 }
 
