@@ -5,11 +5,13 @@
 //! An empty line does not end a block by itself: the `Unclosed response` block contains one.
 //! State is bounded: a block keeps at most [`MAX_FRAMES`] frames.
 
-use std::sync::Arc;
+use crate::pipeline::parse::{self, Channel, Kind, Line, Trace};
 
-use rustc_hash::FxHashMap;
+mod block;
+mod interner;
 
-use crate::pipeline::parse::{self, Channel, Kind, Line, Pool, Trace};
+pub use block::{Block, Frame, Pos};
+pub use interner::Interner;
 
 /// Frames kept per block; the outermost few and the innermost rest, which is where call
 /// sites are.
@@ -17,69 +19,6 @@ pub const MAX_FRAMES: usize = 256;
 /// Bytes kept of a frame's path, function or source line (real ones are far shorter).
 pub const MAX_FRAME_TEXT: usize = 1024;
 const KEEP_OUTER: usize = 16;
-
-/// Where a block or line stands in its input.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Pos {
-    /// Physical line number in the input, from 1.
-    pub line: u64,
-    /// The timestamp the envelope or the record prefix gave, as written.
-    pub ts: Option<String>,
-    /// Every physical line this logical line came from, when it is more than `line` (the
-    /// pieces of a split line: CRI `P`, Docker's 16 KiB split).
-    pub lines: Vec<u64>,
-}
-
-/// One frame of a creation traceback, owned. Its texts are shared with every other frame
-/// that printed the same text ([`Interner`]): a traceback repeats the same few paths and
-/// lines thousands of times.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Frame {
-    /// The path as Python printed it.
-    pub path: Arc<str>,
-    /// Line number.
-    pub line: u32,
-    /// Function name; tracemalloc frames have none.
-    pub function: Option<Arc<str>>,
-    /// The source line, when the log shows it.
-    pub code: Option<Arc<str>>,
-    /// aiohttp's, asyncio's, uvloop's or the standard library's ([`crate::pipeline::python::is_library`]),
-    /// decided once here rather than by every stage that asks.
-    pub library: bool,
-}
-
-/// A block, as the log printed it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Block {
-    /// What the block reports.
-    pub kind: Kind,
-    /// Which channel printed it.
-    pub channel: Channel,
-    /// The object's repr, for matching the two channels' blocks of one object.
-    pub repr: Option<String>,
-    /// A connector's pooled connections, when its `connections:` line was read.
-    pub pool: Option<Pool>,
-    /// Creation frames (asyncio's `source_traceback` or tracemalloc's), outermost first.
-    pub frames: Vec<Frame>,
-    /// Which heading `frames` came from.
-    pub trace: Option<Trace>,
-    /// Frames dropped from the middle of an over-long traceback.
-    pub frames_dropped: u32,
-    /// The traceback was cut before its innermost frame (a frame line that stops part-way):
-    /// its frames are no call site, and they prove nothing about pairing.
-    pub trace_cut: bool,
-    /// The log drops the block's body by design (Home Assistant): not complete, yet not cut.
-    pub bodyless: bool,
-    /// Whether the block carried the lines that decide it (the `client_session:` line, the
-    /// `connections:` line, …). A header whose body never came is not complete.
-    pub complete: bool,
-    /// The `FILE:LINE` a warning names (used for `never awaited`).
-    pub location: Option<(String, u32)>,
-    /// Where the header stood.
-    pub pos: Pos,
-    /// Every physical line the block was read from, in order (for `filter`).
-    pub lines: Vec<u64>,
-}
 
 /// What the assembler makes of the lines it is given.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -472,175 +411,6 @@ impl Open {
         self.state = next;
         true
     }
-}
-
-impl Block {
-    fn new(kind: Kind, channel: Channel, pos: Pos) -> Block {
-        Block {
-            kind,
-            channel,
-            repr: None,
-            pool: None,
-            frames: Vec::new(),
-            trace: None,
-            frames_dropped: 0,
-            trace_cut: false,
-            bodyless: false,
-            complete: false,
-            location: None,
-            pos,
-            // Room for a block with a traceback, grown once rather than line by line.
-            lines: Vec::with_capacity(32),
-        }
-    }
-
-    /// Records the physical lines a logical line came from.
-    fn take_lines(&mut self, pos: &Pos) {
-        let own = [pos.line];
-        let lines: &[u64] = if pos.lines.is_empty() {
-            &own
-        } else {
-            &pos.lines
-        };
-        for &n in lines {
-            if self.lines.last() != Some(&n) {
-                self.lines.push(n);
-            }
-        }
-    }
-
-    fn warning(kind: Kind, repr: &str, location: Option<(&str, u32)>, pos: Pos) -> Block {
-        let mut b = Block::new(kind, Channel::Warning, pos);
-        b.repr = (!repr.is_empty()).then(|| repr.to_owned());
-        b.location = location.map(|(f, l)| (f.to_owned(), l));
-        // A W block names the object but not what a connector held.
-        b.complete = kind != Kind::Connector;
-        b
-    }
-
-    fn take_key(&mut self, key: &str, value: &str) {
-        match key {
-            "connections" => {
-                // A colour reset glued to the record's last line by a console renderer.
-                self.pool = Some(parse::pool(&crate::pipeline::clean::colors(value)));
-                self.complete = true;
-            }
-            // A connector's `connector:` line names the object; its count came before it.
-            "connector" => self.repr = Some(value.to_owned()),
-            _ => {
-                self.repr = Some(value.to_owned());
-                self.complete = true;
-            }
-        }
-    }
-
-    fn push_frame(&mut self, f: parse::Frame<'_>, names: &mut Interner) {
-        let (path, library) = names.path(f.path);
-        self.add_frame(Frame {
-            path,
-            line: f.line,
-            function: f.function.map(|n| names.text(n)),
-            code: None,
-            library,
-        });
-    }
-
-    fn add_frame(&mut self, frame: Frame) {
-        if self.frames.len() >= MAX_FRAMES {
-            self.frames.remove(KEEP_OUTER);
-            self.frames_dropped += 1;
-        }
-        if self.frames.is_empty() {
-            self.frames.reserve(16);
-        }
-        self.frames.push(frame);
-    }
-}
-
-/// Texts kept by an [`Interner`] before it starts afresh.
-const MAX_INTERNED: usize = 4096;
-
-/// One shared copy of each text frames repeat (paths, function names, source lines), and
-/// whether each path is a library's, so that a traceback line costs a hash lookup rather
-/// than allocations and a path walk. Bounded: past `MAX_INTERNED` texts of a kind it
-/// starts afresh (frames already made keep their copies).
-#[derive(Debug, Default)]
-pub struct Interner {
-    paths: FxHashMap<Arc<str>, bool>,
-    texts: FxHashMap<Arc<str>, ()>,
-    /// Frame lines read before, as they were read (without their source line).
-    frames: FxHashMap<Box<str>, Frame>,
-}
-
-/// Frame lines longer than this are parsed every time rather than remembered.
-const MAX_REMEMBERED_LINE: usize = 512;
-
-impl Interner {
-    /// The frame `line` was read as before, if it was.
-    fn known_frame(&self, line: &str) -> Option<Frame> {
-        if !line.starts_with("  File \"") {
-            return None;
-        }
-        self.frames.get(line).cloned()
-    }
-
-    /// Remembers what frame `line` was read as.
-    fn remember_frame(&mut self, line: &str, frame: &Frame) {
-        if line.len() > MAX_REMEMBERED_LINE {
-            return;
-        }
-        if self.frames.len() >= MAX_INTERNED {
-            self.frames.clear();
-        }
-        let frame = Frame {
-            code: None,
-            ..frame.clone()
-        };
-        self.frames.insert(line.into(), frame);
-    }
-
-    /// The shared copy of a frame's path (cut to [`MAX_FRAME_TEXT`]), and whether it is a
-    /// library's ([`crate::pipeline::python::is_library`]).
-    pub fn path(&mut self, path: &str) -> (Arc<str>, bool) {
-        let path = bounded(path);
-        if let Some((k, &library)) = self.paths.get_key_value(path) {
-            return (k.clone(), library);
-        }
-        if self.paths.len() >= MAX_INTERNED {
-            self.paths.clear();
-        }
-        let library = crate::pipeline::python::is_library(path);
-        let k: Arc<str> = Arc::from(path);
-        self.paths.insert(k.clone(), library);
-        (k, library)
-    }
-
-    /// The shared copy of a function name or source line (cut to [`MAX_FRAME_TEXT`]).
-    pub fn text(&mut self, text: &str) -> Arc<str> {
-        let text = bounded(text);
-        if let Some((k, ())) = self.texts.get_key_value(text) {
-            return k.clone();
-        }
-        // A colour sequence at the end of a record's last line (structlog's ` [asyncio]`).
-        if let std::borrow::Cow::Owned(clean) = crate::pipeline::clean::colors(text) {
-            return self.text(clean.trim_end());
-        }
-        if self.texts.len() >= MAX_INTERNED {
-            self.texts.clear();
-        }
-        let k: Arc<str> = Arc::from(text);
-        self.texts.insert(k.clone(), ());
-        k
-    }
-}
-
-/// At most [`MAX_FRAME_TEXT`] bytes of `s`, cut at a character boundary.
-fn bounded(s: &str) -> &str {
-    let mut end = s.len().min(MAX_FRAME_TEXT);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// The line Home Assistant's log panel shows under a message: `8:45 PM core.py (ERROR)`,
