@@ -4,20 +4,23 @@
 //! [`report`] → [`pipeline`] (`tests/code_layers.rs` checks it):
 //!
 //! - [`pipeline`]: pure, bytes in and findings out, in the order a log line travels:
-//!   [`pipeline::lines`] (bytes → physical lines, bounded) → [`pipeline::envelope`] (the text
-//!   Python wrote inside Docker, CRI, journald, JSON …) → [`pipeline::clean`] (colours, pastes)
-//!   → [`pipeline::parse`] (aiohttp's and asyncio's grammar, nom) → [`pipeline::assemble`]
+//!   `pipeline::lines` (bytes → physical lines, bounded) → [`pipeline::envelope`] (the text
+//!   Python wrote inside Docker, CRI, journald, JSON …) → `pipeline::clean` (colours, pastes)
+//!   → `pipeline::parse` (aiohttp's and asyncio's grammar, nom) → `pipeline::assemble`
 //!   (blocks) → [`pipeline::pair`] (objects, findings) → [`pipeline::classify`] (`leak`,
 //!   `noise`, `unknown`) → [`pipeline::group`] (call sites, totals, with
-//!   [`pipeline::python`] saying whose code a frame's path is). [`pipeline::scan`] wires
+//!   `pipeline::python` saying whose code a frame's path is). [`pipeline::scan`] wires
 //!   them for one input; [`pipeline::filter`] passes a log through without the dropped blocks.
 //! - [`report`]: table, list, JSON, NDJSON, SARIF, JUnit, GitHub annotations, and the advice
 //!   each pattern of mistake gets.
 //! - [`gate`]: the CI policy and baselines.
 //! - [`input`]: files, gzip, reader threads, stdin with a flush timeout (tokio).
 //! - [`cmd`]: the commands, the only code that prints, reads the environment or exits; each
-//!   is given its writers and environment ([`cmd::io::Io`]), so [`cmd::execute`] runs one
+//!   is given its writers and environment ([`cmd::Io`]), so [`cmd::execute`] runs one
 //!   in a test as in the process.
+//!
+//! Modules neither the binary nor the integration tests in `tests/` use are private to the
+//! crate, so the compiler reports what no one calls.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -14,7 +14,8 @@ pub fn run(args: &GrammarArgs, io: &mut Io<'_>) -> Result<i32> {
     let all = load_grammars(&args.grammar_file)?;
     let mut out = std::io::BufWriter::new(&mut *io.out);
     for g in &all {
-        writeln!(out, "{:<18} {}", g.name, g.summary)?;
+        let layer = if g.transport { "transport" } else { "record" };
+        writeln!(out, "{:<18} {layer:<9}  {}", g.name, g.summary)?;
     }
     out.flush()?;
     Ok(exit::OK)

@@ -2,22 +2,23 @@
 //! command; each gets its writers and environment in an [`io::Io`], so it runs the same in a
 //! test as in the process ([`execute`]).
 
-pub mod check;
+mod check;
 pub mod cli;
-pub mod filter;
-pub mod gate;
-pub mod generate;
-pub mod grammars;
-pub mod io;
-pub mod printer;
-pub mod run;
-pub mod scan;
-pub mod setup;
-pub mod tail;
-pub mod tally;
+mod filter;
+mod gate;
+mod generate;
+mod grammars;
+mod io;
+mod printer;
+mod run;
+mod scan;
+mod setup;
+mod tail;
+mod tally;
 
 use crate::cmd::cli::Command;
-use crate::cmd::io::{Env, Io, is_broken_pipe, say_error};
+pub use crate::cmd::io::{Env, Io};
+use crate::cmd::io::{is_broken_pipe, say_error};
 use crate::exit;
 
 /// Runs a command in this process, on its standard streams and environment, and returns

@@ -2,12 +2,16 @@
 //! the final report (table, JSON, NDJSON summary), and `tail`'s status line below them.
 
 use std::io::{self, Write};
+use std::time::{Duration, Instant};
 
 use crate::cmd::cli::Format;
 use crate::cmd::tally::{Show, Tally};
 use crate::pipeline::group::Triaged;
 use crate::pipeline::scan::{Out, Scanner};
 use crate::report::{self, InputReport};
+
+/// How often the live status line is redrawn at most.
+const STATUS_EVERY: Duration = Duration::from_millis(500);
 
 /// Writes one command's findings in one format.
 pub struct Printer<'w> {
@@ -16,6 +20,8 @@ pub struct Printer<'w> {
     color: bool,
     /// The output is a terminal: the table is fitted to it.
     terminal: bool,
+    /// A status line is kept below the findings: when it was last drawn, and what it said.
+    status: Option<(Option<Instant>, String)>,
     status_shown: bool,
     dirty: bool,
 }
@@ -28,18 +34,20 @@ impl<'w> Printer<'w> {
             out,
             color,
             terminal,
+            status: None,
             status_shown: false,
             dirty: false,
         }
     }
 
-    /// Whether findings were printed since the status line was last drawn.
-    pub fn status_dirty(&self) -> bool {
-        self.dirty
+    /// Keeps a live status line below the findings ([`Show::status`]): for a person at a
+    /// terminal, never in a file or a pipe.
+    pub fn keep_status_line(&mut self) {
+        self.status = Some((None, String::new()));
     }
 
     /// Draws the status line in place (no newline, so the next draw replaces it).
-    pub fn draw_status(&mut self, text: &str) -> io::Result<()> {
+    fn draw_status(&mut self, text: &str) -> io::Result<()> {
         write!(
             self.out,
             "\r\x1b[2K{}",
@@ -64,8 +72,12 @@ impl<'w> Printer<'w> {
         self.format = format;
     }
 
-    /// The final report: the table, the JSON object, or the NDJSON summary line.
+    /// The final report: the table, the JSON object, or the NDJSON summary line, in place of
+    /// the status line.
     pub fn finish(&mut self, tally: &Tally) -> io::Result<()> {
+        if self.status_shown {
+            self.clear_status()?;
+        }
         let (summary, inputs) = (&tally.summary, &tally.inputs[..]);
         match self.format {
             Format::Json => {
@@ -111,6 +123,22 @@ impl Show for Printer<'_> {
             }
             Format::Table | Format::Json => Ok(()),
         }
+    }
+
+    fn status(&mut self, text: &dyn Fn() -> String) -> io::Result<()> {
+        let Some((drawn, shown)) = &mut self.status else {
+            return Ok(());
+        };
+        if drawn.is_some_and(|d| d.elapsed() < STATUS_EVERY) {
+            return Ok(());
+        }
+        let text = text();
+        if text == *shown && !self.dirty {
+            return Ok(());
+        }
+        *drawn = Some(Instant::now());
+        *shown = text.clone();
+        self.draw_status(&text)
     }
 }
 

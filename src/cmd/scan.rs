@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cmd::cli::ScanArgs;
+use crate::cmd::cli::{Format, ScanArgs};
 use crate::cmd::io::{self as say, Env, Io, is_broken_pipe};
 use crate::cmd::printer::Printer;
 use crate::cmd::setup::Setup;
@@ -30,6 +30,9 @@ pub fn run(args: &ScanArgs, io: &mut Io<'_>) -> Result<i32> {
         env.color(args.color),
         env.stdout_terminal,
     );
+    if env.stdout_terminal && matches!(args.format, Format::Table | Format::List) {
+        printer.keep_status_line();
+    }
     let mut tally = Tally::new(setup.rules.clone());
     let reading = Reading {
         setup: &setup,
@@ -149,11 +152,24 @@ struct ScanInput<'a, 's> {
 impl ScanInput<'_, '_> {
     fn report(&mut self) -> io::Result<()> {
         self.out.free.clear();
-        if !self.out.decided.is_empty() {
+        let decided = !self.out.decided.is_empty();
+        if decided {
             self.tally.update_input(self.input, &self.scanner);
             self.tally.take(&mut self.out, self.input, self.show)?;
         }
+        // The status line, when one is kept: asked every few thousand lines, and at once
+        // when something was decided.
+        if decided || self.scanner.stats.lines.is_multiple_of(4096) {
+            self.status()?;
+        }
         Ok(())
+    }
+
+    fn status(&mut self) -> io::Result<()> {
+        let tally = &mut *self.tally;
+        tally.update_input(self.input, &self.scanner);
+        let what = format!("reading {}", tally.inputs[self.input].name);
+        self.show.status(&|| tally.status_text(&what))
     }
 
     /// Reads through to the end with `read`: no timers needed, nothing waits on the clock.
@@ -201,7 +217,8 @@ impl Consumer for ScanInput<'_, '_> {
     fn flush(&mut self) -> Result<()> {
         self.scanner.finish(&mut self.out);
         self.tally.update_input(self.input, &self.scanner);
-        Ok(self.report()?)
+        self.report()?;
+        Ok(self.status()?)
     }
 
     fn holding_streams(&self) -> Vec<(String, u64)> {

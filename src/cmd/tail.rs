@@ -14,7 +14,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use notify::{RecursiveMode, Watcher};
@@ -24,7 +24,7 @@ use crate::cmd::cli::{Format, TailArgs};
 use crate::cmd::io::{Io, warn_cut};
 use crate::cmd::printer::{Printer, Sink};
 use crate::cmd::setup::Setup;
-use crate::cmd::tally::Tally;
+use crate::cmd::tally::{Show, Tally};
 use crate::exit;
 use crate::input::live::{self, FlushClock, Signals};
 use crate::input::read::Splitter;
@@ -32,8 +32,6 @@ use crate::pipeline::scan::{Out, Scanner};
 
 /// How often files are looked at when notifications work (in case one is missed).
 const SAFETY_TICK: Duration = Duration::from_secs(1);
-/// How often the live status line is redrawn at most.
-const STATUS_EVERY: Duration = Duration::from_millis(500);
 /// Bytes read from a file at a time.
 const CHUNK: usize = 256 * 1024;
 
@@ -376,19 +374,6 @@ fn watch(dirs: &[PathBuf], tx: mpsc::Sender<()>) -> Option<notify::RecommendedWa
     any.then_some(w)
 }
 
-fn status_line(sink: &Sink<'_>, files: usize) -> String {
-    let t = &sink.tally.summary.totals;
-    let lines = sink.tally.lines();
-    format!(
-        "following {files} file{} · {lines} lines · {} leak ({} pooled), {} noise, {} unknown · Ctrl-C for the summary",
-        if files == 1 { "" } else { "s" },
-        t.leak,
-        t.pooled_connections,
-        t.noise,
-        t.unknown
-    )
-}
-
 /// `unclosed tail`.
 pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
     if args.format == Format::Json {
@@ -410,6 +395,9 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
         tally: Tally::new(setup.rules.clone()),
         printer: Printer::new(live_format, &mut out, color, io.env.stdout_terminal),
     };
+    if terminal {
+        sink.printer.keep_status_line();
+    }
     let mut tail = Tail {
         setup: &setup,
         patterns: args.patterns.clone(),
@@ -437,8 +425,6 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
         };
         let mut ticker = tokio::time::interval(tick);
         let mut clock = FlushClock::new(setup.flush);
-        let mut drawn = Instant::now() - STATUS_EVERY;
-        let mut shown = String::new();
         tail.poll(&mut sink)?;
         let mut last_bytes = tokio::time::Instant::now();
         let mut read_so_far = tail.bytes_read();
@@ -456,14 +442,13 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
                 read_so_far = now_read;
                 last_bytes = tokio::time::Instant::now();
             }
-            if terminal && drawn.elapsed() >= STATUS_EVERY {
-                let s = status_line(&sink, tail.files.len());
-                if s != shown || sink.printer.status_dirty() {
-                    sink.printer.draw_status(&s)?;
-                    shown = s;
-                    drawn = Instant::now();
-                }
-            }
+            let files = tail.files.len();
+            let what = format!(
+                "following {files} file{}",
+                if files == 1 { "" } else { "s" }
+            );
+            let tally = &sink.tally;
+            sink.printer.status(&|| tally.status_text(&what))?;
         }
         drop(watcher);
         Ok(())
@@ -475,9 +460,6 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
         f.flush(&mut sink)?;
     }
     result?;
-    if terminal {
-        sink.printer.clear_status()?;
-    }
     sink.printer.set_format(if args.format == Format::Table {
         Format::Table
     } else {

@@ -13,6 +13,11 @@ use crate::report::InputReport;
 pub trait Show {
     /// Shows one finding; `inputs` names the input it came from.
     fn finding(&mut self, t: &Triaged, inputs: &[InputReport]) -> io::Result<()>;
+
+    /// Redraws the live status line with `text()`, when there is one and it is due.
+    fn status(&mut self, _text: &dyn Fn() -> String) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Show for () {
@@ -93,6 +98,20 @@ impl Tally {
         }
         self.summary.add(d, t.as_ref());
         Ok(())
+    }
+
+    /// The live one-line summary: what is being read (`reading <stdin>`, `following 3
+    /// files`), then the lines and labels so far.
+    pub fn status_text(&self, what: &str) -> String {
+        let t = &self.summary.totals;
+        format!(
+            "{what} · {} lines · {} leak ({} pooled), {} noise, {} unknown · Ctrl-C for the summary",
+            self.lines(),
+            t.leak,
+            t.pooled_connections,
+            t.noise,
+            t.unknown
+        )
     }
 
     /// Lines read in all inputs.

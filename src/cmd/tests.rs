@@ -84,6 +84,17 @@ fn a_missing_file_is_said_on_err_naming_it_and_the_others_are_still_read() {
     );
 }
 
+/// Whether `s` holds a colour (SGR) sequence: `ESC [ … m`. The status line's erase
+/// (`ESC [ 2K`) is not one.
+fn has_colour(s: &str) -> bool {
+    s.split("\x1b[").skip(1).any(|rest| {
+        let params = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b';');
+        rest.as_bytes().get(params.count()) == Some(&b'm')
+    })
+}
+
 #[test]
 fn colour_follows_the_environment_given() {
     let leak = sample("asyncio_run_debug.log");
@@ -94,17 +105,17 @@ fn colour_follows_the_environment_given() {
         stdout_terminal: true,
         ..Env::default()
     };
-    assert!(run_with(on_terminal.clone(), &args).out.contains("\x1b["));
+    assert!(has_colour(&run_with(on_terminal.clone(), &args).out));
     let no_color = Env {
         no_color: Some("1".into()),
         ..on_terminal
     };
-    assert!(!run_with(no_color, &args).out.contains('\x1b'));
+    assert!(!has_colour(&run_with(no_color, &args).out));
     let forced = Env {
         force_color: Some("1".into()),
         ..Env::default()
     };
-    assert!(run_with(forced, &args).out.contains("\x1b["));
+    assert!(has_colour(&run_with(forced, &args).out));
 }
 
 #[test]
@@ -192,4 +203,29 @@ fn an_unknown_grammar_is_an_error_naming_the_known_ones() {
         r.err
     );
     assert_eq!(r.out, "");
+}
+
+#[test]
+fn scan_keeps_a_status_line_on_a_terminal_and_clears_it_for_the_table() {
+    let log = sample("asyncio_run_debug.log");
+    let on_terminal = Env {
+        stdout_terminal: true,
+        no_color: Some("1".into()),
+        ..Env::default()
+    };
+    let r = run_with(on_terminal, &["scan", &log]);
+    assert_eq!(r.code, exit::OK, "{}", r.err);
+    let status = r.out.find("\r\x1b[2Kreading ").expect("a status line");
+    assert!(r.out[status..].contains(" leak ("), "{}", r.out);
+    // Cleared in place before the table, which starts on a clean line.
+    let table = r.out.find("3 findings").expect("the table");
+    assert!(status < table);
+    assert!(
+        r.out[..table].ends_with("\r\x1b[2K"),
+        "{:?}",
+        &r.out[..table]
+    );
+    // Not on a pipe.
+    let piped = run(&["scan", &log]);
+    assert!(!piped.out.contains('\r'), "{:?}", piped.out);
 }

@@ -1,3 +1,3 @@
 //! The CI gate: a policy and a baseline decide whether a run fails.
 
-pub mod policy;
+pub(crate) mod policy;

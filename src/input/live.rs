@@ -58,32 +58,19 @@ pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Reads `reader` on a thread of its own (reads block; gzip decoding is synchronous) and
-/// sends its chunks. The thread ends at the end of input or when nobody listens.
-pub fn spawn_reader(reader: Box<dyn Read + Send>) -> mpsc::Receiver<io::Result<Vec<u8>>> {
-    spawn(reader, false)
-}
-
-/// [`spawn_reader`] for input not yet sniffed: the thread looks for gzip's magic bytes first,
-/// so that a first read that blocks (an idle pipe, a terminal) blocks there, not where
-/// signals are to be handled.
+/// Reads `raw` on a thread of its own (reads block; gzip decoding is synchronous) and sends
+/// its chunks. The thread looks for gzip's magic bytes first, so that a first read that
+/// blocks (an idle pipe, a terminal) blocks there, not where signals are to be handled. It
+/// ends at the end of input or when nobody listens.
 pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> mpsc::Receiver<io::Result<Vec<u8>>> {
-    spawn(raw, true)
-}
-
-fn spawn(raw: Box<dyn Read + Send>, sniff: bool) -> mpsc::Receiver<io::Result<Vec<u8>>> {
     let (tx, rx) = mpsc::channel(16);
     std::thread::spawn(move || {
-        let mut reader: Box<dyn Read + Send> = if sniff {
-            match crate::input::read::sniff(raw) {
-                Ok(r) => Box::new(r),
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return;
-                }
+        let mut reader = match crate::input::read::sniff(raw) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
             }
-        } else {
-            raw
         };
         loop {
             let mut buf = vec![0u8; CHUNK];

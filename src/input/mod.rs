@@ -1,5 +1,5 @@
 //! The outside world coming in: files, gzip, standard input with a flush timeout, reader
 //! threads.
 
-pub mod live;
+pub(crate) mod live;
 pub mod read;

@@ -18,21 +18,6 @@ pub use crate::pipeline::lines::{
 
 const BUFFER: usize = 1024 * 1024;
 
-/// Opens a file, or standard input for `-`, decoding gzip (any number of members) when the
-/// first bytes say so.
-pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
-    let raw: Box<dyn Read + Send> = if path == Path::new("-") {
-        Box::new(io::stdin())
-    } else {
-        let p = path;
-        if p.is_dir() {
-            return Err(io::Error::other("is a directory"));
-        }
-        Box::new(File::open(p)?)
-    };
-    sniff(raw)
-}
-
 /// An input, opened.
 pub enum Input {
     /// A large regular file that is not gzip: [`read_file_parallel`] can read it.

@@ -239,19 +239,14 @@ impl Pairer {
         }
     }
 
-    /// Decides everything held back: at the end of the input or after a quiet spell.
-    pub fn finish(&mut self, out: &mut Vec<Decided>) {
-        self.separate(out);
-        self.release_held(out);
-    }
-
     /// Decides what waits for an adjacent block, keeping the sessions held for a late
-    /// connector (the first half of [`Pairer::finish`]).
+    /// connector. With [`Pairer::release_held`] after it: everything held back is decided
+    /// (at the end of the input, or after a quiet spell).
     pub fn end_adjacency(&mut self, out: &mut Vec<Decided>) {
         self.separate(out);
     }
 
-    /// Decides the held sessions alone (the second half of [`Pairer::finish`]).
+    /// Decides the held sessions alone (after [`Pairer::end_adjacency`]).
     pub fn release_held(&mut self, out: &mut Vec<Decided>) {
         out.extend(self.held.drain(..).map(single));
     }
@@ -377,7 +372,7 @@ fn belong_together(session: &Object, connector: &Object) -> bool {
 /// elastic-transport), or a few statements earlier in the same function and passed in
 /// (httpx-aiohttp), shares its file and function. A connector made in another function or at
 /// module level (a shared connector, `connector_owner=False`) never matches. Frames cut from
-/// the outer end (tracemalloc's depth, [`crate::pipeline::assemble::MAX_FRAMES`]) are not compared.
+/// the outer end (tracemalloc's depth, `MAX_FRAMES`) are not compared.
 pub fn same_origin(session: &[Frame], connector: &[Frame]) -> bool {
     let trim = |frames: &[Frame]| -> usize {
         frames.len() - frames.iter().rev().take_while(|f| f.library).count()

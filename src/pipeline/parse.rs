@@ -64,20 +64,6 @@ impl Kind {
     pub fn has_key(self, key: &str) -> bool {
         self.keys().contains(&key)
     }
-
-    /// A short stable name, used in JSON and in the finding list.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Session => "session",
-            Kind::Connector => "connector",
-            Kind::Response => "response",
-            Kind::Connection => "connection",
-            Kind::Transport => "transport",
-            Kind::Socket => "socket",
-            Kind::Task => "task",
-            Kind::UnawaitedClose => "unawaited_close",
-        }
-    }
 }
 
 /// Which of the two channels printed a block (docs/formats.md §1).

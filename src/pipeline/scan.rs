@@ -295,12 +295,6 @@ impl<'g> Scanner<'g> {
             .collect()
     }
 
-    /// Whether something is held for the whole input rather than a stream: leading lines
-    /// kept to choose the envelope, pieces of a line, rich's wrapped lines.
-    pub fn holding_input(&self) -> bool {
-        self.pending.is_some() || self.unwrapper.has_pieces() || self.rich_holding()
-    }
-
     /// Decides what stream `key` holds, after it went quiet: its open block, and what waits
     /// for an adjacent block. Its sessions held for a late connector are released only while
     /// no other stream has a block in progress (that block may be the connector, as it is

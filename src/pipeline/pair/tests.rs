@@ -9,7 +9,8 @@ fn decide(lines: &[&str]) -> Vec<Decided> {
     for e in crate::pipeline::assemble::assemble_lines(lines) {
         p.push(e, &mut out);
     }
-    p.finish(&mut out);
+    p.end_adjacency(&mut out);
+    p.release_held(&mut out);
     out
 }
 

@@ -77,7 +77,7 @@ impl Prefilter {
     }
 
     /// Whether an input whose leading bytes are `head` (the bytes the envelope is detected
-    /// from, [`DETECT_BYTES`]) can be read as journald JSON, whose records all carry a
+    /// from, [`crate::pipeline::scan::DETECT_BYTES`]) can be read as journald JSON, whose records all carry a
     /// `"MESSAGE"` key.
     pub fn may_be_journald(head: &[u8]) -> bool {
         memmem::find(head, b"\"MESSAGE\"").is_some()
