@@ -55,6 +55,52 @@ impl Running {
         Running { child, lines }
     }
 
+    /// A field of `/proc/<pid>/<file>` (Linux), e.g. `SigCgt` of `status`.
+    fn proc_field(&self, file: &str, key: &str) -> Option<String> {
+        let text = std::fs::read_to_string(format!("/proc/{}/{file}", self.child.id())).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .map(|v| v.trim().to_owned())
+    }
+
+    /// Waits until `cond` holds, failing after WAIT: a condition the process shows, never a
+    /// guess at how long it takes on a loaded machine.
+    fn wait_for(&self, what: &str, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until the process catches SIGINT and SIGTERM (its handlers are installed before
+    /// its first read, and, under `tail`, after it looked at the files already there).
+    fn ready(&self) {
+        self.wait_for("the signal handlers", || {
+            self.proc_field("status", "SigCgt")
+                .and_then(|m| u64::from_str_radix(&m, 16).ok())
+                .is_some_and(|m| m & (1 << 1) != 0 && m & (1 << 14) != 0)
+        });
+    }
+
+    /// Bytes the process has read through system calls so far.
+    fn bytes_read(&self) -> u64 {
+        self.proc_field("io", "rchar")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Writes `text` and waits until the process has read it.
+    fn write_and_wait(&mut self, text: &str) {
+        self.ready();
+        let before = self.bytes_read();
+        self.write(text);
+        let want = before + text.len() as u64;
+        self.wait_for("the process to read what was written", || {
+            self.bytes_read() >= want
+        });
+    }
+
     fn write(&mut self, text: &str) {
         let stdin = self.child.stdin.as_mut().unwrap();
         stdin.write_all(text.as_bytes()).unwrap();
@@ -104,6 +150,15 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    /// A test that fails leaves no process behind (one holding the test's pipes would keep
+    /// `cargo test | …` waiting).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn summary(line: &str) -> Value {
     let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(v["type"], "summary", "{v}");
@@ -130,9 +185,8 @@ fn sigint_and_sigterm_print_the_summary_and_exit_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     for sig in ["-INT", "-TERM"] {
         let mut r = Running::start(&["scan", "-f", "ndjson", "--flush-ms", "60000"], dir.path());
-        r.write("Unclosed client session\n");
-        // Let the process read it: it is held (the flush timeout is a minute away).
-        std::thread::sleep(Duration::from_millis(300));
+        // Read, then held: the flush timeout is a minute away.
+        r.write_and_wait("Unclosed client session\n");
         r.signal(sig);
         let first = r.next("the held block, decided at the signal");
         assert_eq!(
@@ -170,12 +224,12 @@ fn append(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
-/// Runs `tail` over `dir`, giving it time to start.
+/// Runs `tail` over `dir`, once it has looked at the files already there.
 fn tail(dir: &Path, extra: &[&str]) -> Running {
     let mut args = vec!["tail", "-f", "ndjson"];
     args.extend_from_slice(extra);
     let r = Running::start(&args, dir);
-    std::thread::sleep(Duration::from_millis(400));
+    r.ready();
     r
 }
 
@@ -293,7 +347,11 @@ fn scan_tail_and_filter_agree_on_every_fixture() {
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     args.extend(names.iter().map(String::as_str));
     let r = tail(dir, &args);
-    std::thread::sleep(Duration::from_millis(1500));
+    let total: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    r.wait_for("tail to read every fixture", || r.bytes_read() >= total);
     r.signal("-INT");
     let (last, code) = r.end();
     assert_eq!(code, 0);
@@ -463,8 +521,7 @@ fn a_signal_before_any_input_gives_the_summary_and_status_0() {
         (vec!["scan", "-f", "ndjson", "/dev/stdin"], "-TERM"),
     ] {
         let r = Running::start(&args, dir.path());
-        // Long enough for the process to be waiting on its first read.
-        std::thread::sleep(Duration::from_millis(400));
+        r.ready();
         r.signal(sig);
         let (last, code) = r.end();
         assert_eq!(summary(&last)["totals"]["findings"], 0, "{args:?} {sig}");
@@ -472,7 +529,7 @@ fn a_signal_before_any_input_gives_the_summary_and_status_0() {
     }
     for args in [vec!["filter"], vec!["check", "--allow-empty", "-f", "json"]] {
         let r = Running::start(&args, dir.path());
-        std::thread::sleep(Duration::from_millis(400));
+        r.ready();
         r.signal("-INT");
         let (_, code) = r.end();
         assert_eq!(code, 0, "{args:?}");

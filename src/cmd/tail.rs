@@ -405,6 +405,9 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
         from_start: args.from_start,
     };
     tail.discover(&mut sink, true)?;
+    // Where each file stands is fixed now, at the start: a line written from here on is
+    // reported, however long the watch takes to set up.
+    tail.poll(&mut sink)?;
 
     let rt = live::runtime()?;
     let result: Result<()> = rt.block_on(async {
