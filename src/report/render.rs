@@ -249,12 +249,27 @@ pub fn check_json<'a>(
     }
 }
 
-/// The verdict under the table: what fails, why, and the fix for each failing site.
+/// The verdict under the table, as [`write_verdict_fitted`] writes it with no width.
 pub fn write_verdict(w: &mut dyn Write, v: &Verdict<'_>, color: bool) -> io::Result<()> {
-    let (red, green, off) = if color {
-        ("\x1b[1;31m", "\x1b[1;32m", "\x1b[0m")
+    write_verdict_fitted(w, v, color, None)
+}
+
+/// The verdict under the table: what fails, why, and the fix for each failing site; with a
+/// terminal's `width`, wrapped at spaces to it like the table's prose.
+pub fn write_verdict_fitted(
+    w: &mut dyn Write,
+    v: &Verdict<'_>,
+    color: bool,
+    width: Option<u16>,
+) -> io::Result<()> {
+    let mut out = Prose {
+        w,
+        width: width.filter(|w| *w > 0).map(usize::from),
+    };
+    let (red, green) = if color {
+        ("\x1b[1;31m", "\x1b[1;32m")
     } else {
-        ("", "", "")
+        ("", "")
     };
     if !v.failed() {
         let base = v.sites.iter().filter(|x| x.baselined).count();
@@ -263,24 +278,31 @@ pub fn write_verdict(w: &mut dyn Write, v: &Verdict<'_>, color: bool) -> io::Res
         } else {
             String::new()
         };
-        writeln!(w, "{green}PASSED{off}: nothing breaks the policy{note}.")?;
+        out.painted(
+            &format!("PASSED: nothing breaks the policy{note}."),
+            "PASSED",
+            green,
+        )?;
     } else {
-        writeln!(w, "{red}FAILED{off}: {}.", v.reasons.join("; "))?;
+        out.painted(&format!("FAILED: {}.", v.reasons.join("; ")), "FAILED", red)?;
         for x in v.sites.iter().filter(|x| x.fails).take(20) {
-            writeln!(
-                w,
-                "  ✗ {}",
-                terminal(&crate::gate::policy::describe(x.site))
+            out.hanging(
+                "  ✗ ",
+                &terminal(&crate::gate::policy::describe(x.site)),
+                "    ",
             )?;
             if !x.site.parts.is_empty() {
-                writeln!(w, "    seen in: {}", terminal(&x.site.parts.join(", ")))?;
+                out.hanging(
+                    "    ",
+                    &format!("seen in: {}", terminal(&x.site.parts.join(", "))),
+                    "      ",
+                )?;
             }
-            writeln!(w, "    {}", advice(x.site.pattern))?;
+            out.hanging("    ", advice(x.site.pattern), "    ")?;
         }
     }
     if !v.stale.is_empty() {
-        writeln!(
-            w,
+        out.line(&format!(
             "{} baseline entr{} no longer occur ({}): `--write-baseline` drops them.",
             v.stale.len(),
             if v.stale.len() == 1 { "y" } else { "ies" },
@@ -290,7 +312,7 @@ pub fn write_verdict(w: &mut dyn Write, v: &Verdict<'_>, color: bool) -> io::Res
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(", ")
-        )?;
+        ))?;
     }
     Ok(())
 }
@@ -635,17 +657,36 @@ impl Prose<'_> {
         self.hanging("", text, "  ")
     }
 
-    /// `first` then `text`, its further lines indented by `rest`.
-    fn hanging(&mut self, first: &str, text: &str, rest: &str) -> io::Result<()> {
+    /// `first` then `text`, as the lines it takes: its further lines indented by `rest`.
+    fn wrapped(&self, first: &str, text: &str, rest: &str) -> Vec<String> {
         match self.width {
             Some(max) if fit::width(first) + fit::width(text) > max => {
-                for line in fit::wrap(text, max, first, rest, Long::CutLeft) {
-                    writeln!(self.w, "{line}")?;
-                }
-                Ok(())
+                fit::wrap(text, max, first, rest, Long::CutLeft)
             }
-            _ => writeln!(self.w, "{first}{text}"),
+            _ => vec![format!("{first}{text}")],
         }
+    }
+
+    /// `first` then `text`, its further lines indented by `rest`.
+    fn hanging(&mut self, first: &str, text: &str, rest: &str) -> io::Result<()> {
+        for line in self.wrapped(first, text, rest) {
+            writeln!(self.w, "{line}")?;
+        }
+        Ok(())
+    }
+
+    /// `text`, which begins with `word`, with `word` in the colour `on` (an SGR sequence;
+    /// empty: no colour). Wrapped as plain text: colour sequences take no columns.
+    fn painted(&mut self, text: &str, word: &str, on: &str) -> io::Result<()> {
+        for (i, line) in self.wrapped("", text, "  ").into_iter().enumerate() {
+            match line.strip_prefix(word) {
+                Some(rest) if i == 0 && !on.is_empty() => {
+                    writeln!(self.w, "{on}{word}\x1b[0m{rest}")?
+                }
+                _ => writeln!(self.w, "{line}")?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -873,23 +914,14 @@ fn write_site_lines(
         c.pooled_connections,
         plural(c.pooled_connections)
     );
-    for (i, line) in fit::wrap(&head, max, "", "  ", Long::CutLeft)
-        .into_iter()
-        .enumerate()
-    {
-        match line.strip_prefix(label) {
-            Some(rest) if i == 0 && color => {
-                let on = match label {
-                    "leak" => "\x1b[1;31m",
-                    "mixed" => "\x1b[1;35m",
-                    "unknown" => "\x1b[1;33m",
-                    _ => "\x1b[1;32m",
-                };
-                writeln!(out.w, "{on}{label}\x1b[0m{rest}")?;
-            }
-            _ => writeln!(out.w, "{line}")?,
-        }
-    }
+    let on = match (color, label) {
+        (false, _) => "",
+        (true, "leak") => "\x1b[1;31m",
+        (true, "mixed") => "\x1b[1;35m",
+        (true, "unknown") => "\x1b[1;33m",
+        (true, _) => "\x1b[1;32m",
+    };
+    out.painted(&head, label, on)?;
     let indent = if max >= 2 + 8 { "  " } else { "" };
     for line in site.fitted(max - indent.len()) {
         writeln!(out.w, "{indent}{line}")?;

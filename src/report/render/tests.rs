@@ -322,3 +322,31 @@ fn paths_are_cut_at_a_separator_and_code_loses_nothing_when_wrapped() {
         }
     }
 }
+
+#[test]
+fn the_verdict_fits_too() {
+    let (s, _) = many();
+    let policy = crate::gate::policy::Policy::default();
+    let v = crate::gate::policy::evaluate(&s, &policy, None);
+    assert!(v.failed(), "the samples leak");
+    let mut plain = Vec::new();
+    write_verdict(&mut plain, &v, false).unwrap();
+    let plain = String::from_utf8(plain).unwrap();
+    assert!(plain.lines().any(|l| columns(l) > 100), "{plain}");
+    for color in [false, true] {
+        for width in WIDTHS {
+            let mut out = Vec::new();
+            write_verdict_fitted(&mut out, &v, color, Some(width)).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.starts_with(if color { "\x1b[1;31mFAILED" } else { "FAILED" }));
+            for line in text.lines() {
+                assert!(columns(line) <= usize::from(width), "{width}: {line}");
+            }
+            // Only spaces moved: the words are the same (a path too long for a line aside).
+            if width >= 80 {
+                let words = |t: &str| visible(t).split_whitespace().count();
+                assert_eq!(words(&text), words(&plain), "{text}");
+            }
+        }
+    }
+}
