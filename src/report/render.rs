@@ -436,16 +436,22 @@ pub fn write_table(
     write_table_fitted(w, s, inputs, color, width)
 }
 
-/// `text` fitted to one line of a terminal `width` columns wide, for a status line redrawn in
-/// place: cut to `width - 1` display columns with `…`. A status line that wraps is redrawn
-/// only on its last row and leaves stale copies above; the last column is kept free because
-/// a line that fills it leaves the cursor waiting to wrap. `width` 0 (a terminal that reports
-/// no size) leaves the text as it is. Escape `text` first: control characters have no width.
+/// Columns a status line leaves free at the end of its row: the terminal echoes Ctrl-C as
+/// `^C` where the cursor is, and an echo that wrapped would leave the status line above the
+/// row the final clear wipes; one more, because a line that fills the last column leaves the
+/// cursor waiting to wrap.
+pub const STATUS_MARGIN: usize = 3;
+
+/// `text` fitted to one row of a terminal `width` columns wide, for a status line redrawn in
+/// place: cut to `width - STATUS_MARGIN` display columns with `…`. A status line that wraps
+/// is redrawn only on its last row and leaves stale copies above. `width` 0 (a terminal that
+/// reports no size) leaves the text as it is. Escape `text` first: control characters have
+/// no width.
 pub fn fit_status(text: &str, width: usize) -> String {
     if width == 0 {
         return text.to_string();
     }
-    fit::cut_right(text, width - 1)
+    fit::cut_right(text, width.saturating_sub(STATUS_MARGIN))
 }
 
 /// The table's columns, in the order shown.

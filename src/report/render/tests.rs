@@ -170,7 +170,10 @@ fn headers_are_whole_words_on_one_line() {
     for width in WIDTHS.into_iter().filter(|w| *w >= 60) {
         let text = render(&s, &inputs, false, Some(width));
         let lines: Vec<&str> = text.lines().collect();
-        let at = 1 + lines.iter().position(|l| l.starts_with('┌')).expect("a table");
+        let at = 1 + lines
+            .iter()
+            .position(|l| l.starts_with('┌'))
+            .expect("a table");
         let header = cells(lines[at]);
         assert!(
             header.iter().all(|h| HEADERS.contains(h)),
@@ -278,22 +281,23 @@ fn a_wide_terminal_changes_nothing_and_no_terminal_fits_nothing() {
 }
 
 #[test]
-fn status_lines_fit_in_one_row_short_of_the_width() {
+fn status_lines_fit_in_one_row_with_room_for_the_ctrl_c_echo() {
     // The text `tail` draws, with a long file count and totals.
     let status = "following 12 files · 1523401 lines · 1204 leak (48213 pooled), 3 noise, 17 unknown · Ctrl-C for the summary";
     for width in [20usize, 60, 80, 100] {
         let fitted = fit_status(status, width);
-        assert_eq!(columns(&fitted), width - 1, "{fitted}");
+        // `^C` still fits on the row after it, and a column is left.
+        assert_eq!(columns(&fitted) + "^C".len() + 1, width, "{fitted}");
         assert!(fitted.ends_with('…'));
         assert!(status.starts_with(fitted.trim_end_matches('…')));
     }
     assert_eq!(fit_status(status, 200), status);
-    assert_eq!(fit_status(status, 1), "");
+    assert_eq!(fit_status(status, 3), "");
     assert_eq!(fit_status(status, 0), status, "0: the width is not known");
     // Display columns, not characters: a CJK file name takes two per character
     // (hand-written: no sample has one).
     let wide = "following 監視ログ/アプリ.log · 3 lines";
-    let fitted = fit_status(wide, 16);
+    let fitted = fit_status(wide, 18);
     assert!(columns(&fitted) <= 15, "{fitted}");
     assert!(fitted.starts_with("following 監視"), "{fitted}");
 }
