@@ -486,13 +486,15 @@ impl Column {
     }
 
     /// When a narrow terminal leaves it out: first the timestamps (1), then the counts of
-    /// responses and connections (2), then of sessions and connectors (3); the Total line and
-    /// JSON have them all. Never (0): the site, its label, its findings and the sockets held.
+    /// sessions and connectors (2), last those of unread responses and unreleased connections
+    /// (3), which are shown only when there are some and are what explains a leak that pooled
+    /// nothing. JSON has them all. Never (0): the site, its label, its findings and the
+    /// sockets held.
     fn dropped_at(self) -> u8 {
         match self {
             Column::FirstSeen | Column::LastSeen => 1,
-            Column::Responses | Column::Connections => 2,
-            Column::Sessions | Column::Connectors => 3,
+            Column::Sessions | Column::Connectors => 2,
+            Column::Responses | Column::Connections => 3,
             Column::Site | Column::Label | Column::Findings | Column::Pooled => 0,
         }
     }
@@ -622,7 +624,8 @@ impl SiteText {
 
 /// Which columns a terminal `max` columns wide shows, and the call site's width: the first
 /// step of [`Column::dropped_at`] that leaves the site [`SITE_WANT`] columns (or all it
-/// needs), else, with all of them dropped, [`SITE_MIN`]; `None` when even that is too wide.
+/// needs), except that the last step is taken only when the site would get less than
+/// [`SITE_MIN`]; `None` when even with all of them dropped it would.
 fn layout(
     all: &[Column],
     width_of: impl Fn(Column) -> usize,
@@ -644,7 +647,7 @@ fn layout(
             + 3 * shown.len()
             + 1;
         let room = max.saturating_sub(fixed);
-        let enough = site.min(if step < 3 { SITE_WANT } else { SITE_MIN });
+        let enough = site.min(if step < 2 { SITE_WANT } else { SITE_MIN });
         if room >= enough {
             return Some((shown, site.min(room)));
         }

@@ -69,8 +69,8 @@ pub(super) enum Long {
     /// Shortens it from the left ([`cut_left`]): a path keeps its file name and line.
     CutLeft,
     /// Source code, which is there to be recognised: a word may also end a line after `.`,
-    /// `(`, `[`, `{` or `,` (`aiohttp.` / `ClientSession(`), and one with no such place is
-    /// broken where the line ends. Nothing is lost.
+    /// `(` or `,` (`aiohttp.` / `ClientSession(`), and one with no such place is broken where
+    /// the line ends. Nothing is lost.
     Break,
 }
 
@@ -91,7 +91,7 @@ pub(super) fn wrap(text: &str, max: usize, first: &str, rest: &str, long: Long) 
         let mut spaced = true;
         let mut rest = word;
         if let Long::Break = long {
-            while let Some(at) = rest.find(['.', '(', '[', '{', ',']) {
+            while let Some(at) = rest.find(['.', '(', ',']) {
                 if at + 1 == rest.len() {
                     break;
                 }
