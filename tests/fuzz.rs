@@ -83,7 +83,8 @@ fn run_everything(input: &[u8]) {
         cut_lines: scanner.cut_lines(),
     }];
     let mut sink = Vec::new();
-    report::write_table(&mut sink, &summary, &inputs, true, false).unwrap();
+    report::write_table(&mut sink, &summary, &inputs, true, None).unwrap();
+    report::write_table(&mut sink, &summary, &inputs, true, Some(60)).unwrap();
     serde_json::to_vec(&report::summary_json(&summary, &inputs, false)).unwrap();
 
     // filter, dropping nothing: every byte comes back, in order.

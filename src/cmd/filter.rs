@@ -152,7 +152,7 @@ pub fn run(args: &FilterArgs, io: &mut Io<'_>) -> Result<i32> {
             Some(StatsFormat::Json) => Format::Json,
             _ => Format::Table,
         };
-        Printer::new(format, &mut *io.err, false, false).finish(t)?;
+        Printer::new(format, &mut *io.err, false, None).finish(t)?;
     }
     Ok(if failed { exit::ERROR } else { exit::OK })
 }

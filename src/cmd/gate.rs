@@ -106,12 +106,14 @@ impl<'a> Gate<'a> {
         };
         let mut out = io::BufWriter::new(target);
         let color = io.env.color(self.args.color);
-        let tty = io.env.stdout_terminal;
+        let width = io.env.stdout_width;
+        // A document written to a file is not fitted to the terminal.
+        let doc_width = width.filter(|_| self.args.output.is_none());
         if let Some(path) = &self.args.write_baseline {
             let text = Baseline::write(summary);
             std::fs::write(path, &text)
                 .with_context(|| format!("{}: cannot write the baseline", path.display()))?;
-            report::write_table(&mut out, summary, inputs, color, tty)?;
+            report::write_table(&mut out, summary, inputs, color, width)?;
             let n = text
                 .lines()
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -131,8 +133,8 @@ impl<'a> Gate<'a> {
             CheckFormat::Table => {
                 let mut b = Vec::new();
                 let color = color && self.args.output.is_none();
-                report::write_table(&mut b, summary, inputs, color, tty)?;
-                report::write_verdict(&mut b, &verdict, color)?;
+                report::write_table(&mut b, summary, inputs, color, doc_width)?;
+                report::write_verdict(&mut b, &verdict, color, doc_width)?;
                 b
             }
             CheckFormat::Json => {
@@ -154,8 +156,8 @@ impl<'a> Gate<'a> {
             Some(path) => {
                 std::fs::write(path, &rendered)
                     .with_context(|| format!("{}: cannot write the report", path.display()))?;
-                report::write_table(&mut out, summary, inputs, color, tty)?;
-                report::write_verdict(&mut out, &verdict, color)?;
+                report::write_table(&mut out, summary, inputs, color, width)?;
+                report::write_verdict(&mut out, &verdict, color, width)?;
             }
             None => out.write_all(&rendered)?,
         }

@@ -31,6 +31,8 @@ pub struct Env {
     pub github_workspace: Option<String>,
     /// Standard output is a terminal.
     pub stdout_terminal: bool,
+    /// Its width in columns, when it is one that says (tables and status lines fit it).
+    pub stdout_width: Option<u16>,
     /// Standard input is a terminal.
     pub stdin_terminal: bool,
 }
@@ -45,6 +47,9 @@ impl Env {
             clicolor_force: var("CLICOLOR_FORCE"),
             github_workspace: var("GITHUB_WORKSPACE"),
             stdout_terminal: io::stdout().is_terminal(),
+            stdout_width: terminal_size::terminal_size_of(io::stdout())
+                .map(|(w, _)| w.0)
+                .filter(|w| *w > 0),
             stdin_terminal: io::stdin().is_terminal(),
         }
     }

@@ -18,8 +18,8 @@ pub struct Printer<'w> {
     format: Format,
     out: &'w mut dyn Write,
     color: bool,
-    /// The output is a terminal: the table is fitted to it.
-    terminal: bool,
+    /// The width of the terminal the output goes to: the table and the status line fit it.
+    width: Option<u16>,
     /// A status line is kept below the findings: when it was last drawn, and what it said.
     status: Option<(Option<Instant>, String)>,
     status_shown: bool,
@@ -28,12 +28,12 @@ pub struct Printer<'w> {
 
 impl<'w> Printer<'w> {
     /// A printer writing `format` to `out`.
-    pub fn new(format: Format, out: &'w mut dyn Write, color: bool, terminal: bool) -> Self {
+    pub fn new(format: Format, out: &'w mut dyn Write, color: bool, width: Option<u16>) -> Self {
         Printer {
             format,
             out,
             color,
-            terminal,
+            width,
             status: None,
             status_shown: false,
             dirty: false,
@@ -48,11 +48,14 @@ impl<'w> Printer<'w> {
 
     /// Draws the status line in place (no newline, so the next draw replaces it).
     fn draw_status(&mut self, text: &str) -> io::Result<()> {
-        write!(
-            self.out,
-            "\r\x1b[2K{}",
-            crate::pipeline::escape::terminal(text)
-        )?;
+        // Fitted after escaping (an escape is wider than what it replaces), so that it never
+        // wraps: a wrapped line is redrawn on its last row only, leaving stale copies.
+        let text = crate::pipeline::escape::terminal(text);
+        let text = match self.width {
+            Some(w) => report::fit_status(&text, usize::from(w)),
+            None => text.into_owned(),
+        };
+        write!(self.out, "\r\x1b[2K{text}")?;
         self.status_shown = true;
         self.dirty = false;
         self.out.flush()
@@ -98,7 +101,7 @@ impl<'w> Printer<'w> {
                 if self.format == Format::List && summary.totals.findings > 0 {
                     writeln!(self.out)?;
                 }
-                report::write_table(self.out, summary, inputs, self.color, self.terminal)?;
+                report::write_table(self.out, summary, inputs, self.color, self.width)?;
             }
         }
         self.out.flush()

@@ -28,7 +28,7 @@ pub fn run(args: &ScanArgs, io: &mut Io<'_>) -> Result<i32> {
         args.format,
         &mut buffered,
         env.color(args.color),
-        env.stdout_terminal,
+        env.stdout_width,
     );
     if env.stdout_terminal && matches!(args.format, Format::Table | Format::List) {
         printer.keep_status_line();

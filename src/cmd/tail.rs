@@ -393,7 +393,7 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
     let color = io.env.color(args.color);
     let mut sink = Sink {
         tally: Tally::new(setup.rules.clone()),
-        printer: Printer::new(live_format, &mut out, color, io.env.stdout_terminal),
+        printer: Printer::new(live_format, &mut out, color, io.env.stdout_width),
     };
     if terminal {
         sink.printer.keep_status_line();

@@ -225,6 +225,19 @@ fn scan_keeps_a_status_line_on_a_terminal_and_clears_it_for_the_table() {
         "{:?}",
         &r.out[..table]
     );
+    // Fitted to a narrow terminal: the status line never wraps, nor does the table.
+    let narrow = Env {
+        stdout_terminal: true,
+        stdout_width: Some(40),
+        no_color: Some("1".into()),
+        ..Env::default()
+    };
+    let r = run_with(narrow, &["scan", &log]);
+    for line in r.out.split(['\n', '\r']) {
+        let line = line.trim_start_matches("\x1b[2K");
+        assert!(line.chars().count() <= 40, "{line:?}");
+    }
+    assert!(r.out.contains("\r\x1b[2Kreading "), "{}", r.out);
     // Not on a pipe.
     let piped = run(&["scan", &log]);
     assert!(!piped.out.contains('\r'), "{:?}", piped.out);

@@ -249,14 +249,9 @@ pub fn check_json<'a>(
     }
 }
 
-/// The verdict under the table, as [`write_verdict_fitted`] writes it with no width.
-pub fn write_verdict(w: &mut dyn Write, v: &Verdict<'_>, color: bool) -> io::Result<()> {
-    write_verdict_fitted(w, v, color, None)
-}
-
 /// The verdict under the table: what fails, why, and the fix for each failing site; with a
 /// terminal's `width`, wrapped at spaces to it like the table's prose.
-pub fn write_verdict_fitted(
+pub fn write_verdict(
     w: &mut dyn Write,
     v: &Verdict<'_>,
     color: bool,
@@ -414,26 +409,6 @@ pub fn write_list_line(
 
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// The width of the terminal on stdout, or `None` when stdout is not a terminal or reports no
-/// size (0 columns, as a pseudo-terminal nobody sized does). It reads the environment, so
-/// the commands call it and pass the width on to [`write_table_fitted`] and [`fit_status`].
-pub fn stdout_width() -> Option<u16> {
-    Table::new().width().filter(|w| *w > 0)
-}
-
-/// [`write_table_fitted`], fitted to the terminal on stdout when `terminal_width` is set: the
-/// signature the commands called before the width became an argument.
-pub fn write_table(
-    w: &mut dyn Write,
-    s: &Summary,
-    inputs: &[InputReport],
-    color: bool,
-    terminal_width: bool,
-) -> io::Result<()> {
-    let width = if terminal_width { stdout_width() } else { None };
-    write_table_fitted(w, s, inputs, color, width)
 }
 
 /// Columns a status line leaves free at the end of its row: the terminal echoes Ctrl-C as
@@ -702,9 +677,9 @@ impl Prose<'_> {
 /// The human summary: one row per call site, totals, and what the labels mean. With a
 /// terminal's `width` (`None`: not a terminal, nothing is fitted) every line fits in it: a
 /// call site's path is shortened from the left (`…/pkg/client.py:42`), headers and numbers
-/// are never broken, columns are left out in the order of [`Column::dropped_at`] (a line
+/// are never broken, columns are left out in the order of `Column::dropped_at` (and the README) (a line
 /// says which), and where no table fits each site is written as lines. Prose wraps at spaces.
-pub fn write_table_fitted(
+pub fn write_table(
     w: &mut dyn Write,
     s: &Summary,
     inputs: &[InputReport],

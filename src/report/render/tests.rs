@@ -77,7 +77,7 @@ fn many() -> (Summary, Vec<InputReport>) {
 
 fn render(s: &Summary, inputs: &[InputReport], color: bool, width: Option<u16>) -> String {
     let mut out = Vec::new();
-    write_table_fitted(&mut out, s, inputs, color, width).unwrap();
+    write_table(&mut out, s, inputs, color, width).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -336,13 +336,13 @@ fn the_verdict_fits_too() {
     let v = crate::gate::policy::evaluate(&s, &policy, None);
     assert!(v.failed(), "the samples leak");
     let mut plain = Vec::new();
-    write_verdict(&mut plain, &v, false).unwrap();
+    write_verdict(&mut plain, &v, false, None).unwrap();
     let plain = String::from_utf8(plain).unwrap();
     assert!(plain.lines().any(|l| columns(l) > 100), "{plain}");
     for color in [false, true] {
         for width in WIDTHS {
             let mut out = Vec::new();
-            write_verdict_fitted(&mut out, &v, color, Some(width)).unwrap();
+            write_verdict(&mut out, &v, color, Some(width)).unwrap();
             let text = String::from_utf8(out).unwrap();
             assert!(text.starts_with(if color { "\x1b[1;31mFAILED" } else { "FAILED" }));
             for line in text.lines() {
