@@ -379,6 +379,9 @@ pub struct Summary {
     /// Lines that carried one of aiohttp's warning headers but were not read as blocks, over
     /// every input.
     pub unread_mentions: u64,
+    /// What the caller knows the counts leave out, said with them (objects pytest showed only
+    /// in its warnings summary).
+    pub notes: Vec<String>,
 }
 
 impl Summary {
@@ -451,6 +454,22 @@ impl Summary {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Renames the parts sites were seen in (`rename` gives a part's new name, `None` keeps
+    /// it), merging names that become one: a test first known by its failure section's
+    /// header (`test_x`) and later by its id (`tests/test_a.py::test_x`) is one test.
+    pub fn rename_parts(&mut self, rename: impl Fn(&str) -> Option<String>) {
+        for s in &mut self.sites {
+            let mut parts: Vec<String> = Vec::with_capacity(s.parts.len());
+            for p in s.parts.drain(..) {
+                let p = rename(&p).unwrap_or(p);
+                if !parts.contains(&p) {
+                    parts.push(p);
+                }
+            }
+            s.parts = parts;
         }
     }
 

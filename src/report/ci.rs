@@ -134,6 +134,9 @@ pub fn markdown(v: &Verdict<'_>, s: &Summary, inputs: &[InputReport]) -> String 
     if s.needs_site_hint() {
         out.push_str(&format!("\n{}\n", markdown_text(crate::report::SITE_HINT)));
     }
+    for note in &s.notes {
+        out.push_str(&format!("\n{}\n", markdown_text(note)));
+    }
     if out.len() > MARKDOWN_MAX {
         let mut end = MARKDOWN_MAX;
         while !out.is_char_boundary(end) {

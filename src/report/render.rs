@@ -130,6 +130,7 @@ pub struct SummaryJson<'a> {
     overflow: Option<Counts>,
     unawaited_closes: Vec<UnawaitedJson<'a>>,
     hint: Option<&'static str>,
+    notes: &'a [String],
     inputs: Vec<InputJson<'a>>,
 }
 
@@ -186,6 +187,7 @@ pub fn summary_json<'a>(
             })
             .collect(),
         hint: s.needs_site_hint().then_some(SITE_HINT),
+        notes: &s.notes,
         inputs: inputs
             .iter()
             .map(|i| InputJson {
@@ -715,7 +717,8 @@ pub fn write_table(
                 terminal(&names)
             ))?;
         }
-        return write_related(&mut out, s);
+        write_related(&mut out, s)?;
+        return write_notes(&mut out, s);
     }
     out.line(&format!(
         "{} in {lines} line{} of {}",
@@ -878,7 +881,7 @@ pub fn write_table(
         };
         out.line(&format!("Hint: {hint}"))?;
     }
-    Ok(())
+    write_notes(&mut out, s)
 }
 
 /// One site as lines, for a terminal too narrow for the table: its label and counts, then the
@@ -909,6 +912,15 @@ fn write_site_lines(
     let indent = if max >= 2 + 8 { "  " } else { "" };
     for line in site.fitted(max - indent.len()) {
         writeln!(out.w, "{indent}{line}")?;
+    }
+    Ok(())
+}
+
+/// The caller's notes on what the counts leave out.
+fn write_notes(out: &mut Prose<'_>, s: &Summary) -> io::Result<()> {
+    for note in &s.notes {
+        // Test ids in it come from the log.
+        out.line(&format!("Note: {}", terminal(note)))?;
     }
     Ok(())
 }

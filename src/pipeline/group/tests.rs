@@ -164,3 +164,23 @@ fn sites_are_capped_and_the_rest_counted_as_overflow() {
     assert_eq!(s.overflow.findings, 5);
     assert_eq!(s.totals.findings, MAX_SITES as u64 + 5);
 }
+
+#[test]
+fn renamed_parts_that_become_one_name_are_one_part() {
+    let mut s = Summary::default();
+    let rules = SiteRules::default();
+    for part in ["test_x", "t.py::test_x", "test_y"] {
+        let f = Finding {
+            objects: vec![object(
+                vec![frame("/app/x.py", 1, "f")],
+                Some(Trace::Source),
+            )],
+        };
+        let mut t = triage(&f, 0, &rules);
+        t.part = Some(part.to_string());
+        s.add(&Decided::Finding(f), Some(&t));
+    }
+    assert_eq!(s.sites()[0].parts, ["test_x", "t.py::test_x", "test_y"]);
+    s.rename_parts(|p| (p == "test_x").then(|| "t.py::test_x".to_string()));
+    assert_eq!(s.sites()[0].parts, ["t.py::test_x", "test_y"]);
+}
