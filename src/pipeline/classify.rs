@@ -255,7 +255,15 @@ impl Pattern {
             Label::Unknown => Pattern::Unknown,
             _ if has(Kind::Response) => Pattern::UnreadResponse,
             _ if has(Kind::Connection) => Pattern::UnreleasedConnection,
-            _ if has(Kind::Connector) && !has(Kind::Session) => Pattern::SharedConnector,
+            // A connector its session built (its traceback passes through
+            // `ClientSession.__init__`) is no shared one, though its session's block was not
+            // read (pytest shows a passing test's records only in its warnings summary).
+            _ if has(Kind::Connector)
+                && !has(Kind::Session)
+                && !f.objects.iter().any(|o| o.made_by_session()) =>
+            {
+                Pattern::SharedConnector
+            }
             Label::Leak if under_asyncio_run => Pattern::AsyncioRunPerCall,
             Label::Leak => Pattern::SessionPerCall,
             Label::Noise => Pattern::IdleSession,
@@ -273,5 +281,73 @@ impl Pattern {
             Pattern::AsyncioRunPerCall => "asyncio.run() per call",
             Pattern::SessionPerCall => "one session per call",
         }
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+    use crate::pipeline::assemble::{Frame, Pos};
+    use crate::pipeline::pair::Object;
+    use crate::pipeline::parse::{Pool, Trace};
+
+    fn frame(path: &str, line: u32, function: &str) -> Frame {
+        Frame {
+            path: path.into(),
+            line,
+            function: Some(function.into()),
+            code: None,
+            library: crate::pipeline::python::is_library(path),
+        }
+    }
+
+    fn connector(frames: Vec<Frame>) -> Finding {
+        Finding {
+            objects: vec![Object {
+                kind: Kind::Connector,
+                logged: true,
+                warned: true,
+                repr: None,
+                pool: Some(Pool {
+                    connections: 1,
+                    keys: 1,
+                    complete: true,
+                }),
+                frames,
+                trace: Some(Trace::Source),
+                complete: true,
+                location: None,
+                pos: Pos::default(),
+                lines: vec![],
+                trace_cut: false,
+                bodyless: false,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_lone_connector_its_session_built_is_not_a_shared_connector() {
+        // The innermost frames of a connector printed at exit under pytest (tests/programs/
+        // pytest_suite/test_sessions.py), its session's block shown only in pytest's summary.
+        let test = "/app/tests/test_sessions.py";
+        let run = "/usr/lib/python3.11/asyncio/runners.py";
+        let mut frames = vec![
+            frame(test, 50, "test_five_sessions"),
+            frame(run, 190, "run"),
+            frame(test, 34, "fetch_and_drop"),
+        ];
+        let shared = connector(frames.clone());
+        assert_eq!(
+            Pattern::of(&shared, Label::Leak),
+            Pattern::SharedConnector,
+            "made in the application's own frame: shared"
+        );
+        frames.push(frame(
+            "/venv/lib/python3.11/site-packages/aiohttp/client.py",
+            377,
+            "__init__",
+        ));
+        let owned = connector(frames);
+        assert_eq!(Pattern::of(&owned, Label::Leak), Pattern::AsyncioRunPerCall);
     }
 }

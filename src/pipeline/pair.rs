@@ -100,7 +100,7 @@ impl Object {
     }
 
     /// Whether the traceback shows the object was made inside `ClientSession.__init__`.
-    fn made_by_session(&self) -> bool {
+    pub fn made_by_session(&self) -> bool {
         self.frames.iter().any(|f| {
             (f.path.ends_with("/aiohttp/client.py") || f.path.ends_with("\\aiohttp\\client.py"))
                 && f.function.as_deref().is_none_or(|n| n == "__init__")
