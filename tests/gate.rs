@@ -400,12 +400,17 @@ fn run_of_a_command_that_does_not_exist_is_exit_2() {
         .stderr(predicate::str::contains("cannot start no-such-command-xyz"));
 }
 
+/// `--flush-ms` for runs whose sessions wait for connectors pytest prints at exit: a held
+/// session is decided alone once the output has been quiet this long, and on a loaded machine
+/// pytest's exit can take longer than the default 400 ms.
+const HOLD_UNTIL_EXIT: &str = "60000";
+
 #[test]
 fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
     let dir = program("pytest_suite");
     let out = unclosed()
         .current_dir(&dir)
-        .args(["run", "-f", "json", "--"])
+        .args(["run", "-f", "json", "--flush-ms", HOLD_UNTIL_EXIT, "--"])
         .arg(python())
         .args([
             "-m",
