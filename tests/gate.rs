@@ -448,7 +448,11 @@ fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
         "{site}"
     );
     assert_eq!(site["pattern"], "asyncio.run() per call");
-    assert_eq!(site["parts"], serde_json::json!(["test_price_is_cached"]));
+    // Its failure section names it `test_price_is_cached`; the report by its id.
+    assert_eq!(
+        site["parts"],
+        serde_json::json!(["test_prices.py::test_price_is_cached"])
+    );
 }
 
 #[test]

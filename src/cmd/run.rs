@@ -6,7 +6,6 @@
 //! scanner per stream. SIGTERM is passed on to it (SIGINT reaches it from the terminal); its
 //! exit status is never lost.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
@@ -29,23 +28,14 @@ use crate::pipeline::group::triage;
 use crate::pipeline::pair::Decided;
 use crate::pipeline::scan::{Out, Scanner};
 
+mod pytest;
+use pytest::Pytest;
+
 /// How long, from the command's exit, to go on reading its output pipes (a process it
 /// started may keep them open, and write for ever).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
-/// Part changes remembered per stream.
-const MAX_PARTS: usize = 4096;
-
-/// The pytest test a line of pytest's output starts: `____ test_name ____` (a failure's
-/// section) or `path/test_x.py::test_y …` (verbose progress, the warnings summary).
-pub fn pytest_part(line: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(line).ok()?.trim_end();
-    if text.starts_with("___") && text.ends_with("___") {
-        let name = text.trim_matches('_').trim();
-        return (!name.is_empty() && !name.contains(' ')).then(|| name.to_string());
-    }
-    let first = text.split_whitespace().next()?;
-    (first.contains(".py::") && !first.starts_with('<')).then(|| first.to_string())
-}
+/// Bytes of a pipe's unfinished line kept to see a pytest test start in it.
+const MAX_TAIL: usize = 1024;
 
 /// The command's output: both pipes into one scanner, in the order the bytes arrived (as a
 /// terminal shows `2>&1`), each pipe with its own line splitter and streams.
@@ -54,22 +44,16 @@ struct Output<'s> {
     splitters: [Splitter; 2],
     scanner: Scanner<'s>,
     out: Out,
-    /// (first line, part) for each change of part, oldest first.
-    parts: VecDeque<(u64, String)>,
+    /// Which pytest test printed what.
+    pytest: Pytest,
+    /// Each pipe's unfinished line, its first [`MAX_TAIL`] bytes.
+    tails: [Vec<u8>; 2],
 }
 
 /// Stream-key prefixes of the two pipes.
 const CHANNELS: [&str; 2] = ["stdout:", "stderr:"];
 
 impl Output<'_> {
-    fn part_at(&self, line: u64) -> Option<String> {
-        self.parts
-            .iter()
-            .rev()
-            .find(|(n, _)| *n <= line)
-            .map(|(_, p)| p.clone())
-    }
-
     fn take(
         &mut self,
         tally: &mut Tally,
@@ -82,7 +66,18 @@ impl Output<'_> {
             let t = match &d {
                 Decided::Finding(f) => {
                     let mut t = triage(f, self.input, rules);
-                    t.part = self.part_at(t.line);
+                    // A test is named only where its own output was printed.
+                    let region = self.pytest.region_at(t.line).cloned();
+                    let objects: Vec<_> = f
+                        .objects
+                        .iter()
+                        .map(|o| (o.kind, o.repr.as_deref()))
+                        .collect();
+                    if self.pytest.read(region.as_ref(), &objects) {
+                        // A captured log repeating what pytest showed live.
+                        continue;
+                    }
+                    t.part = region.map(|r| r.test.to_string());
                     Some(t)
                 }
                 _ => None,
@@ -93,29 +88,39 @@ impl Output<'_> {
     }
 
     fn feed(&mut self, pipe: usize, bytes: &[u8]) {
-        let (scanner, out, parts) = (&mut self.scanner, &mut self.out, &mut self.parts);
+        let (scanner, out, pytest) = (&mut self.scanner, &mut self.out, &mut self.pytest);
         let _ = self.splitters[pipe].push(bytes, &mut |_: &[u8],
                                                        line: &[u8],
                                                        info|
          -> Result<(), ()> {
             scanner.push_line_on(CHANNELS[pipe], line, info, out);
-            if (line.starts_with(b"___") || memchr::memmem::find(line, b".py::").is_some())
-                && let Some(p) = pytest_part(line)
-            {
-                if parts.len() >= MAX_PARTS {
-                    parts.pop_front();
-                }
-                parts.push_back((scanner.stats.lines, p));
-            }
+            pytest.line(scanner.stats.lines, line);
             Ok(())
         });
+        let tail = &mut self.tails[pipe];
+        match memchr::memrchr(b'\n', bytes) {
+            Some(at) => {
+                tail.clear();
+                let rest = &bytes[at + 1..];
+                tail.extend_from_slice(&rest[..rest.len().min(MAX_TAIL)]);
+            }
+            None => {
+                let room = MAX_TAIL - tail.len();
+                tail.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+        }
+        if !tail.is_empty() {
+            self.pytest.partial(self.scanner.stats.lines + 1, tail);
+        }
     }
 
     fn finish(&mut self) {
         let (scanner, out) = (&mut self.scanner, &mut self.out);
         for (pipe, splitter) in self.splitters.iter_mut().enumerate() {
+            let pytest = &mut self.pytest;
             let _ = splitter.finish(&mut |_: &[u8], line: &[u8], info| -> Result<(), ()> {
                 scanner.push_line_on(CHANNELS[pipe], line, info, out);
+                pytest.line(scanner.stats.lines, line);
                 Ok(())
             });
         }
@@ -213,7 +218,8 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
         splitters: [Splitter::new(setup.max_line), Splitter::new(setup.max_line)],
         scanner: setup.scanner(),
         out: Out::default(),
-        parts: VecDeque::new(),
+        pytest: Pytest::default(),
+        tails: [Vec::new(), Vec::new()],
     };
 
     let (tx, mut chunks) = mpsc::channel::<(usize, Vec<u8>)>(32);
@@ -329,6 +335,9 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
     let status = status.context("waiting for the command")?;
     output.finish();
     output.take(&mut tally, &setup.rules)?;
+    // Named by their ids, now that the whole output has shown them.
+    tally.summary.rename_parts(|p| output.pytest.rename(p));
+    tally.summary.notes.extend(output.pytest.notes());
     warn_cut(
         &mut *io.err,
         &tally.inputs[output.input].name.clone(),
@@ -359,24 +368,6 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pytest_parts_from_failure_sections_and_test_ids() {
-        assert_eq!(
-            pytest_part(b"______________ test_price_is_positive ______________").as_deref(),
-            Some("test_price_is_positive")
-        );
-        assert_eq!(
-            pytest_part(b"test_prices.py::test_prices_for_basket").as_deref(),
-            Some("test_prices.py::test_prices_for_basket")
-        );
-        assert_eq!(
-            pytest_part(b"tests/test_x.py::test_y[a-1] PASSED      [ 50%]").as_deref(),
-            Some("tests/test_x.py::test_y[a-1]")
-        );
-        assert_eq!(pytest_part(b"____ section with spaces ____"), None);
-        assert_eq!(pytest_part(b"INFO nothing"), None);
-    }
 
     #[test]
     fn resource_warnings_are_added_to_existing_python_warnings() {
