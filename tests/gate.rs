@@ -455,6 +455,235 @@ fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
     );
 }
 
+/// `unclosed run -f json -- python -m pytest ARGS` in tests/programs/pytest_suite: pytest's
+/// stdout and the JSON report.
+fn run_pytest(args: &[&str], code: i32) -> (String, Value) {
+    let out = unclosed()
+        .current_dir(program("pytest_suite"))
+        .args(["run", "-f", "json", "--flush-ms", HOLD_UNTIL_EXIT, "--"])
+        .arg(python())
+        .args(["-m", "pytest", "-p", "no:cacheprovider"])
+        .args(args)
+        .assert()
+        .code(code)
+        .get_output()
+        .clone();
+    let text = String::from_utf8(out.stderr).unwrap();
+    let at = text
+        .rfind("{\n  \"schema\"")
+        .expect("the JSON report after the command's stderr");
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        serde_json::from_str(&text[at..]).unwrap(),
+    )
+}
+
+/// What a pytest_suite module says it leaks: its `TRUTH` JSON object, and the line that
+/// creates each test's sessions (marked `# sessions of TEST, TEST`).
+fn suite_truth(module: &str) -> (Value, Vec<(String, usize)>) {
+    let src = std::fs::read_to_string(program("pytest_suite").join(module)).unwrap();
+    let from = src.find("TRUTH = json.loads(").unwrap();
+    let open = from + src[from..].find('{').unwrap();
+    let mut depth = 0;
+    let close = open
+        + src[open..]
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += match c {
+                    '{' => 1,
+                    '}' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .unwrap()
+            .0;
+    let truth = serde_json::from_str(&src[open..=close]).unwrap();
+    let mut lines = Vec::new();
+    for (n, l) in src.lines().enumerate() {
+        if let Some((_, tests)) = l.split_once("# sessions of ") {
+            for t in tests.split(", ") {
+                lines.push((t.trim().to_string(), n + 1));
+            }
+        }
+    }
+    (truth, lines)
+}
+
+/// The report's site for the line that creates `test`'s sessions.
+fn site_of<'v>(
+    v: &'v Value,
+    module: &str,
+    lines: &[(String, usize)],
+    test: &str,
+) -> Option<&'v Value> {
+    let line = lines.iter().find(|(t, _)| t == test).unwrap().1;
+    v["sites"].as_array().unwrap().iter().find(|s| {
+        s["site"]
+            .as_str()
+            .is_some_and(|x| x.ends_with(&format!("/{module}:{line}")))
+    })
+}
+
+/// Every part is a test id, and no site names one twice.
+fn parts_are_ids_once(v: &Value) {
+    for s in v["sites"].as_array().unwrap() {
+        let parts: Vec<&str> = s["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        for p in &parts {
+            assert!(p.contains("::"), "{p} in {s}");
+            assert_eq!(parts.iter().filter(|q| *q == p).count(), 1, "{s}");
+        }
+    }
+}
+
+#[test]
+fn run_under_pytest_names_a_test_only_where_it_printed_and_notes_what_the_summary_hid() {
+    let (truth, lines) = suite_truth("test_sessions.py");
+    let n = |t: &str, k: &str| truth[t][k].as_u64().unwrap();
+    for verbosity in ["-q", "-v"] {
+        let (stdout, v) = run_pytest(&[verbosity, "test_sessions.py"], 1);
+        assert!(stdout.contains("1 failed, 3 passed"), "{stdout}");
+        parts_are_ids_once(&v);
+        // The failed test's section shows its sessions; their connectors come at exit.
+        let two = site_of(
+            &v,
+            "test_sessions.py",
+            &lines,
+            "test_two_sessions_then_fails",
+        )
+        .expect("the failed test's site");
+        let sessions = n("test_two_sessions_then_fails", "sessions");
+        assert_eq!(two["findings"], sessions, "{verbosity}: {two}");
+        assert_eq!(two["sessions"], sessions, "{verbosity}: {two}");
+        assert_eq!(two["connectors"], sessions, "{verbosity}: {two}");
+        assert_eq!(
+            two["pooled_connections"],
+            sessions * n("test_two_sessions_then_fails", "pooled_each")
+        );
+        assert_eq!(
+            two["parts"],
+            serde_json::json!(["test_sessions.py::test_two_sessions_then_fails"]),
+            "{verbosity}: named once, by its id"
+        );
+        // A passing test's sessions show only in the warnings summary; their connectors,
+        // collected at exit after every test ended, are counted under no test.
+        let five = site_of(&v, "test_sessions.py", &lines, "test_five_sessions")
+            .expect("the connectors of test_five_sessions");
+        let sessions = n("test_five_sessions", "sessions");
+        assert_eq!(five["connectors"], sessions, "{verbosity}: {five}");
+        assert_eq!(
+            five["pooled_connections"],
+            sessions * n("test_five_sessions", "pooled_each")
+        );
+        assert_eq!(five["sessions"], 0, "{verbosity}: {five}");
+        assert_eq!(five["parts"], serde_json::json!([]), "{verbosity}: {five}");
+        assert_eq!(
+            five["pattern"], "asyncio.run() per call",
+            "not a shared connector"
+        );
+        assert!(site_of(&v, "test_sessions.py", &lines, "test_idle_session").is_none());
+        assert_eq!(
+            v["totals"]["sessions"],
+            n("test_two_sessions_then_fails", "sessions")
+        );
+        // What the summary listed and the report could not count, said.
+        let notes = v["notes"].as_array().unwrap();
+        assert_eq!(notes.len(), 1, "{verbosity}: {notes:?}");
+        let note = notes[0].as_str().unwrap();
+        let hidden = n("test_five_sessions", "sessions") + n("test_idle_session", "sessions");
+        for says in [
+            format!("lists {hidden} unclosed client sessions not read elsewhere"),
+            format!(
+                "{} under test_sessions.py::test_five_sessions",
+                n("test_five_sessions", "sessions")
+            ),
+            format!(
+                "{} under test_sessions.py::test_idle_session",
+                n("test_idle_session", "sessions")
+            ),
+        ] {
+            assert!(note.contains(&says), "{verbosity}: {says}: {note}");
+        }
+        assert!(!note.contains("test_two_sessions_then_fails"), "{note}");
+    }
+}
+
+#[test]
+fn run_under_pytest_reads_every_tests_records_with_ra_or_live_logs_and_counts_each_once() {
+    let (truth, lines) = suite_truth("test_sessions.py");
+    for args in [
+        &["-q", "-rA", "test_sessions.py"][..],
+        &["-v", "--log-cli-level=ERROR", "test_sessions.py"][..],
+    ] {
+        let (_, v) = run_pytest(args, 1);
+        parts_are_ids_once(&v);
+        let mut total = 0;
+        for (test, t) in truth.as_object().unwrap() {
+            let sessions = t["sessions"].as_u64().unwrap();
+            total += sessions;
+            if sessions == 0 {
+                continue;
+            }
+            let pooled = t["pooled_each"].as_u64().unwrap();
+            let site = site_of(&v, "test_sessions.py", &lines, test)
+                .unwrap_or_else(|| panic!("{args:?}: no site for {test}: {v}"));
+            assert_eq!(site["findings"], sessions, "{args:?}: {site}");
+            assert_eq!(site["sessions"], sessions, "{args:?}: {site}");
+            let connectors = if pooled > 0 { sessions } else { 0 };
+            assert_eq!(site["connectors"], connectors, "{args:?}: {site}");
+            assert_eq!(
+                site["pooled_connections"],
+                sessions * pooled,
+                "{args:?}: {site}"
+            );
+            assert_eq!(
+                site["parts"],
+                serde_json::json!([format!("test_sessions.py::{test}")]),
+                "{args:?}"
+            );
+        }
+        assert_eq!(v["totals"]["sessions"], total, "{args:?}");
+        assert_eq!(v["notes"], serde_json::json!([]), "{args:?}");
+    }
+}
+
+#[test]
+fn run_under_pytest_notes_sessions_the_warnings_summary_folded() {
+    let (truth, lines) = suite_truth("test_clients.py");
+    let tests = |t: &str| truth[t]["tests"].as_u64().unwrap();
+    let (stdout, v) = run_pytest(&["-q", "test_clients.py"], 0);
+    let many = tests("test_many");
+    assert!(
+        stdout.contains(&format!("test_clients.py: {many} warnings")),
+        "{stdout}"
+    );
+    assert_eq!(v["totals"]["findings"], 0);
+    let notes = v["notes"].as_array().unwrap();
+    let note = notes[0].as_str().unwrap();
+    for says in [
+        format!(
+            "lists {} unclosed client sessions",
+            many + tests("test_few")
+        ),
+        format!("{many} in an entry folded as `test_clients.py: N warnings`"),
+        "1 under test_clients.py::test_few[0]".to_string(),
+        "1 under test_clients.py::test_few[2]".to_string(),
+    ] {
+        assert!(note.contains(&says), "{says}: {note}");
+    }
+    // Shown by -rA, each is read under its test, and the note goes.
+    let (_, v) = run_pytest(&["-q", "-rA", "test_clients.py"], 0);
+    let site = site_of(&v, "test_clients.py", &lines, "test_many").unwrap();
+    assert_eq!(site["sessions"], many + tests("test_few"));
+    assert_eq!(site["noise"], many + tests("test_few"));
+    assert_eq!(v["notes"], serde_json::json!([]));
+}
+
 #[test]
 fn sarif_has_a_result_per_site_outside_the_baseline_with_rules_and_locations() {
     let out = unclosed()
