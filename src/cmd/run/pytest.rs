@@ -253,13 +253,17 @@ fn add_all(to: &mut Kinds, from: &Kinds) {
 impl Pytest {
     /// Reads line `n` of the output.
     pub fn line(&mut self, n: u64, line: &[u8]) {
-        // Most lines of most commands are none of pytest's: passed over unread.
-        if self.state == State::Running
-            && self.current.is_none()
-            && !matches!(line.first(), Some(b'=' | b'-' | b'0'..=b'9' | b'n' | 0x1b))
-            && memchr::memmem::find(line, b".py::").is_none()
-        {
-            return;
+        // Most lines of most commands are none of pytest's: passed over unread (an
+        // application's log lines often start with a digit, as `-q`'s last line does).
+        if self.state == State::Running && self.current.is_none() {
+            let maybe = match line.first() {
+                Some(b'=' | b'-' | 0x1b) => true,
+                Some(b'0'..=b'9' | b'n') => memchr::memmem::find(line, b" in ").is_some(),
+                _ => false,
+            };
+            if !maybe && memchr::memmem::find(line, b".py::").is_none() {
+                return;
+            }
         }
         let Ok(text) = std::str::from_utf8(line) else {
             return;
