@@ -3,6 +3,8 @@
 
 pub(crate) mod ci;
 pub(crate) mod explain;
+pub mod json;
 pub mod render;
 
+pub use json::*;
 pub use render::*;
