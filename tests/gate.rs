@@ -400,17 +400,15 @@ fn run_of_a_command_that_does_not_exist_is_exit_2() {
         .stderr(predicate::str::contains("cannot start no-such-command-xyz"));
 }
 
-/// `--flush-ms` for runs whose sessions wait for connectors pytest prints at exit: a held
-/// session is decided alone once the output has been quiet this long, and on a loaded machine
-/// pytest's exit can take longer than the default 400 ms.
-const HOLD_UNTIL_EXIT: &str = "60000";
-
 #[test]
 fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
     let dir = program("pytest_suite");
     let out = unclosed()
         .current_dir(&dir)
-        .args(["run", "-f", "json", "--flush-ms", HOLD_UNTIL_EXIT, "--"])
+        // A plugin working for a second after the summary: the sessions still wait for the
+        // connectors collected at exit (the default --flush-ms is 400 ms).
+        .env("SLOW_EXIT", "1")
+        .args(["run", "-f", "json", "--"])
         .arg(python())
         .args([
             "-m",
@@ -460,7 +458,7 @@ fn run_under_pytest_names_the_test_and_pairs_connectors_printed_at_exit() {
 fn run_pytest(args: &[&str], code: i32) -> (String, Value) {
     let out = unclosed()
         .current_dir(program("pytest_suite"))
-        .args(["run", "-f", "json", "--flush-ms", HOLD_UNTIL_EXIT, "--"])
+        .args(["run", "-f", "json", "--"])
         .arg(python())
         .args(["-m", "pytest", "-p", "no:cacheprovider"])
         .args(args)

@@ -216,7 +216,8 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
     let mut output = Output {
         input: tally.add_input(format!("{} (stdout and stderr)", program.to_string_lossy())),
         splitters: [Splitter::new(setup.max_line), Splitter::new(setup.max_line)],
-        scanner: setup.scanner(),
+        // The report waits for the exit: so do sessions held for a connector collected then.
+        scanner: setup.scanner().hold_sessions_to_the_end(),
         out: Out::default(),
         pytest: Pytest::default(),
         tails: [Vec::new(), Vec::new()],
@@ -297,7 +298,7 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
                         output.scanner.finish_stream(&key, &mut output.out);
                     }
                     if all {
-                        output.scanner.finish(&mut output.out);
+                        output.scanner.flush(&mut output.out);
                     }
                     output.take(&mut tally, &setup.rules)?;
                     clock.note(output.scanner.holding_streams(), now);

@@ -155,6 +155,13 @@ impl Pairer {
         self.warning.is_some() || self.waiting.is_some()
     }
 
+    /// The first line of what waits for the very next block: a W block, an object waiting for
+    /// its partner (not the sessions held for a late connector).
+    pub fn oldest_waiting_line(&self) -> Option<u64> {
+        let first = |o: &Object| o.lines.first().copied().unwrap_or(o.pos.line);
+        self.warning.iter().chain(&self.waiting).map(first).min()
+    }
+
     /// The first line of anything held: a W block, an object waiting for its partner, a
     /// lone session waiting for a late connector.
     pub fn oldest_line(&self) -> Option<u64> {

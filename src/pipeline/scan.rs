@@ -84,6 +84,8 @@ pub struct Scanner<'g> {
     /// Lines before the first one read (`tail` starting at the end of a file): line numbers
     /// count them, `stats` does not.
     line_offset: u64,
+    /// Sessions held for a late connector wait for [`Scanner::finish`], whatever the clock.
+    hold_to_end: bool,
     /// Counts about the input.
     pub stats: InputStats,
 }
@@ -108,6 +110,7 @@ impl<'g> Scanner<'g> {
                 .map(|_| crate::pipeline::clean::RichJoiner::default()),
             pieces_matter: forced.is_some_and(|i| splits_lines(&grammars[i].name)),
             line_offset: 0,
+            hold_to_end: false,
             stats: InputStats::default(),
         }
     }
@@ -144,7 +147,12 @@ impl<'g> Scanner<'g> {
             .as_ref()
             .and_then(|(held, _)| held.first().map(|(_, n)| *n));
         let streams = self.streams.values().filter_map(|s| {
-            [s.assembler.oldest_line(), s.pairer.oldest_line()]
+            let pairer = if self.hold_to_end {
+                s.pairer.oldest_waiting_line()
+            } else {
+                s.pairer.oldest_line()
+            };
+            [s.assembler.oldest_line(), pairer]
                 .into_iter()
                 .flatten()
                 .min()
@@ -253,6 +261,16 @@ impl<'g> Scanner<'g> {
     /// Decides everything held: at the end of the input, or after a quiet spell. The
     /// scanner can go on reading afterwards.
     pub fn finish(&mut self, out: &mut Out) {
+        self.end(out, true);
+    }
+
+    /// Decides what the input holds after a quiet spell: as [`Scanner::finish`], except the
+    /// sessions held to the end ([`Scanner::hold_sessions_to_the_end`]).
+    pub fn flush(&mut self, out: &mut Out) {
+        self.end(out, !self.hold_to_end);
+    }
+
+    fn end(&mut self, out: &mut Out, release_held: bool) {
         if self.pending.is_some() {
             self.choose(out);
         }
@@ -277,9 +295,11 @@ impl<'g> Scanner<'g> {
             }
             self.pair_across_streams(k, &mut out.decided[from..]);
         }
-        for k in &keys {
-            if let Some(s) = self.streams.get_mut(k) {
-                s.pairer.release_held(&mut out.decided);
+        if release_held {
+            for k in &keys {
+                if let Some(s) = self.streams.get_mut(k) {
+                    s.pairer.release_held(&mut out.decided);
+                }
             }
         }
         self.busy = false;
@@ -290,7 +310,14 @@ impl<'g> Scanner<'g> {
     pub fn holding_streams(&self) -> Vec<(String, u64)> {
         self.streams
             .iter()
-            .filter(|(_, s)| s.assembler.is_open() || s.pairer.oldest_line().is_some())
+            .filter(|(_, s)| {
+                s.assembler.is_open()
+                    || if self.hold_to_end {
+                        s.pairer.is_waiting()
+                    } else {
+                        s.pairer.oldest_line().is_some()
+                    }
+            })
             .map(|(k, s)| (k.clone(), s.last_used))
             .collect()
     }
@@ -311,7 +338,10 @@ impl<'g> Scanner<'g> {
             .streams
             .iter()
             .any(|(k, s)| k != key && (s.assembler.is_open() || s.pairer.is_waiting()));
-        if !others_open && let Some(s) = self.streams.get_mut(key) {
+        if !others_open
+            && !self.hold_to_end
+            && let Some(s) = self.streams.get_mut(key)
+        {
             s.pairer.release_held(&mut out.decided);
         }
         self.busy = self.streams.values().any(Stream::is_busy);
@@ -321,6 +351,17 @@ impl<'g> Scanner<'g> {
     /// read (`tail` joining a file at its end). Call before the first line.
     pub fn start_after(mut self, skipped: u64) -> Self {
         self.line_offset = skipped;
+        self
+    }
+
+    /// Keeps the sessions held for a late connector until [`Scanner::finish`]: a quiet spell
+    /// ([`Scanner::flush`], [`Scanner::finish_stream`]) decides open blocks and adjacency, not
+    /// them, nor do they count as held ([`Scanner::oldest_held`], [`Scanner::holding_streams`]).
+    /// For `run`, which reports when the command has exited: its sessions' connectors are
+    /// collected at its exit, which may come long after its last line (pytest's session
+    /// finish, a coverage plugin writing its data).
+    pub fn hold_sessions_to_the_end(mut self) -> Self {
+        self.hold_to_end = true;
         self
     }
 

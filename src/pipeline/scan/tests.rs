@@ -208,3 +208,76 @@ fn journald_byte_arrays_are_surveyed_only_where_journald_may_be_read() {
     assert!(Prefilter::may_be_journald(chunk));
     assert!(!Prefilter::may_be_journald(b"INFO app: MESSAGE sent\n"));
 }
+
+/// A session with its creation traceback, then ordinary lines: it is held for a late
+/// connector (one its own constructor built, printed when the program exits).
+const TRACED_SESSION: &str = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>
+source_traceback: Object created at (most recent call last):
+  File \"/app/main.py\", line 40, in <module>
+    asyncio.run(main())
+  File \"/app/main.py\", line 12, in fetch
+    session = aiohttp.ClientSession()
+INFO done
+";
+
+const LATE_CONNECTOR: &str = "Unclosed connector
+connections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7fbdd8f7bee0>, 1804.2)])']
+connector: <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>
+source_traceback: Object created at (most recent call last):
+  File \"/app/main.py\", line 40, in <module>
+    asyncio.run(main())
+  File \"/app/main.py\", line 12, in fetch
+    session = aiohttp.ClientSession()
+  File \"/venv/lib/python3.12/site-packages/aiohttp/client.py\", line 293, in __init__
+    connector = TCPConnector(
+";
+
+fn push_all(s: &mut Scanner<'_>, text: &str, out: &mut Out) {
+    for line in text.lines() {
+        let info = LineInfo {
+            raw_len: line.len() as u64 + 1,
+            cut: false,
+        };
+        s.push_line(line.as_bytes(), info, out);
+    }
+}
+
+#[test]
+fn sessions_held_to_the_end_outlast_a_quiet_spell_and_pair_with_their_late_connector() {
+    let g = Grammar::builtin();
+    let pf = Prefilter::default();
+    let kinds =
+        |d: &[Decided]| -> Vec<usize> { findings(d).iter().map(|f| f.objects.len()).collect() };
+
+    // As a live reader after a quiet spell: the held session is decided alone.
+    let mut live = Scanner::new(&g, None, &pf);
+    let mut out = Out::default();
+    push_all(&mut live, TRACED_SESSION, &mut out);
+    for (key, _) in live.holding_streams() {
+        live.finish_stream(&key, &mut out);
+    }
+    live.flush(&mut out);
+    assert_eq!(
+        kinds(&out.decided),
+        vec![1],
+        "decided alone at the quiet spell"
+    );
+
+    // Held to the end (`run`): the quiet spell decides nothing, nor is anything held on the
+    // clock; the connector collected at exit pairs with it.
+    let mut run = Scanner::new(&g, None, &pf).hold_sessions_to_the_end();
+    let mut out = Out::default();
+    push_all(&mut run, TRACED_SESSION, &mut out);
+    run.flush(&mut out);
+    assert!(out.decided.is_empty(), "{:?}", out.decided);
+    assert!(run.holding_streams().is_empty());
+    assert_eq!(run.oldest_held(), None);
+    push_all(&mut run, LATE_CONNECTOR, &mut out);
+    run.finish(&mut out);
+    assert_eq!(
+        kinds(&out.decided),
+        vec![2],
+        "one finding: session and connector"
+    );
+}
