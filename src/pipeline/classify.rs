@@ -107,28 +107,93 @@ pub fn truncated(f: &Finding) -> bool {
         .any(|o| (!o.complete && !o.bodyless) || o.trace_cut || o.pool.is_some_and(|p| !p.complete))
 }
 
+/// The mistake a finding shows, most severe last (so `max` keeps the worst).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pattern {
+    /// The log does not say enough.
+    #[default]
+    Unknown,
+    /// A session collected unclosed that held nothing.
+    IdleSession,
+    /// A shared connector (`connector_owner=False`) never closed.
+    SharedConnector,
+    /// A connection taken from a connector and never released.
+    UnreleasedConnection,
+    /// A response never read or released.
+    UnreadResponse,
+    /// A session created inside a coroutine that `asyncio.run()` runs per call.
+    AsyncioRunPerCall,
+    /// A session created per call (per request, per task) and never closed.
+    SessionPerCall,
+}
+
+impl Pattern {
+    /// Reads the pattern off a finding's objects.
+    pub fn of(f: &Finding, label: Label) -> Pattern {
+        let has = |k: Kind| f.objects.iter().any(|o| o.kind == k);
+        // Every asyncio program runs under asyncio.run(); calling it per call means it is
+        // called from an ordinary function (a request handler, a test), not the module's
+        // top level or `main`.
+        let under_asyncio_run = f.objects.iter().any(|o| {
+            o.frames.windows(2).any(|w| {
+                (w[1].path.ends_with("/asyncio/runners.py")
+                    || w[1].path.ends_with("\\asyncio\\runners.py"))
+                    && w[1].function.as_deref() == Some("run")
+                    && !matches!(
+                        w[0].function.as_deref(),
+                        None | Some(
+                            "<module>" | "main" | "_run_code" | "run" | "serve" | "start" | "cli"
+                        )
+                    )
+                    && !w[0].path.contains("-packages/")
+            })
+        });
+        match label {
+            Label::Unknown => Pattern::Unknown,
+            _ if has(Kind::Response) => Pattern::UnreadResponse,
+            _ if has(Kind::Connection) => Pattern::UnreleasedConnection,
+            // A connector its session built (its traceback passes through
+            // `ClientSession.__init__`) is no shared one, though its session's block was not
+            // read (pytest shows a passing test's records only in its warnings summary).
+            _ if has(Kind::Connector)
+                && !has(Kind::Session)
+                && !f.objects.iter().any(|o| o.made_by_session()) =>
+            {
+                Pattern::SharedConnector
+            }
+            Label::Leak if under_asyncio_run => Pattern::AsyncioRunPerCall,
+            Label::Leak => Pattern::SessionPerCall,
+            Label::Noise => Pattern::IdleSession,
+        }
+    }
+
+    /// A short name, for JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pattern::Unknown => "unknown",
+            Pattern::IdleSession => "idle session",
+            Pattern::SharedConnector => "shared connector never closed",
+            Pattern::UnreleasedConnection => "connection never released",
+            Pattern::UnreadResponse => "response never read or released",
+            Pattern::AsyncioRunPerCall => "asyncio.run() per call",
+            Pattern::SessionPerCall => "one session per call",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::assemble::Pos;
+    use crate::pipeline::assemble::Frame;
     use crate::pipeline::pair::Object;
-    use crate::pipeline::parse::Pool;
+    use crate::pipeline::parse::{Pool, Trace};
 
     fn object(kind: Kind, complete: bool, pool: Option<Pool>) -> Object {
         Object {
-            kind,
-            logged: true,
-            warned: false,
-            repr: None,
             pool,
-            frames: vec![],
-            trace: None,
             complete,
-            location: None,
-            pos: Pos::default(),
-            lines: vec![],
-            trace_cut: false,
-            bodyless: false,
+            ..Object::of_kind(kind)
         }
     }
 
@@ -207,120 +272,15 @@ mod tests {
             );
         }
     }
-}
-
-/// The mistake a finding shows, most severe last (so `max` keeps the worst).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pattern {
-    /// The log does not say enough.
-    #[default]
-    Unknown,
-    /// A session collected unclosed that held nothing.
-    IdleSession,
-    /// A shared connector (`connector_owner=False`) never closed.
-    SharedConnector,
-    /// A connection taken from a connector and never released.
-    UnreleasedConnection,
-    /// A response never read or released.
-    UnreadResponse,
-    /// A session created inside a coroutine that `asyncio.run()` runs per call.
-    AsyncioRunPerCall,
-    /// A session created per call (per request, per task) and never closed.
-    SessionPerCall,
-}
-
-impl Pattern {
-    /// Reads the pattern off a finding's objects.
-    pub fn of(f: &Finding, label: Label) -> Pattern {
-        let has = |k: Kind| f.objects.iter().any(|o| o.kind == k);
-        // Every asyncio program runs under asyncio.run(); calling it per call means it is
-        // called from an ordinary function (a request handler, a test), not the module's
-        // top level or `main`.
-        let under_asyncio_run = f.objects.iter().any(|o| {
-            o.frames.windows(2).any(|w| {
-                (w[1].path.ends_with("/asyncio/runners.py")
-                    || w[1].path.ends_with("\\asyncio\\runners.py"))
-                    && w[1].function.as_deref() == Some("run")
-                    && !matches!(
-                        w[0].function.as_deref(),
-                        None | Some(
-                            "<module>" | "main" | "_run_code" | "run" | "serve" | "start" | "cli"
-                        )
-                    )
-                    && !w[0].path.contains("-packages/")
-            })
-        });
-        match label {
-            Label::Unknown => Pattern::Unknown,
-            _ if has(Kind::Response) => Pattern::UnreadResponse,
-            _ if has(Kind::Connection) => Pattern::UnreleasedConnection,
-            // A connector its session built (its traceback passes through
-            // `ClientSession.__init__`) is no shared one, though its session's block was not
-            // read (pytest shows a passing test's records only in its warnings summary).
-            _ if has(Kind::Connector)
-                && !has(Kind::Session)
-                && !f.objects.iter().any(|o| o.made_by_session()) =>
-            {
-                Pattern::SharedConnector
-            }
-            Label::Leak if under_asyncio_run => Pattern::AsyncioRunPerCall,
-            Label::Leak => Pattern::SessionPerCall,
-            Label::Noise => Pattern::IdleSession,
-        }
-    }
-
-    /// A short name, for JSON and tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            Pattern::Unknown => "unknown",
-            Pattern::IdleSession => "idle session",
-            Pattern::SharedConnector => "shared connector never closed",
-            Pattern::UnreleasedConnection => "connection never released",
-            Pattern::UnreadResponse => "response never read or released",
-            Pattern::AsyncioRunPerCall => "asyncio.run() per call",
-            Pattern::SessionPerCall => "one session per call",
-        }
-    }
-}
-
-#[cfg(test)]
-mod pattern_tests {
-    use super::*;
-    use crate::pipeline::assemble::{Frame, Pos};
-    use crate::pipeline::pair::Object;
-    use crate::pipeline::parse::{Pool, Trace};
-
-    fn frame(path: &str, line: u32, function: &str) -> Frame {
-        Frame {
-            path: path.into(),
-            line,
-            function: Some(function.into()),
-            code: None,
-            library: crate::pipeline::python::is_library(path),
-        }
-    }
 
     fn connector(frames: Vec<Frame>) -> Finding {
         Finding {
             objects: vec![Object {
-                kind: Kind::Connector,
-                logged: true,
                 warned: true,
-                repr: None,
-                pool: Some(Pool {
-                    connections: 1,
-                    keys: 1,
-                    complete: true,
-                }),
+                pool: pool(1, true),
                 frames,
                 trace: Some(Trace::Source),
-                complete: true,
-                location: None,
-                pos: Pos::default(),
-                lines: vec![],
-                trace_cut: false,
-                bodyless: false,
+                ..Object::of_kind(Kind::Connector)
             }],
         }
     }
@@ -332,9 +292,9 @@ mod pattern_tests {
         let test = "/app/tests/test_sessions.py";
         let run = "/usr/lib/python3.11/asyncio/runners.py";
         let mut frames = vec![
-            frame(test, 50, "test_five_sessions"),
-            frame(run, 190, "run"),
-            frame(test, 34, "fetch_and_drop"),
+            Frame::at(test, 50, "test_five_sessions"),
+            Frame::at(run, 190, "run"),
+            Frame::at(test, 34, "fetch_and_drop"),
         ];
         let shared = connector(frames.clone());
         assert_eq!(
@@ -342,7 +302,7 @@ mod pattern_tests {
             Pattern::SharedConnector,
             "made in the application's own frame: shared"
         );
-        frames.push(frame(
+        frames.push(Frame::at(
             "/venv/lib/python3.11/site-packages/aiohttp/client.py",
             377,
             "__init__",

@@ -74,6 +74,28 @@ impl From<Block> for Object {
     }
 }
 
+#[cfg(test)]
+impl Object {
+    /// An object of `kind` logged whole, with nothing else known: for tests.
+    pub(crate) fn of_kind(kind: Kind) -> Object {
+        Object {
+            kind,
+            logged: true,
+            warned: false,
+            repr: None,
+            pool: None,
+            frames: vec![],
+            trace: None,
+            complete: true,
+            location: None,
+            pos: Pos::default(),
+            lines: vec![],
+            trace_cut: false,
+            bodyless: false,
+        }
+    }
+}
+
 impl Object {
     /// Folds the L block `l` into this W object.
     fn merge_log(&mut self, l: Object) {

@@ -1,34 +1,22 @@
 use super::*;
-use crate::pipeline::assemble::{Frame, Pos};
+use crate::pipeline::assemble::Frame;
 use crate::pipeline::group::{SiteRules, triage};
 use crate::pipeline::pair::{Decided, Finding, Object};
 use crate::pipeline::parse::{Kind, Pool, Trace};
 
 fn object(kind: Kind, path: &str, line: u32, code: &str, pooled: Option<u64>) -> Object {
     Object {
-        kind,
-        logged: true,
-        warned: false,
-        repr: None,
         pool: pooled.map(|n| Pool {
             connections: n,
             keys: 1,
             complete: true,
         }),
         frames: vec![Frame {
-            path: path.into(),
-            line,
-            function: Some("fetch".into()),
             code: Some(code.into()),
-            library: crate::pipeline::python::is_library(path),
+            ..Frame::at(path, line, "fetch")
         }],
         trace: Some(Trace::Source),
-        complete: true,
-        location: None,
-        pos: Pos::default(),
-        lines: vec![],
-        trace_cut: false,
-        bodyless: false,
+        ..Object::of_kind(kind)
     }
 }
 

@@ -157,3 +157,17 @@ impl Block {
         self.frames.push(frame);
     }
 }
+
+#[cfg(test)]
+impl Frame {
+    /// A frame at `path:line` in `function`, without its source line: for tests.
+    pub(crate) fn at(path: &str, line: u32, function: &str) -> Frame {
+        Frame {
+            path: path.into(),
+            line,
+            function: Some(function.into()),
+            code: None,
+            library: crate::pipeline::python::is_library(path),
+        }
+    }
+}

@@ -1,32 +1,17 @@
 use super::*;
-use crate::pipeline::assemble::Pos;
-use crate::pipeline::python::is_library;
 
 fn frame(path: &str, line: u32, function: &str) -> Frame {
     Frame {
-        path: path.into(),
-        line,
-        function: Some(function.into()),
         code: Some(format!("code {line}").into()),
-        library: is_library(path),
+        ..Frame::at(path, line, function)
     }
 }
 
 fn object(frames: Vec<Frame>, trace: Option<Trace>) -> Object {
     Object {
-        kind: Kind::Session,
-        logged: true,
-        warned: false,
-        repr: None,
-        pool: None,
         frames,
         trace,
-        complete: true,
-        location: None,
-        pos: Pos::default(),
-        lines: vec![],
-        trace_cut: false,
-        bodyless: false,
+        ..Object::of_kind(Kind::Session)
     }
 }
 
