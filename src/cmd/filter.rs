@@ -12,7 +12,7 @@ use crate::cmd::printer::Printer;
 use crate::cmd::setup::Setup;
 use crate::cmd::tally::Tally;
 use crate::exit;
-use crate::input::live::{self, Consumer};
+use crate::input::live::{self, Consumer, Held};
 use crate::input::read::{self, LineInfo};
 use crate::pipeline::classify::{Label, Labels};
 use crate::pipeline::filter::{self, Filter};
@@ -52,7 +52,9 @@ impl Consumer for LiveFilter<'_, '_> {
         self.filter.push(raw, line, info, &mut self.buf);
         self.write()
     }
+}
 
+impl Held for LiveFilter<'_, '_> {
     fn oldest_held(&self) -> Option<u64> {
         self.filter.oldest_held()
     }

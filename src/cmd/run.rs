@@ -22,7 +22,7 @@ use crate::cmd::io::{Io, warn_cut};
 use crate::cmd::setup::Setup;
 use crate::cmd::tally::Tally;
 use crate::exit;
-use crate::input::live::{self, QuietClock, with_grace};
+use crate::input::live::{self, Flusher, Held};
 use crate::input::read::Splitter;
 use crate::pipeline::group::triage;
 use crate::pipeline::pair::Decided;
@@ -114,6 +114,11 @@ impl Output<'_> {
         }
     }
 
+    /// A line is begun and not ended in a pipe.
+    fn has_partial(&self) -> bool {
+        self.splitters.iter().any(Splitter::has_partial)
+    }
+
     fn finish(&mut self) {
         let (scanner, out) = (&mut self.scanner, &mut self.out);
         for (pipe, splitter) in self.splitters.iter_mut().enumerate() {
@@ -125,6 +130,27 @@ impl Output<'_> {
             });
         }
         self.scanner.finish(&mut self.out);
+    }
+}
+
+/// The flush clock decides on the scanner: sessions it holds to the end wait for the exit.
+impl Held for Output<'_> {
+    fn oldest_held(&self) -> Option<u64> {
+        self.scanner.oldest_held()
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        self.scanner.flush(&mut self.out);
+        Ok(())
+    }
+
+    fn holding_streams(&self) -> Vec<(String, u64)> {
+        self.scanner.holding_streams()
+    }
+
+    fn flush_stream(&mut self, key: &str) -> anyhow::Result<()> {
+        self.scanner.finish_stream(key, &mut self.out);
+        Ok(())
     }
 }
 
@@ -250,11 +276,10 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
     let rt = live::runtime()?;
     let status: io::Result<ExitStatus> = rt.block_on(async {
         let mut signals = live::Signals::new()?;
-        let mut clock = QuietClock::new(setup.flush);
+        let mut flusher = Flusher::new(setup.flush);
         let mut status: Option<io::Result<ExitStatus>> = None;
         let mut pipes_open = true;
         let mut signals_seen = 0u32;
-        let mut last_bytes = tokio::time::Instant::now();
         // Counted from the command's exit, once: a process it left behind that keeps writing
         // does not keep `run` alive.
         let mut drain_deadline: Option<tokio::time::Instant> = None;
@@ -263,22 +288,14 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
             if status.is_some() && !pipes_open {
                 break;
             }
-            let partial = output.splitters.iter().any(Splitter::has_partial);
             // Each pipe's streams decided when they went quiet; the whole output when it did.
-            let whole = output.scanner.oldest_held().map(|_| last_bytes + setup.flush);
-            let whole = with_grace(whole, partial, last_bytes, setup.flush);
-            let streams = with_grace(clock.deadline(), partial, last_bytes, setup.flush);
-            let flush_deadline = match (whole, streams) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let flush_deadline = flusher.deadline(&output, output.has_partial());
             tokio::select! {
                 msg = chunks.recv(), if pipes_open => match msg {
                     Some((i, bytes)) => {
-                        last_bytes = tokio::time::Instant::now();
                         output.feed(i, &bytes);
                         output.take(&mut tally, &setup.rules)?;
-                        clock.note(output.scanner.holding_streams(), last_bytes);
+                        flusher.took(&output);
                     }
                     None => pipes_open = false,
                 },
@@ -287,24 +304,9 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
                     drain_deadline = Some(tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
                 }
                 _ = live::sleep_until(flush_deadline) => {
-                    let now = tokio::time::Instant::now();
-                    let all = whole.is_some_and(|w| w <= now);
-                    let keys: Vec<String> = if all {
-                        output.scanner.holding_streams().into_iter().map(|(k, _)| k).collect()
-                    } else {
-                        clock.due(now)
-                    };
-                    for key in keys {
-                        output.scanner.finish_stream(&key, &mut output.out);
-                    }
-                    if all {
-                        output.scanner.flush(&mut output.out);
-                    }
+                    let partial = output.has_partial();
+                    flusher.fire(&mut output, partial).map_err(io::Error::other)?;
                     output.take(&mut tally, &setup.rules)?;
-                    clock.note(output.scanner.holding_streams(), now);
-                    for key in clock.due(now) {
-                        clock.restart(&key, now);
-                    }
                 }
                 _ = live::sleep_until(drain_deadline) => break,
                 sig = signals.recv_signal() => {

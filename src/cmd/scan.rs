@@ -15,7 +15,7 @@ use crate::cmd::printer::Printer;
 use crate::cmd::setup::Setup;
 use crate::cmd::tally::{Show, Tally};
 use crate::exit;
-use crate::input::live::{self, Consumer, Stop};
+use crate::input::live::{self, Consumer, Held, Stop};
 use crate::input::read::{self, LineInfo};
 use crate::pipeline::scan::{Out, Scanner};
 
@@ -209,7 +209,9 @@ impl Consumer for ScanInput<'_, '_> {
     fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> Result<()> {
         read::LineSink::line(self, raw, line, info)
     }
+}
 
+impl Held for ScanInput<'_, '_> {
     fn oldest_held(&self) -> Option<u64> {
         self.scanner.oldest_held()
     }

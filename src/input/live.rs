@@ -20,13 +20,17 @@ pub const PARTIAL_LINE_GRACE: Duration = Duration::from_secs(5);
 const CHUNK: usize = 64 * 1024;
 
 /// What consumes live lines.
-pub trait Consumer {
+pub trait Consumer: Held {
     /// Bytes at the start of `buf` that are whole lines it need not see (it counts them).
     fn skip(&mut self, _buf: &[u8]) -> usize {
         0
     }
     /// One physical line: `raw` with its line ending, `line` without.
     fn line(&mut self, raw: &[u8], line: &[u8], info: LineInfo) -> anyhow::Result<()>;
+}
+
+/// What holds lines undecided until the clock says: what a [`Flusher`] decides.
+pub trait Held {
     /// The oldest line held undecided (what a flush would decide), if any.
     fn oldest_held(&self) -> Option<u64>;
     /// Decides everything held.
@@ -251,9 +255,74 @@ impl QuietClock {
     }
 }
 
+/// When what a live input holds is decided, for every live reader (`scan` and `filter` on
+/// standard input, `run`'s two pipes): a stream's blocks once *it* has been quiet for the
+/// flush timeout ([`QuietClock`]); what the whole input holds (lines kept to choose the
+/// envelope, pieces of a line) once all of it has; never while a line is half-written
+/// ([`PARTIAL_LINE_GRACE`]).
+#[derive(Debug)]
+pub struct Flusher {
+    after: Duration,
+    clock: QuietClock,
+    last_bytes: Instant,
+}
+
+impl Flusher {
+    /// A flusher deciding `after` this long.
+    pub fn new(after: Duration) -> Self {
+        Flusher {
+            after,
+            clock: QuietClock::new(after),
+            last_bytes: Instant::now(),
+        }
+    }
+
+    /// Notes that bytes arrived now and were taken in by `held`.
+    pub fn took(&mut self, held: &dyn Held) {
+        self.last_bytes = Instant::now();
+        self.clock.note(held.holding_streams(), self.last_bytes);
+    }
+
+    fn whole(&self, held: &dyn Held, partial: bool) -> Option<Instant> {
+        let whole = held.oldest_held().map(|_| self.last_bytes + self.after);
+        with_grace(whole, partial, self.last_bytes, self.after)
+    }
+
+    /// When to decide next; `partial`: a line is begun and not ended.
+    pub fn deadline(&self, held: &dyn Held, partial: bool) -> Option<Instant> {
+        let streams = with_grace(self.clock.deadline(), partial, self.last_bytes, self.after);
+        match (self.whole(held, partial), streams) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// At the deadline: decides what is due in `held`.
+    pub fn fire(&mut self, held: &mut dyn Held, partial: bool) -> anyhow::Result<()> {
+        let now = Instant::now();
+        if self.whole(held, partial).is_some_and(|w| w <= now) {
+            // Every stream is quiet too: each decided as a stream (a traceback cut by the
+            // pause says so), then what the input holds.
+            for (key, _) in held.holding_streams() {
+                held.flush_stream(&key)?;
+            }
+            held.flush()?;
+        } else {
+            for key in self.clock.due(now) {
+                held.flush_stream(&key)?;
+            }
+        }
+        self.clock.note(held.holding_streams(), now);
+        for key in self.clock.due(now) {
+            self.clock.restart(&key, now);
+        }
+        Ok(())
+    }
+}
+
 /// The later of `deadline` and the partial-line grace after `last_bytes`, when a line is
 /// still arriving in pieces.
-pub fn with_grace(
+fn with_grace(
     deadline: Option<Instant>,
     partial: bool,
     last_bytes: Instant,
@@ -313,46 +382,19 @@ pub async fn drive_async(
 ) -> anyhow::Result<Stop> {
     let mut signals = Signals::new()?;
     let mut splitter = Splitter::new(max_line);
-    let mut clock = QuietClock::new(flush_after);
-    let mut last_bytes = Instant::now();
+    let mut flusher = Flusher::new(flush_after);
     let stop = loop {
-        let partial = splitter.has_partial();
-        let whole = consumer.oldest_held().map(|_| last_bytes + flush_after);
-        let whole = with_grace(whole, partial, last_bytes, flush_after);
-        let streams = with_grace(clock.deadline(), partial, last_bytes, flush_after);
-        let deadline = match (whole, streams) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = flusher.deadline(&*consumer, splitter.has_partial());
         tokio::select! {
             chunk = chunks.recv() => match chunk {
                 Some(Ok(bytes)) => {
-                    last_bytes = Instant::now();
                     crate::input::read::split_skipping(&mut splitter, &bytes, None, &mut AsLineSink(&mut *consumer))?;
-                    clock.note(consumer.holding_streams(), last_bytes);
+                    flusher.took(&*consumer);
                 }
                 Some(Err(e)) => return Err(anyhow::Error::new(e)),
                 None => break Stop::Eof,
             },
-            _ = sleep_until(deadline) => {
-                let now = Instant::now();
-                if whole.is_some_and(|w| w <= now) {
-                    // Every stream is quiet too: each decided as a stream (a traceback cut by
-                    // the pause says so), then what the input holds.
-                    for (key, _) in consumer.holding_streams() {
-                        consumer.flush_stream(&key)?;
-                    }
-                    consumer.flush()?;
-                } else {
-                    for key in clock.due(now) {
-                        consumer.flush_stream(&key)?;
-                    }
-                }
-                clock.note(consumer.holding_streams(), now);
-                for key in clock.due(now) {
-                    clock.restart(&key, now);
-                }
-            }
+            _ = sleep_until(deadline) => flusher.fire(&mut *consumer, splitter.has_partial())?,
             _ = signals.recv() => {
                 // What was read before the signal is not lost: lines already queued are
                 // taken in and decided as at the end of input.

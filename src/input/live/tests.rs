@@ -38,6 +38,9 @@ impl Consumer for Collect<'_> {
         self.take();
         Ok(())
     }
+}
+
+impl Held for Collect<'_> {
     fn oldest_held(&self) -> Option<u64> {
         self.scanner.oldest_held()
     }
