@@ -63,6 +63,8 @@ struct Open {
     blanks: Vec<u64>,
     /// Its frames came without indentation (a Home Assistant UI copy).
     unindented: bool,
+    /// The input stopped while it was open, where lines may be missing ([`Assembler::cut`]).
+    cut: bool,
 }
 
 /// Empty lines a block may hold between two of its lines.
@@ -199,6 +201,16 @@ impl Assembler {
         }
     }
 
+    /// Marks the block in progress as cut: the input stopped at a point after which lines
+    /// may be missing (a file truncated under `tail` before it was read to its end), so its
+    /// body and its traceback may not be whole. When it ends it is not complete (`unknown`,
+    /// unless the pooled connections it showed prove a leak) and its frames name no call site.
+    pub fn cut(&mut self) {
+        if let Some(open) = &mut self.open {
+            open.cut = true;
+        }
+    }
+
     /// Ends the block in progress, if any: at the end of the input, or when the stream has
     /// been quiet for the flush timeout.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
@@ -239,6 +251,11 @@ impl Assembler {
             }
             out.push(Event::Text(b.lines));
         } else {
+            if open.cut {
+                // Decided above on what was read; only now is it known to be incomplete.
+                b.complete = false;
+                b.trace_cut |= b.trace.is_some();
+            }
             out.push(Event::Block(Box::new(b)));
         }
     }
@@ -291,6 +308,7 @@ impl Assembler {
             record_like,
             blanks: Vec::new(),
             unindented: false,
+            cut: false,
         };
         open.block.take_lines(pos);
         self.open = Some(open);

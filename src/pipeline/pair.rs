@@ -275,6 +275,16 @@ impl Pairer {
         self.separate(out);
     }
 
+    /// Marks what waits for the very next block as cut: the input stopped where lines may be
+    /// missing, and the missing block may have been its partner (a session's connector) or
+    /// its other channel's record. A session so marked is `unknown`, not `noise`. Sessions held
+    /// for a late connector are not marked: the blocks next to them were read.
+    pub fn cut(&mut self) {
+        for o in self.warning.iter_mut().chain(self.waiting.iter_mut()) {
+            o.complete = false;
+        }
+    }
+
     /// Decides the held sessions alone (after [`Pairer::end_adjacency`]).
     pub fn release_held(&mut self, out: &mut Vec<Decided>) {
         out.extend(self.held.drain(..).map(single));

@@ -261,16 +261,26 @@ impl<'g> Scanner<'g> {
     /// Decides everything held: at the end of the input, or after a quiet spell. The
     /// scanner can go on reading afterwards.
     pub fn finish(&mut self, out: &mut Out) {
-        self.end(out, true);
+        self.end(out, true, false);
     }
 
     /// Decides what the input holds after a quiet spell: as [`Scanner::finish`], except the
     /// sessions held to the end ([`Scanner::hold_sessions_to_the_end`]).
     pub fn flush(&mut self, out: &mut Out) {
-        self.end(out, !self.hold_to_end);
+        self.end(out, !self.hold_to_end, false);
     }
 
-    fn end(&mut self, out: &mut Out, release_held: bool) {
+    /// Decides everything held, like [`Scanner::finish`], for an input that stopped where
+    /// lines may be missing after the last one read (a file truncated under `tail` before it
+    /// was read to its end): the block in progress and whatever waits for the block next to
+    /// it are marked cut, so they are `unknown` and truncated unless the pooled connections
+    /// they showed prove a leak. What comes after the cut is another input (a new scanner):
+    /// nothing before it is paired with anything after it.
+    pub fn cut(&mut self, out: &mut Out) {
+        self.end(out, true, true);
+    }
+
+    fn end(&mut self, out: &mut Out, release_held: bool, cut: bool) {
         if self.pending.is_some() {
             self.choose(out);
         }
@@ -290,7 +300,7 @@ impl<'g> Scanner<'g> {
         for k in &keys {
             let from = out.decided.len();
             if let Some(s) = self.streams.get_mut(k) {
-                s.end_blocks(out);
+                s.end_blocks(out, cut);
                 take_unread(&mut self.stats, &mut s.assembler);
             }
             self.pair_across_streams(k, &mut out.decided[from..]);
@@ -330,7 +340,7 @@ impl<'g> Scanner<'g> {
         let from = out.decided.len();
         if let Some(s) = self.streams.get_mut(key) {
             s.assembler.cut_short();
-            s.end_blocks(out);
+            s.end_blocks(out, false);
             take_unread(&mut self.stats, &mut s.assembler);
         }
         self.pair_across_streams(key, &mut out.decided[from..]);

@@ -20,16 +20,23 @@ impl Stream {
     }
 
     pub(super) fn finish(&mut self, out: &mut Out) {
-        self.end_blocks(out);
+        self.end_blocks(out, false);
         self.pairer.release_held(&mut out.decided);
     }
 
     /// Closes the open block and decides what waits for an adjacent one; held sessions stay.
-    pub(super) fn end_blocks(&mut self, out: &mut Out) {
+    /// `cut`: the input stopped where lines may be missing ([`Scanner::cut`]).
+    pub(super) fn end_blocks(&mut self, out: &mut Out, cut: bool) {
         let mut events = Vec::new();
+        if cut {
+            self.assembler.cut();
+        }
         self.assembler.finish(&mut events);
         for e in events {
             self.pairer.push(e, &mut out.decided);
+        }
+        if cut {
+            self.pairer.cut();
         }
         self.pairer.end_adjacency(&mut out.decided);
     }

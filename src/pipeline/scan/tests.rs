@@ -158,6 +158,100 @@ fn block_cut_by_the_end_of_input_is_still_reported() {
     assert_eq!((p.connections, p.complete), (2, false));
 }
 
+/// The findings of `input` read as an input cut after its last line (`tail` seeing the file
+/// truncated before it read further), or ended there (`scan` at the end of a file): each as
+/// (label, pooled connections, truncated, call-site line).
+fn labels_when(input: &str, cut: bool) -> Vec<(&'static str, u64, bool, Option<u32>)> {
+    let g = Grammar::builtin();
+    let pf = Prefilter::default();
+    let mut s = Scanner::new(&g, None, &pf);
+    let mut out = Out::default();
+    for line in input.lines() {
+        let info = LineInfo {
+            raw_len: line.len() as u64 + 1,
+            cut: false,
+        };
+        s.push_line(line.as_bytes(), info, &mut out);
+    }
+    if cut {
+        s.cut(&mut out);
+    } else {
+        s.finish(&mut out);
+    }
+    findings(&out.decided)
+        .into_iter()
+        .map(|f| {
+            let pooled = f
+                .objects
+                .iter()
+                .filter_map(|o| o.pool)
+                .map(|p| p.connections)
+                .sum();
+            let site = crate::pipeline::group::triage(f, 0, &Default::default())
+                .site
+                .map(|s| s.line);
+            (
+                crate::pipeline::classify::label(f).name(),
+                pooled,
+                crate::pipeline::classify::truncated(f),
+                site,
+            )
+        })
+        .collect()
+}
+
+const TRACED_SESSION: &str = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7ffa63c5dc70>
+source_traceback: Object created at (most recent call last):
+  File \"/app/percall.py\", line 66, in <module>
+    common.run(main())
+  File \"/app/percall.py\", line 26, in fetch_price
+    session = aiohttp.ClientSession()
+";
+
+#[test]
+fn a_cut_leaves_a_session_waiting_for_its_connector_unknown() {
+    // At the end of a file a session alone is noise; cut there, its connector may be what
+    // is missing.
+    let session = &BLOCKS[..BLOCKS.find("Unclosed connector").unwrap()];
+    assert_eq!(labels_when(session, false), vec![("noise", 0, false, None)]);
+    assert_eq!(labels_when(session, true), vec![("unknown", 0, true, None)]);
+    // Its traceback may be cut too: no call site from it.
+    assert_eq!(
+        labels_when(TRACED_SESSION, false),
+        vec![("noise", 0, false, Some(26))]
+    );
+    assert_eq!(
+        labels_when(TRACED_SESSION, true),
+        vec![("unknown", 0, true, None)]
+    );
+    // The warning and the record of one session (aiohttp 3.11 with -W default), cut after
+    // the record's body: the merged object waits for its connector, and is cut with it.
+    let both = "/opt/venv/lib/python3.11/site-packages/aiohttp/client.py:418: ResourceWarning: \
+                Unclosed client session <aiohttp.client.ClientSession object at 0x7f5a897bd150>
+  _warnings.warn(
+ResourceWarning: Enable tracemalloc to get the object allocation traceback
+Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7f5a897bd150>
+";
+    assert_eq!(labels_when(both, false), vec![("noise", 0, false, None)]);
+    assert_eq!(labels_when(both, true), vec![("unknown", 0, true, None)]);
+}
+
+#[test]
+fn a_cut_keeps_a_leak_the_pooled_connections_prove() {
+    // Cut after the `connections:` line, before `connector:`: the pool is still read.
+    let cut = &BLOCKS[..BLOCKS.find("connector: <").unwrap()];
+    assert_eq!(labels_when(cut, true), vec![("leak", 3, true, None)]);
+    // A whole pair followed by an ordinary line is decided before the cut: untouched.
+    let whole = format!("{BLOCKS}\nINFO next\n");
+    assert_eq!(labels_when(&whole, true), vec![("leak", 3, false, None)]);
+    // Cut right after the connector header: nothing proves the leak.
+    let header = &BLOCKS[..BLOCKS.find("connections:").unwrap()];
+    let got = labels_when(header, true);
+    assert_eq!(got, vec![("unknown", 0, true, None)]);
+}
+
 #[test]
 fn interleaved_streams_are_bounded() {
     // Hand-made: more journald units than MAX_STREAMS, each opening a block.
