@@ -276,7 +276,20 @@ impl<'g> Scanner<'g> {
     /// it are marked cut, so they are `unknown` and truncated unless the pooled connections
     /// they showed prove a leak. What comes after the cut is another input (a new scanner):
     /// nothing before it is paired with anything after it.
-    pub fn cut(&mut self, out: &mut Out) {
+    /// `unfinished` is the line the cut left without its end, if any: it is read after what
+    /// is open is marked, so that it cannot end a block or separate a pair as if it were
+    /// an ordinary line (a frame line cut short would make an outer frame the call site).
+    pub fn cut(&mut self, unfinished: Option<(&[u8], LineInfo)>, out: &mut Out) {
+        if let Some((line, info)) = unfinished {
+            if self.pending.is_some() {
+                self.choose(out);
+            }
+            for s in self.streams.values_mut() {
+                s.assembler.cut();
+                s.pairer.cut();
+            }
+            self.push_line(line, info, out);
+        }
         self.end(out, true, true);
     }
 

@@ -174,7 +174,7 @@ fn labels_when(input: &str, cut: bool) -> Vec<(&'static str, u64, bool, Option<u
         s.push_line(line.as_bytes(), info, &mut out);
     }
     if cut {
-        s.cut(&mut out);
+        s.cut(None, &mut out);
     } else {
         s.finish(&mut out);
     }
@@ -236,6 +236,36 @@ client_session: <aiohttp.client.ClientSession object at 0x7f5a897bd150>
 ";
     assert_eq!(labels_when(both, false), vec![("noise", 0, false, None)]);
     assert_eq!(labels_when(both, true), vec![("unknown", 0, true, None)]);
+}
+
+#[test]
+fn a_line_the_cut_left_unfinished_does_not_end_the_block_it_cut() {
+    // The traceback's next frame, cut right after `File` (as a copy logrotate made ended): read as an
+    // ordinary line it would end the block, and the outer frame would be the call site.
+    let text = TRACED_SESSION.replace("  File \"/app/percall.py\", line 26, in fetch_price\n    session = aiohttp.ClientSession()\n", "");
+    let g = Grammar::builtin();
+    let pf = Prefilter::default();
+    let mut s = Scanner::new(&g, None, &pf);
+    let mut out = Out::default();
+    let info = |l: &str| LineInfo {
+        raw_len: l.len() as u64 + 1,
+        cut: false,
+    };
+    for line in text.lines() {
+        s.push_line(line.as_bytes(), info(line), &mut out);
+    }
+    let unfinished = "  File";
+    s.cut(Some((unfinished.as_bytes(), info(unfinished))), &mut out);
+    let f = findings(&out.decided);
+    assert_eq!(f.len(), 1);
+    assert_eq!(crate::pipeline::classify::label(f[0]).name(), "unknown");
+    let site = crate::pipeline::group::triage(f[0], 0, &Default::default()).site;
+    assert!(site.is_none(), "{site:?}");
+    assert_eq!(
+        s.stats.lines,
+        text.lines().count() as u64 + 1,
+        "the unfinished line is counted"
+    );
 }
 
 #[test]
