@@ -1,23 +1,33 @@
 //! Tail: follow files like `tail -F` and report findings as they happen.
 //!
-//! Each file has its own reader position, line splitter and scanner (so its own envelope
-//! detection and pairing state). The parent directories are watched with `notify`; every
-//! event, and a timer (the only trigger under `--poll`, or when the watcher cannot start),
-//! makes each file be looked at again:
-//! - a different file at the path (rename rotation, delete and create): the old one is read
-//!   to its end through the handle still open, then the new one from its start;
-//! - a file smaller than the position (copytruncate): read again from its start;
-//! - no file at the path: the open handle is drained and kept until a file comes back.
+//! Each file that is at a followed path is an input of its own (a [`Generation`]): its own
+//! reader position, line splitter and scanner (so its own envelope detection and pairing
+//! state), its lines numbered from its start. The reading is [`crate::input::follow`]'s; here
+//! is what happens at each look at a path:
+//! - a different file at the path (rename rotation, a directory moved, a file deleted and
+//!   created again): the new one is opened and read from its start; the old one is read to
+//!   its end through the handle still open, under the name it has now, and on while it grows
+//!   (a writer writes to it until it reopens), until it has been quiet for [`LINGER`];
+//! - the same file truncated under the reader (copytruncate, or emptied and written again
+//!   between two looks, told by the bytes before the position): the rest of what it held
+//!   is read from the copy beside it when there is one, the input ends there cut (a block in
+//!   progress is `unknown`, never joined with what follows), and the file is read again from
+//!   its start as a new input;
+//! - no file at the path: the open handle is read, and kept until a file comes back.
 //!
-//! A last line without its newline is held until it is complete.
+//! The directories are watched with inotify ([`Watches`]); an event reads the files it names
+//! at once, then the watches are off for [`COALESCE`] and everything is looked at when they
+//! are back, so a burst of writes to many files costs about what polling costs. A timer
+//! looks at everything too: the only trigger under `--poll` (or when notifications cannot
+//! start), a safety net otherwise. A file's blocks are decided when it has been quiet for the
+//! flush timeout; a last line without its newline is held until it is complete.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use crate::cmd::cli::{Format, TailArgs};
@@ -26,146 +36,117 @@ use crate::cmd::printer::{Printer, Sink};
 use crate::cmd::setup::Setup;
 use crate::cmd::tally::{Show, Tally};
 use crate::exit;
-use crate::input::live::{self, FlushClock, Signals};
-use crate::input::read::Splitter;
+use crate::input::follow::{self, FileId, Look, Reader, Seen, Watches};
+use crate::input::live::{self, Signals};
+use crate::input::read::{LineInfo, Splitter};
 use crate::pipeline::scan::{Out, Scanner};
 
-/// How often files are looked at when notifications work (in case one is missed).
+/// How often everything is looked at when notifications work (in case one is missed).
 const SAFETY_TICK: Duration = Duration::from_secs(1);
+/// After an event, the watches are off this long: a burst of writes to many files, which
+/// would be an event per write, costs one look at each file when they are back.
+const COALESCE: Duration = Duration::from_millis(100);
+/// A file no longer at the followed path (renamed away by rotation, or deleted and replaced)
+/// is read until it has not grown for this long: a writer may write to it until it reopens.
+const LINGER: Duration = Duration::from_secs(5);
 /// Bytes read from a file at a time.
 const CHUNK: usize = 256 * 1024;
+/// Bytes read from one file per look: a reader behind a fast writer comes back to look at
+/// the path (and every other file) between these, so a file that is at the path only
+/// briefly (rotated again and again) is still opened. The rest is read at once after.
+const BUDGET: u64 = CHUNK as u64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileId(u64, u64);
-
-fn file_id(m: &std::fs::Metadata) -> FileId {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        FileId(m.dev(), m.ino())
-    }
-    #[cfg(not(unix))]
-    {
-        FileId(
-            0,
-            m.created()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos() as u64),
-        )
-    }
-}
-
-struct Followed<'s> {
-    setup: &'s Setup,
-    path: PathBuf,
+/// One file that was at the followed path, read as an input of its own: its lines are
+/// numbered from its start, and its blocks are paired among themselves only.
+struct Generation<'s> {
+    reader: Reader,
     input: usize,
-    file: Option<(File, FileId)>,
-    pos: u64,
-    /// Start at the end of the first file found (files present when tail started).
-    skip_existing: bool,
     splitter: Splitter,
     scanner: Scanner<'s>,
     out: Out,
+    /// When bytes were last read from it: its quiet is counted from there, and a file no
+    /// longer at the path is read until it has been quiet for [`LINGER`].
+    grew: Instant,
 }
 
-impl<'s> Followed<'s> {
-    /// Bytes of a line begun but not ended.
-    fn splitter_bytes(&self) -> u64 {
-        u64::from(self.splitter.has_partial()) * self.pos
-    }
-
-    /// Reads what is new at the path.
-    fn poll(&mut self, sink: &mut Sink<'_>) -> Result<()> {
-        match std::fs::metadata(&self.path) {
-            Err(_) => {
-                // Renamed away or deleted: what the writer added before is still ours, under
-                // the name the file has now.
-                if let Some((f, _)) = &self.file {
-                    if let Some(name) = name_of_open(f, &self.path) {
-                        sink.tally.rename_input(self.input, name);
-                    }
-                    self.drain(sink)?;
-                }
-            }
-            Ok(m) => {
-                let id = file_id(&m);
-                if let Some((f, old)) = &self.file
-                    && *old != id
-                {
-                    // Rotated: the old file is read to its end under the name it has now,
-                    // and the new one is numbered from its first line.
-                    if let Some(name) = name_of_open(f, &self.path) {
-                        sink.tally.rename_input(self.input, name);
-                    }
-                    self.drain(sink)?;
-                    self.end_partial_line(sink)?;
-                    self.next_generation(sink)?;
-                    self.file = None;
-                }
-                if self.file.is_none() {
-                    let Ok(f) = File::open(&self.path) else {
-                        return Ok(());
-                    };
-                    self.pos = 0;
-                    if self.skip_existing {
-                        // Joined at the end: the lines passed over still count in line numbers.
-                        let (pos, lines) = whole_lines_before(&f, m.len())?;
-                        self.pos = pos;
-                        let scanner = std::mem::replace(&mut self.scanner, self.setup.scanner());
-                        self.scanner = scanner.start_after(lines);
-                    }
-                    self.skip_existing = false;
-                    self.file = Some((f, id));
-                }
-                if m.len() < self.pos {
-                    // Truncated in place (copytruncate): the rest of the old line is gone, and
-                    // what is written now is numbered from line 1.
-                    self.end_partial_line(sink)?;
-                    self.next_generation(sink)?;
-                    self.pos = 0;
-                }
-                self.drain(sink)?;
-            }
+impl<'s> Generation<'s> {
+    fn new(setup: &'s Setup, reader: Reader, input: usize) -> Self {
+        Generation {
+            reader,
+            input,
+            splitter: Splitter::new(setup.max_line),
+            scanner: setup.scanner(),
+            out: Out::default(),
+            grew: Instant::now(),
         }
-        Ok(())
     }
 
-    /// Reads the open file from the position to its end.
-    fn drain(&mut self, sink: &mut Sink<'_>) -> Result<()> {
-        let Some((f, _)) = &mut self.file else {
-            return Ok(());
-        };
-        f.seek(SeekFrom::Start(self.pos))?;
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = match f.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            };
-            self.pos += n as u64;
-            let (scanner, out) = (&mut self.scanner, &mut self.out);
-            self.splitter.push(&buf[..n], &mut |_: &[u8],
-                                                 line: &[u8],
-                                                 info|
-             -> io::Result<()> {
+    /// How long it must be quiet before what it holds is decided: the flush timeout, or
+    /// longer while a line begun is not ended (a writer that flushed in the middle of it).
+    fn quiet_for(&self, flush: Duration) -> Duration {
+        if self.splitter.has_partial() {
+            flush.max(live::PARTIAL_LINE_GRACE)
+        } else {
+            flush
+        }
+    }
+
+    /// Reads what is new, up to [`BUDGET`] bytes; `now` is the file's metadata (through the
+    /// path, or the handle).
+    fn read(
+        &mut self,
+        now: &std::fs::Metadata,
+        buf: &mut [u8],
+        sink: &mut Sink<'_>,
+    ) -> Result<Look> {
+        let Generation {
+            reader,
+            input,
+            splitter,
+            scanner,
+            out,
+            grew,
+        } = self;
+        let before = reader.pos();
+        let look = reader.read_new(now, BUDGET, buf, &mut |data: &[u8]| -> Result<()> {
+            splitter.push(data, &mut |_: &[u8], line: &[u8], info| -> io::Result<()> {
                 scanner.push_line(line, info, out);
                 Ok(())
             })?;
-            sink.take(&mut self.out, self.input, &self.scanner)?;
+            sink.take(out, *input, scanner)?;
+            Ok(())
+        })?;
+        if reader.pos() != before {
+            *grew = Instant::now();
         }
-        Ok(())
+        Ok(look)
     }
 
-    /// Decides what the file read so far holds, and starts a new input for what comes next
-    /// at the path: a fresh scanner, lines numbered from 1.
-    fn next_generation(&mut self, sink: &mut Sink<'_>) -> Result<()> {
-        self.flush(sink)?;
-        self.input = sink.tally.add_input(self.path.display().to_string());
-        self.scanner = self.setup.scanner();
-        Ok(())
+    /// Reads what is new through the handle (the file may be elsewhere by now).
+    fn read_handle(&mut self, buf: &mut [u8], sink: &mut Sink<'_>) -> Result<Look> {
+        let m = self.reader.metadata()?;
+        self.read(&m, buf, sink)
+    }
+
+    /// Ends this input: a line begun is taken as it is, and everything held is decided;
+    /// `cut` when lines may be missing after the last one read ([`Scanner::cut`]).
+    /// Returns the file's reader and the lines cut at the line limit.
+    fn end(mut self, cut: bool, sink: &mut Sink<'_>) -> Result<(Reader, u64)> {
+        if cut {
+            let mut unfinished: Option<(Vec<u8>, LineInfo)> = None;
+            self.splitter
+                .finish(&mut |_: &[u8], line: &[u8], info| -> io::Result<()> {
+                    unfinished = Some((line.to_vec(), info));
+                    Ok(())
+                })?;
+            let last = unfinished.as_ref().map(|(l, info)| (l.as_slice(), *info));
+            self.scanner.cut(last, &mut self.out);
+        } else {
+            self.end_partial_line(sink)?;
+            self.scanner.finish(&mut self.out);
+        }
+        self.report(sink)?;
+        Ok((self.reader, self.scanner.cut_lines()))
     }
 
     fn end_partial_line(&mut self, sink: &mut Sink<'_>) -> Result<()> {
@@ -187,48 +168,230 @@ impl<'s> Followed<'s> {
         sink.take(&mut self.out, self.input, &self.scanner)?;
         Ok(())
     }
+
+    /// Reports the input under the name its file has now, when it is known.
+    fn rename_to_where_it_is(&self, followed: &Path, sink: &mut Sink<'_>) {
+        if let Some(now) = self.reader.path_now() {
+            sink.tally
+                .rename_input(self.input, display_beside(followed, &now));
+        }
+    }
 }
 
-/// The name an open file followed as `followed` has now, when the system says (Linux:
-/// `/proc/self/fd`) and it is still in the file system: beside `followed` when it stayed in
-/// its directory (`app.log` → `app.log.1`).
-fn name_of_open(f: &File, followed: &Path) -> Option<String> {
-    use std::os::fd::AsRawFd;
-    let now = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).ok()?;
-    if now.to_string_lossy().ends_with(" (deleted)") {
-        return None;
-    }
+/// `now` as the user would name it: beside the followed path when it is in the same
+/// directory (`app.log` → `app.log.1`), else in full.
+fn display_beside(followed: &Path, now: &Path) -> String {
     let dir = match followed.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let same_dir = dir.canonicalize().ok().as_deref() == now.parent();
-    let name = match (same_dir, now.file_name()) {
+    match (same_dir, now.file_name()) {
         (true, Some(file)) => followed.with_file_name(file),
-        _ => now,
-    };
-    Some(name.display().to_string())
+        _ => now.to_path_buf(),
+    }
+    .display()
+    .to_string()
 }
 
-/// Where the last whole line of `f`'s first `len` bytes ends, and how many lines that is:
-/// `tail` starts there, so a line being written when it starts is read whole.
-fn whole_lines_before(f: &File, len: u64) -> io::Result<(u64, u64)> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; CHUNK];
-    let (mut at, mut lines, mut end) = (0u64, 0u64, 0u64);
-    while at < len {
-        let want = (len - at).min(CHUNK as u64) as usize;
-        let n = f.read_at(&mut buf[..want], at)?;
-        if n == 0 {
-            break;
+/// What every followed path's look needs.
+struct Cx<'a> {
+    buf: &'a mut [u8],
+    /// The followed paths ([`follow::normal`]): a copy that is followed itself is read there.
+    followed: &'a HashSet<PathBuf>,
+}
+
+/// One followed path and the files that were at it.
+struct Followed<'s> {
+    setup: &'s Setup,
+    path: PathBuf,
+    /// The input the first file found at the path is read as.
+    first_input: Option<usize>,
+    /// Start at the end of the first file found (files present when tail started).
+    skip_existing: bool,
+    /// The file at the path (or the last one, while none is).
+    current: Option<Generation<'s>>,
+    /// Files that were at the path, read until they stay quiet ([`LINGER`]).
+    old: Vec<Generation<'s>>,
+    /// Lines cut at the line limit in the inputs that ended.
+    cut_lines: u64,
+}
+
+impl<'s> Followed<'s> {
+    /// Reads what is new at the path.
+    fn look(&mut self, cx: &mut Cx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        match std::fs::metadata(&self.path) {
+            Err(_) => {
+                // Renamed away or deleted: what the writer added before is still ours, under
+                // the name the file has now.
+                if let Some(g) = &mut self.current {
+                    g.rename_to_where_it_is(&self.path, sink);
+                    if g.read_handle(cx.buf, sink)? == Look::Truncated {
+                        self.truncated(cx, sink)?;
+                    }
+                }
+            }
+            Ok(m) => {
+                if let Some(g) = self.current.take_if(|g| g.reader.id() != FileId::of(&m)) {
+                    // Rotated: the new file is numbered from its first line; the old one is
+                    // read to its end under the name it has now, and on while it grows. The
+                    // new one is opened first: reading the old one takes time, and the path
+                    // may be rotated again meanwhile.
+                    self.open(&m, cx, sink)?;
+                    self.retire(g, cx, sink)?;
+                }
+                if self.current.is_none() && !self.open(&m, cx, sink)? {
+                    return self.look_old(cx, sink);
+                }
+                let Some(g) = &mut self.current else {
+                    return Ok(());
+                };
+                // Opened just now, the handle may already see another file than `m` did.
+                let now = if g.reader.id() == FileId::of(&m) {
+                    m
+                } else {
+                    g.reader.metadata()?
+                };
+                if g.read(&now, cx.buf, sink)? == Look::Truncated {
+                    self.truncated(cx, sink)?;
+                }
+            }
         }
-        lines += bytecount::count(&buf[..n], b'\n') as u64;
-        if let Some(i) = memchr::memrchr(b'\n', &buf[..n]) {
-            end = at + i as u64 + 1;
-        }
-        at += n as u64;
+        self.look_old(cx, sink)
     }
-    Ok((end, lines))
+
+    /// Opens the file at the path as the next input; false when it is gone again.
+    fn open(
+        &mut self,
+        m: &std::fs::Metadata,
+        cx: &mut Cx<'_>,
+        sink: &mut Sink<'_>,
+    ) -> Result<bool> {
+        let Ok(reader) = Reader::open(&self.path) else {
+            return Ok(false);
+        };
+        let input = match self.first_input.take() {
+            Some(i) => i,
+            None => sink.tally.add_input(self.path.display().to_string()),
+        };
+        let mut g = Generation::new(self.setup, reader, input);
+        if std::mem::take(&mut self.skip_existing) && g.reader.id() == FileId::of(m) {
+            // Joined at the end: the lines passed over still count in line numbers.
+            let lines = g.reader.join_at_end(m.len(), cx.buf)?;
+            let scanner = std::mem::replace(&mut g.scanner, self.setup.scanner());
+            g.scanner = scanner.start_after(lines);
+        }
+        self.current = Some(g);
+        Ok(true)
+    }
+
+    /// The current file was truncated under the reader (copytruncate, or a file emptied and
+    /// written again): the rest of what it held is read from the copy, when one is found
+    /// beside it; the input ends there, cut (what the writer added between the copy and the
+    /// truncation is in neither file); the file is read again from its start as a new input.
+    fn truncated(&mut self, cx: &mut Cx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        let Some(mut g) = self.current.take() else {
+            return Ok(());
+        };
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let followed = cx.followed;
+        let copy = g
+            .reader
+            .find_copy(&dir, &|p| followed.contains(&follow::normal(p)));
+        let mut file = None;
+        if let Some((copy, at)) = copy {
+            let name = match at.file_name() {
+                Some(n) => self.path.with_file_name(n),
+                None => at,
+            };
+            sink.tally.rename_input(g.input, name.display().to_string());
+            file = Some(std::mem::replace(&mut g.reader, copy));
+            // The copy is whole (copytruncate truncates once it is written): read it to its end.
+            while g.read_handle(cx.buf, sink)? == Look::Read && g.reader.has_more() {}
+        }
+        let last = self.close(g, true, sink)?;
+        let mut reader = file.unwrap_or(last);
+        reader.restart();
+        let input = sink.tally.add_input(self.path.display().to_string());
+        let mut g = Generation::new(self.setup, reader, input);
+        if g.read_handle(cx.buf, sink)? == Look::Truncated {
+            // Truncated again while being read from its start: the next look starts over.
+            g.reader.restart();
+        }
+        self.current = Some(g);
+        Ok(())
+    }
+
+    /// A file no longer at the path: read to its end now, then on while it grows.
+    fn retire(
+        &mut self,
+        mut g: Generation<'s>,
+        cx: &mut Cx<'_>,
+        sink: &mut Sink<'_>,
+    ) -> Result<()> {
+        g.rename_to_where_it_is(&self.path, sink);
+        g.grew = Instant::now();
+        if g.read_handle(cx.buf, sink)? == Look::Truncated {
+            // Emptied after it was moved away: what it held is gone.
+            self.close(g, true, sink)?;
+            return Ok(());
+        }
+        self.old.push(g);
+        Ok(())
+    }
+
+    /// Reads the files that were at the path; ends those quiet for [`LINGER`].
+    fn look_old(&mut self, cx: &mut Cx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        let mut i = 0;
+        while i < self.old.len() {
+            let g = &mut self.old[i];
+            let look = g.read_handle(cx.buf, sink)?;
+            if look == Look::Truncated || g.grew.elapsed() >= LINGER {
+                let g = self.old.swap_remove(i);
+                self.close(g, look == Look::Truncated, sink)?;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn generations(&self) -> impl Iterator<Item = &Generation<'s>> {
+        self.current.iter().chain(&self.old)
+    }
+
+    /// Whether a file holds more than was read (the budget ran out).
+    fn has_more(&self) -> bool {
+        self.generations().any(|g| g.reader.has_more())
+    }
+
+    fn generations_mut(&mut self) -> impl Iterator<Item = &mut Generation<'s>> {
+        self.current.iter_mut().chain(&mut self.old)
+    }
+
+    /// Ends an input ([`Generation::end`]), counting its cut lines.
+    fn close(&mut self, g: Generation<'s>, cut: bool, sink: &mut Sink<'_>) -> Result<Reader> {
+        let (reader, cut_lines) = g.end(cut, sink)?;
+        self.cut_lines += cut_lines;
+        Ok(reader)
+    }
+
+    /// Ends every input: at the end of the run.
+    fn end(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        let all: Vec<Generation<'s>> = self
+            .current
+            .take()
+            .into_iter()
+            .chain(self.old.drain(..))
+            .collect();
+        for g in all {
+            self.close(g, false, sink)?;
+        }
+        Ok(())
+    }
 }
 
 fn is_glob(p: &str) -> bool {
@@ -258,11 +421,68 @@ fn watch_dir(pattern: &str) -> PathBuf {
 struct Tail<'s> {
     setup: &'s Setup,
     patterns: Vec<String>,
+    /// The glob patterns, absolute, to tell which events may name a file to follow.
+    globs: Vec<glob::Pattern>,
     files: Vec<Followed<'s>>,
+    /// Each followed path, absolute ([`follow::normal`]): which file an event names.
+    by_abs: HashMap<PathBuf, usize>,
+    /// The followed paths as given ([`follow::normal`]).
+    followed: HashSet<PathBuf>,
     from_start: bool,
+    cwd: PathBuf,
+    buf: Vec<u8>,
 }
 
 impl<'s> Tail<'s> {
+    fn new(setup: &'s Setup, patterns: &[String], from_start: bool) -> Result<Self> {
+        let cwd = std::env::current_dir()?;
+        let escaped = glob::Pattern::escape(&cwd.to_string_lossy());
+        let globs = patterns
+            .iter()
+            .filter(|p| is_glob(p))
+            .filter_map(|p| {
+                let rel = follow::normal(Path::new(p));
+                let abs = if rel.is_absolute() {
+                    rel.to_string_lossy().into_owned()
+                } else {
+                    format!("{escaped}/{}", rel.to_string_lossy())
+                };
+                glob::Pattern::new(&abs).ok()
+            })
+            .collect();
+        Ok(Tail {
+            setup,
+            patterns: patterns.to_vec(),
+            globs,
+            files: Vec::new(),
+            by_abs: HashMap::new(),
+            followed: HashSet::new(),
+            from_start,
+            cwd,
+            buf: vec![0u8; CHUNK],
+        })
+    }
+
+    fn absolute(&self, p: &Path) -> PathBuf {
+        follow::normal(&self.cwd.join(p))
+    }
+
+    /// The directories whose events matter: where each pattern starts, and each followed
+    /// file's own (a glob's match may be deeper).
+    fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self
+            .patterns
+            .iter()
+            .map(|p| self.absolute(&watch_dir(p)))
+            .collect();
+        for f in &self.files {
+            if let Some(d) = self.absolute(&f.path).parent() {
+                dirs.push(d.to_path_buf());
+            }
+        }
+        dirs
+    }
+
     /// Adds files the patterns name that are not followed yet. Files present at the start
     /// are read from their end (unless --from-start); files that appear later, from their start.
     fn discover(&mut self, sink: &mut Sink<'_>, at_start: bool) -> Result<()> {
@@ -271,7 +491,7 @@ impl<'s> Tail<'s> {
                 let found: Vec<PathBuf> = glob::glob(&p)
                     .map_err(|e| anyhow!("{p}: {e}"))?
                     .filter_map(|r| r.ok())
-                    .filter(|p| p.is_file())
+                    .filter(|p| !self.followed.contains(&follow::normal(p)) && p.is_file())
                     .collect();
                 if at_start && found.is_empty() {
                     eprintln!(
@@ -284,7 +504,7 @@ impl<'s> Tail<'s> {
                 vec![PathBuf::from(&p)]
             };
             for path in paths {
-                if self.files.iter().any(|f| f.path == path) {
+                if !self.followed.insert(follow::normal(&path)) {
                     continue;
                 }
                 let input = sink.tally.add_input(path.display().to_string());
@@ -296,82 +516,135 @@ impl<'s> Tail<'s> {
                         crate::pipeline::escape::terminal(&path.display().to_string())
                     );
                 }
+                self.by_abs.insert(self.absolute(&path), self.files.len());
                 self.files.push(Followed {
                     setup: self.setup,
                     // Only a file that is there when tail starts is read from its end.
                     skip_existing: at_start && exists && !self.from_start,
                     path,
-                    input,
-                    file: None,
-                    pos: 0,
-                    splitter: Splitter::new(self.setup.max_line),
-                    scanner: self.setup.scanner(),
-                    out: Out::default(),
+                    first_input: Some(input),
+                    current: None,
+                    old: Vec::new(),
+                    cut_lines: 0,
                 });
             }
         }
         Ok(())
     }
 
-    fn poll(&mut self, sink: &mut Sink<'_>) -> Result<()> {
-        self.discover(sink, false)?;
-        for f in &mut self.files {
-            f.poll(sink)?;
-        }
-        Ok(())
-    }
-
-    fn has_partial_line(&self) -> bool {
-        self.files.iter().any(|f| f.splitter.has_partial())
-    }
-
-    /// The bytes read from every file so far.
-    fn bytes_read(&self) -> u64 {
-        self.files
-            .iter()
-            .map(|f| f.scanner.stats.bytes + f.splitter_bytes())
-            .sum()
-    }
-
-    /// The oldest held line of each file, as one key that changes when any of them does.
-    fn oldest_held(&self) -> Option<u64> {
-        let mut key: Option<u64> = None;
-        for (i, f) in self.files.iter().enumerate() {
-            if let Some(n) = f.scanner.oldest_held() {
-                let k = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ n;
-                key = Some(key.map_or(k, |x| x.wrapping_add(k)));
+    /// Looks at the files `which` (indices), and at every file that lingers.
+    fn look_at(&mut self, which: impl Iterator<Item = usize>, sink: &mut Sink<'_>) -> Result<()> {
+        let mut cx = Cx {
+            buf: &mut self.buf,
+            followed: &self.followed,
+        };
+        let mut looked = BTreeSet::new();
+        for i in which {
+            if looked.insert(i) {
+                self.files[i].look(&mut cx, sink)?;
             }
         }
-        key
-    }
-
-    fn flush(&mut self, sink: &mut Sink<'_>) -> Result<()> {
-        for f in &mut self.files {
-            f.flush(sink)?;
+        for (i, f) in self.files.iter_mut().enumerate() {
+            if !f.old.is_empty() && !looked.contains(&i) {
+                f.look_old(&mut cx, sink)?;
+            }
         }
         Ok(())
     }
-}
 
-/// Starts watching the directories; `None` when notifications cannot start.
-fn watch(dirs: &[PathBuf], tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    let mut w = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // Our own reads and directory listings are access events: reacting to them would
-        // wake us forever. Only changes matter.
-        if let Ok(e) = &event
-            && matches!(e.kind, notify::EventKind::Access(_))
-        {
-            return;
-        }
-        // A full channel already means "look again"; nothing is lost by dropping this one.
-        let _ = tx.try_send(());
-    })
-    .ok()?;
-    let mut any = false;
-    for d in dirs {
-        any |= w.watch(d, RecursiveMode::NonRecursive).is_ok();
+    /// Finds new files and looks at every file.
+    fn look_all(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        self.discover(sink, false)?;
+        self.look_at(0..self.files.len(), sink)
     }
-    any.then_some(w)
+
+    /// Looks at what the events name: a followed file is read (once, however many events
+    /// named it); a path a glob matches is looked for; a change to a watched directory or to
+    /// one leading to it (moved, removed, created), or a lost event, looks at everything (the
+    /// watches are put where the directories are now at the next [`Tail::rewatch`]).
+    fn on_events(&mut self, seen: Seen, watches: &mut Watches, sink: &mut Sink<'_>) -> Result<()> {
+        let mut all = seen.rescan;
+        let mut new_files = false;
+        let mut which = Vec::new();
+        for p in &seen.paths {
+            if let Some(&i) = self.by_abs.get(p) {
+                which.push(i);
+            } else if watches.is_structural(p) {
+                all = true;
+            } else if self.globs.iter().any(|g| g.matches_path(p)) {
+                new_files = true;
+            }
+        }
+        let known = self.files.len();
+        if all {
+            self.look_all(sink)?;
+        } else {
+            if new_files {
+                self.discover(sink, false)?;
+            }
+            self.look_at(which.into_iter().chain(known..self.files.len()), sink)?;
+        }
+        // A new file's directory is watched from the next refresh on.
+        for f in &self.files[known..] {
+            if let Some(d) = self.absolute(&f.path).parent() {
+                watches.want(d);
+            }
+        }
+        Ok(())
+    }
+
+    /// Watches the directories as they are now; when a watch had to be placed, events may
+    /// have been missed: new files are looked for and every file looked at.
+    fn rewatch(&mut self, watches: &mut Watches, sink: &mut Sink<'_>) -> Result<()> {
+        for d in self.dirs() {
+            watches.want(&d);
+        }
+        if watches.refresh() {
+            self.look_all(sink)?;
+        }
+        Ok(())
+    }
+
+    /// Whether some file holds bytes not read yet: they are read before anything else, and
+    /// nothing is decided for quiet meanwhile.
+    fn has_more(&self) -> bool {
+        self.files.iter().any(Followed::has_more)
+    }
+
+    /// Looks at the files that hold bytes not read yet.
+    fn look_further(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        let which: Vec<usize> = (0..self.files.len())
+            .filter(|&i| self.files[i].has_more())
+            .collect();
+        self.look_at(which.into_iter(), sink)
+    }
+
+    fn generations(&self) -> impl Iterator<Item = &Generation<'s>> {
+        self.files.iter().flat_map(|f| f.generations())
+    }
+
+    /// When the first input holding something undecided will have been quiet long enough
+    /// ([`Generation::quiet_for`]): counted from its last bytes, so a block still arriving
+    /// is not cut, and one file's quiet does not hurry another's.
+    fn quiet_deadline(&self, flush: Duration) -> Option<Instant> {
+        self.generations()
+            .filter(|g| g.scanner.oldest_held().is_some())
+            .map(|g| g.grew + g.quiet_for(flush))
+            .min()
+    }
+
+    /// Decides what the inputs quiet long enough hold.
+    fn flush_quiet(&mut self, flush: Duration, sink: &mut Sink<'_>) -> Result<()> {
+        let now = Instant::now();
+        for f in &mut self.files {
+            for g in f.generations_mut() {
+                if g.scanner.oldest_held().is_some() && now >= g.grew + g.quiet_for(flush) {
+                    g.flush(sink)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `unclosed tail`.
@@ -398,52 +671,87 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
     if terminal {
         sink.printer.keep_status_line();
     }
-    let mut tail = Tail {
-        setup: &setup,
-        patterns: args.patterns.clone(),
-        files: Vec::new(),
-        from_start: args.from_start,
-    };
+    let mut tail = Tail::new(&setup, &args.patterns, args.from_start)?;
     tail.discover(&mut sink, true)?;
-    // Where each file stands is fixed now, at the start: a line written from here on is
-    // reported, however long the watch takes to set up.
-    tail.poll(&mut sink)?;
 
     let rt = live::runtime()?;
     let result: Result<()> = rt.block_on(async {
         let mut signals = Signals::new()?;
         let (tx, mut events) = mpsc::channel::<()>(1);
-        let dirs: Vec<PathBuf> = args.patterns.iter().map(|p| watch_dir(p)).collect();
-        let watcher = if args.poll { None } else { watch(&dirs, tx) };
-        if watcher.is_none() && !args.poll {
+        let mut watches = if args.poll { None } else { Watches::start(tx) };
+        if let Some(w) = &mut watches {
+            for d in tail.dirs() {
+                w.want(&d);
+            }
+            w.refresh();
+            if !w.is_watching() {
+                watches = None;
+            }
+        }
+        if watches.is_none() && !args.poll {
             eprintln!(
                 "unclosed: file notifications unavailable here; polling every {} ms",
                 args.poll_ms
             );
         }
-        let tick = if watcher.is_some() {
+        let tick = if watches.is_some() {
             SAFETY_TICK
         } else {
             Duration::from_millis(args.poll_ms.max(10))
         };
         let mut ticker = tokio::time::interval(tick);
-        let mut clock = FlushClock::new(setup.flush);
-        tail.poll(&mut sink)?;
-        let mut last_bytes = tokio::time::Instant::now();
-        let mut read_so_far = tail.bytes_read();
+        // A run busy reading for a while looks once after it, not once per tick missed.
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tail.look_all(&mut sink)?;
+        // While the watches are paused after an event: when they come back.
+        let mut resume: Option<tokio::time::Instant> = None;
         loop {
-            let deadline = clock.deadline_after(tail.has_partial_line(), last_bytes);
+            let behind = tail.has_more();
+            let deadline = tail
+                .quiet_deadline(setup.flush)
+                .map(tokio::time::Instant::from_std);
             tokio::select! {
-                _ = ticker.tick() => tail.poll(&mut sink)?,
-                Some(()) = events.recv() => tail.poll(&mut sink)?,
-                _ = live::sleep_until(deadline) => tail.flush(&mut sink)?,
+                _ = std::future::ready(()), if behind => tail.look_further(&mut sink)?,
+                _ = ticker.tick() => {
+                    if let Some(w) = &mut watches
+                        && !w.is_paused()
+                    {
+                        tail.rewatch(w, &mut sink)?;
+                    }
+                    tail.look_all(&mut sink)?;
+                }
+                Some(()) = events.recv() => {
+                    if let Some(w) = &mut watches {
+                        // What the event names is read now. Then, for COALESCE, a burst of
+                        // writes wakes nothing: the watches are off, and everything is
+                        // looked at once when they are back.
+                        if !w.is_paused() {
+                            w.pause();
+                            resume = Some(tokio::time::Instant::now() + COALESCE);
+                        }
+                        let seen = w.take();
+                        tail.on_events(seen, w, &mut sink)?;
+                    }
+                }
+                _ = live::sleep_until(resume), if resume.is_some() => {
+                    resume = None;
+                    if let Some(w) = &mut watches {
+                        tail.rewatch(w, &mut sink)?;
+                    }
+                }
+                _ = live::sleep_until(deadline), if !behind => {
+                    // A run busy with other files may be late to look: what came meanwhile
+                    // is read first, and only what is still quiet is decided.
+                    match &mut watches {
+                        Some(w) if !w.is_paused() => {
+                            let seen = w.take();
+                            tail.on_events(seen, w, &mut sink)?;
+                        }
+                        _ => tail.look_all(&mut sink)?,
+                    }
+                    tail.flush_quiet(setup.flush, &mut sink)?;
+                }
                 _ = signals.recv() => break,
-            }
-            clock.note(tail.oldest_held());
-            let now_read = tail.bytes_read();
-            if now_read != read_so_far {
-                read_so_far = now_read;
-                last_bytes = tokio::time::Instant::now();
             }
             let files = tail.files.len();
             let what = format!(
@@ -453,14 +761,21 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
             let tally = &sink.tally;
             sink.printer.status(&|| tally.status_text(&what))?;
         }
-        drop(watcher);
+        drop(watches);
         Ok(())
     });
     // The end: read what is left, decide everything, print the summary.
+    tail.look_at(0..tail.files.len(), &mut sink)?;
+    // What the files held beyond a look's budget too, within reason: a writer that never
+    // stops would keep the run from ending.
+    for _ in 0..64 {
+        if !tail.has_more() {
+            break;
+        }
+        tail.look_further(&mut sink)?;
+    }
     for f in &mut tail.files {
-        f.poll(&mut sink)?;
-        f.end_partial_line(&mut sink)?;
-        f.flush(&mut sink)?;
+        f.end(&mut sink)?;
     }
     result?;
     sink.printer.set_format(if args.format == Format::Table {
@@ -473,7 +788,7 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
         warn_cut(
             &mut *io.err,
             &f.path.display().to_string(),
-            f.scanner.cut_lines(),
+            f.cut_lines,
             setup.max_line,
         );
     }

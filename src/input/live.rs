@@ -150,52 +150,6 @@ impl Signals {
     }
 }
 
-/// Tracks how long the oldest held line has been held, to decide it after the flush
-/// timeout. While input keeps coming and decisions keep up, the oldest held line changes and
-/// nothing is flushed early; a line held for the whole timeout is.
-#[derive(Debug)]
-pub struct FlushClock {
-    after: Duration,
-    oldest: Option<u64>,
-    since: Option<Instant>,
-}
-
-impl FlushClock {
-    /// A clock that flushes `after` this long.
-    pub fn new(after: Duration) -> Self {
-        FlushClock {
-            after,
-            oldest: None,
-            since: None,
-        }
-    }
-
-    /// Notes the oldest line held now.
-    pub fn note(&mut self, oldest: Option<u64>) {
-        if oldest != self.oldest {
-            self.oldest = oldest;
-            self.since = oldest.map(|_| Instant::now());
-        }
-    }
-
-    /// When to flush, if anything is held.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.since.map(|s| s + self.after)
-    }
-
-    /// When to flush, when a line may still be arriving in pieces: a writer that stopped in
-    /// the middle of a line (block buffering, network chunks) is about to finish it, so not
-    /// before [`PARTIAL_LINE_GRACE`] (or the flush timeout, if longer) after its last bytes.
-    pub fn deadline_after(&self, partial_line: bool, last_bytes: Instant) -> Option<Instant> {
-        let d = self.deadline()?;
-        Some(if partial_line {
-            d.max(last_bytes + self.after.max(PARTIAL_LINE_GRACE))
-        } else {
-            d
-        })
-    }
-}
-
 /// A quiet clock per stream: a stream's blocks are decided once *it* has taken no line for
 /// the flush timeout, whatever other streams of the input do (a quiet stderr does not cut a
 /// connector block still arriving on stdout; a writer sending a block line by line, slower

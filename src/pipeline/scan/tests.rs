@@ -335,7 +335,7 @@ fn journald_byte_arrays_are_surveyed_only_where_journald_may_be_read() {
 
 /// A session with its creation traceback, then ordinary lines: it is held for a late
 /// connector (one its own constructor built, printed when the program exits).
-const TRACED_SESSION: &str = "Unclosed client session
+const HELD_SESSION: &str = "Unclosed client session
 client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>
 source_traceback: Object created at (most recent call last):
   File \"/app/main.py\", line 40, in <module>
@@ -377,7 +377,7 @@ fn sessions_held_to_the_end_outlast_a_quiet_spell_and_pair_with_their_late_conne
     // As a live reader after a quiet spell: the held session is decided alone.
     let mut live = Scanner::new(&g, None, &pf);
     let mut out = Out::default();
-    push_all(&mut live, TRACED_SESSION, &mut out);
+    push_all(&mut live, HELD_SESSION, &mut out);
     for (key, _) in live.holding_streams() {
         live.finish_stream(&key, &mut out);
     }
@@ -392,7 +392,7 @@ fn sessions_held_to_the_end_outlast_a_quiet_spell_and_pair_with_their_late_conne
     // clock; the connector collected at exit pairs with it.
     let mut run = Scanner::new(&g, None, &pf).hold_sessions_to_the_end();
     let mut out = Out::default();
-    push_all(&mut run, TRACED_SESSION, &mut out);
+    push_all(&mut run, HELD_SESSION, &mut out);
     run.flush(&mut out);
     assert!(out.decided.is_empty(), "{:?}", out.decided);
     assert!(run.holding_streams().is_empty());
