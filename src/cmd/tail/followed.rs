@@ -1,0 +1,347 @@
+//! A followed path and the files that were at it, each an input of its own
+//! ([`Generation`]): what one look at a path does.
+
+use super::*;
+
+/// One file that was at the followed path, read as an input of its own: its lines are
+/// numbered from its start, and its blocks are paired among themselves only.
+pub(super) struct Generation<'s> {
+    pub(super) reader: Reader,
+    pub(super) input: usize,
+    pub(super) splitter: Splitter,
+    pub(super) scanner: Scanner<'s>,
+    pub(super) out: Out,
+    /// When bytes were last read from it: its quiet is counted from there, and a file no
+    /// longer at the path is read until it has been quiet for [`LINGER`].
+    pub(super) grew: Instant,
+}
+
+impl<'s> Generation<'s> {
+    pub(super) fn new(setup: &'s Setup, reader: Reader, input: usize) -> Self {
+        Generation {
+            reader,
+            input,
+            splitter: Splitter::new(setup.max_line),
+            scanner: setup.scanner(),
+            out: Out::default(),
+            grew: Instant::now(),
+        }
+    }
+
+    /// How long it must be quiet before what it holds is decided: the flush timeout, or
+    /// longer while a line begun is not ended (a writer that flushed in the middle of it).
+    pub(super) fn quiet_for(&self, flush: Duration) -> Duration {
+        if self.splitter.has_partial() {
+            flush.max(live::PARTIAL_LINE_GRACE)
+        } else {
+            flush
+        }
+    }
+
+    /// Reads what is new, up to [`BUDGET`] bytes; `now` is the file's metadata (through the
+    /// path, or the handle).
+    pub(super) fn read(
+        &mut self,
+        now: &std::fs::Metadata,
+        buf: &mut [u8],
+        sink: &mut Sink<'_>,
+    ) -> Result<Look> {
+        let Generation {
+            reader,
+            input,
+            splitter,
+            scanner,
+            out,
+            grew,
+        } = self;
+        let before = reader.pos();
+        let look = reader.read_new(now, BUDGET, buf, &mut |data: &[u8]| -> Result<()> {
+            splitter.push(data, &mut |_: &[u8], line: &[u8], info| -> io::Result<()> {
+                scanner.push_line(line, info, out);
+                Ok(())
+            })?;
+            sink.take(out, *input, scanner)?;
+            Ok(())
+        })?;
+        if reader.pos() != before {
+            *grew = Instant::now();
+        }
+        Ok(look)
+    }
+
+    /// Reads what is new through the handle (the file may be elsewhere by now).
+    pub(super) fn read_handle(&mut self, buf: &mut [u8], sink: &mut Sink<'_>) -> Result<Look> {
+        let m = self.reader.metadata()?;
+        self.read(&m, buf, sink)
+    }
+
+    /// Ends this input: a line begun is taken as it is, and everything held is decided;
+    /// `cut` when lines may be missing after the last one read ([`Scanner::cut`]).
+    /// Returns the file's reader and the lines cut at the line limit.
+    pub(super) fn end(mut self, cut: bool, sink: &mut Sink<'_>) -> Result<(Reader, u64)> {
+        if cut {
+            let mut unfinished: Option<(Vec<u8>, LineInfo)> = None;
+            self.splitter
+                .finish(&mut |_: &[u8], line: &[u8], info| -> io::Result<()> {
+                    unfinished = Some((line.to_vec(), info));
+                    Ok(())
+                })?;
+            let last = unfinished.as_ref().map(|(l, info)| (l.as_slice(), *info));
+            self.scanner.cut(last, &mut self.out);
+        } else {
+            self.end_partial_line(sink)?;
+            self.scanner.finish(&mut self.out);
+        }
+        self.report(sink)?;
+        Ok((self.reader, self.scanner.cut_lines()))
+    }
+
+    pub(super) fn end_partial_line(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        let (scanner, out) = (&mut self.scanner, &mut self.out);
+        self.splitter
+            .finish(&mut |_: &[u8], line: &[u8], info| -> io::Result<()> {
+                scanner.push_line(line, info, out);
+                Ok(())
+            })?;
+        self.report(sink)
+    }
+
+    pub(super) fn flush(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        self.scanner.finish(&mut self.out);
+        self.report(sink)
+    }
+
+    pub(super) fn report(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        sink.take(&mut self.out, self.input, &self.scanner)?;
+        Ok(())
+    }
+
+    /// Reports the input under the name its file has now, when it is known.
+    pub(super) fn rename_to_where_it_is(&self, followed: &Path, sink: &mut Sink<'_>) {
+        if let Some(now) = self.reader.path_now() {
+            sink.tally
+                .rename_input(self.input, display_beside(followed, &now));
+        }
+    }
+}
+
+/// `now` as the user would name it: beside the followed path when it is in the same
+/// directory (`app.log` → `app.log.1`), else in full.
+pub(super) fn display_beside(followed: &Path, now: &Path) -> String {
+    let dir = match followed.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let same_dir = dir.canonicalize().ok().as_deref() == now.parent();
+    match (same_dir, now.file_name()) {
+        (true, Some(file)) => followed.with_file_name(file),
+        _ => now.to_path_buf(),
+    }
+    .display()
+    .to_string()
+}
+
+/// What every followed path's look needs.
+pub(super) struct Cx<'a> {
+    pub(super) buf: &'a mut [u8],
+    /// The followed paths ([`follow::normal`]): a copy that is followed itself is read there.
+    pub(super) followed: &'a HashSet<PathBuf>,
+}
+
+/// One followed path and the files that were at it.
+pub(super) struct Followed<'s> {
+    pub(super) setup: &'s Setup,
+    pub(super) path: PathBuf,
+    /// The input the first file found at the path is read as.
+    pub(super) first_input: Option<usize>,
+    /// Start at the end of the first file found (files present when tail started).
+    pub(super) skip_existing: bool,
+    /// The file at the path (or the last one, while none is).
+    pub(super) current: Option<Generation<'s>>,
+    /// Files that were at the path, read until they stay quiet ([`LINGER`]).
+    pub(super) old: Vec<Generation<'s>>,
+    /// Lines cut at the line limit in the inputs that ended.
+    pub(super) cut_lines: u64,
+}
+
+impl<'s> Followed<'s> {
+    /// Reads what is new at the path.
+    pub(super) fn look(&mut self, cx: &mut Cx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        match std::fs::metadata(&self.path) {
+            Err(_) => {
+                // Renamed away or deleted: what the writer added before is still ours, under
+                // the name the file has now.
+                if let Some(g) = &mut self.current {
+                    g.rename_to_where_it_is(&self.path, sink);
+                    if g.read_handle(cx.buf, sink)? == Look::Truncated {
+                        self.truncated(cx, sink)?;
+                    }
+                }
+            }
+            Ok(m) => {
+                if let Some(g) = self.current.take_if(|g| g.reader.id() != FileId::of(&m)) {
+                    // Rotated: the new file is numbered from its first line; the old one is
+                    // read to its end under the name it has now, and on while it grows. The
+                    // new one is opened first: reading the old one takes time, and the path
+                    // may be rotated again meanwhile.
+                    self.open(&m, cx, sink)?;
+                    self.retire(g, cx, sink)?;
+                }
+                if self.current.is_none() && !self.open(&m, cx, sink)? {
+                    return self.look_old(cx, sink);
+                }
+                let Some(g) = &mut self.current else {
+                    return Ok(());
+                };
+                // Opened just now, the handle may already see another file than `m` did.
+                let now = if g.reader.id() == FileId::of(&m) {
+                    m
+                } else {
+                    g.reader.metadata()?
+                };
+                if g.read(&now, cx.buf, sink)? == Look::Truncated {
+                    self.truncated(cx, sink)?;
+                }
+            }
+        }
+        self.look_old(cx, sink)
+    }
+
+    /// Opens the file at the path as the next input; false when it is gone again.
+    pub(super) fn open(
+        &mut self,
+        m: &std::fs::Metadata,
+        cx: &mut Cx<'_>,
+        sink: &mut Sink<'_>,
+    ) -> Result<bool> {
+        let Ok(reader) = Reader::open(&self.path) else {
+            return Ok(false);
+        };
+        let input = match self.first_input.take() {
+            Some(i) => i,
+            None => sink.tally.add_input(self.path.display().to_string()),
+        };
+        let mut g = Generation::new(self.setup, reader, input);
+        if std::mem::take(&mut self.skip_existing) && g.reader.id() == FileId::of(m) {
+            // Joined at the end: the lines passed over still count in line numbers.
+            let lines = g.reader.join_at_end(m.len(), cx.buf)?;
+            let scanner = std::mem::replace(&mut g.scanner, self.setup.scanner());
+            g.scanner = scanner.start_after(lines);
+        }
+        self.current = Some(g);
+        Ok(true)
+    }
+
+    /// The current file was truncated under the reader (copytruncate, or a file emptied and
+    /// written again): the rest of what it held is read from the copy, when one is found
+    /// beside it; the input ends there, cut (what the writer added between the copy and the
+    /// truncation is in neither file); the file is read again from its start as a new input.
+    pub(super) fn truncated(&mut self, cx: &mut Cx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        let Some(mut g) = self.current.take() else {
+            return Ok(());
+        };
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let followed = cx.followed;
+        let copy = g
+            .reader
+            .find_copy(&dir, &|p| followed.contains(&follow::normal(p)));
+        let mut file = None;
+        if let Some((copy, at)) = copy {
+            let name = match at.file_name() {
+                Some(n) => self.path.with_file_name(n),
+                None => at,
+            };
+            sink.tally.rename_input(g.input, name.display().to_string());
+            file = Some(std::mem::replace(&mut g.reader, copy));
+            // The copy is whole (copytruncate truncates once it is written): read it to its end.
+            while g.read_handle(cx.buf, sink)? == Look::Read && g.reader.has_more() {}
+        }
+        let last = self.close(g, true, sink)?;
+        let mut reader = file.unwrap_or(last);
+        reader.restart();
+        let input = sink.tally.add_input(self.path.display().to_string());
+        let mut g = Generation::new(self.setup, reader, input);
+        if g.read_handle(cx.buf, sink)? == Look::Truncated {
+            // Truncated again while being read from its start: the next look starts over.
+            g.reader.restart();
+        }
+        self.current = Some(g);
+        Ok(())
+    }
+
+    /// A file no longer at the path: read to its end now, then on while it grows.
+    pub(super) fn retire(
+        &mut self,
+        mut g: Generation<'s>,
+        cx: &mut Cx<'_>,
+        sink: &mut Sink<'_>,
+    ) -> Result<()> {
+        g.rename_to_where_it_is(&self.path, sink);
+        g.grew = Instant::now();
+        if g.read_handle(cx.buf, sink)? == Look::Truncated {
+            // Emptied after it was moved away: what it held is gone.
+            self.close(g, true, sink)?;
+            return Ok(());
+        }
+        self.old.push(g);
+        Ok(())
+    }
+
+    /// Reads the files that were at the path; ends those quiet for [`LINGER`].
+    pub(super) fn look_old(&mut self, cx: &mut Cx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        let mut i = 0;
+        while i < self.old.len() {
+            let g = &mut self.old[i];
+            let look = g.read_handle(cx.buf, sink)?;
+            if look == Look::Truncated || g.grew.elapsed() >= LINGER {
+                let g = self.old.swap_remove(i);
+                self.close(g, look == Look::Truncated, sink)?;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn generations(&self) -> impl Iterator<Item = &Generation<'s>> {
+        self.current.iter().chain(&self.old)
+    }
+
+    /// Whether a file holds more than was read (the budget ran out).
+    pub(super) fn has_more(&self) -> bool {
+        self.generations().any(|g| g.reader.has_more())
+    }
+
+    pub(super) fn generations_mut(&mut self) -> impl Iterator<Item = &mut Generation<'s>> {
+        self.current.iter_mut().chain(&mut self.old)
+    }
+
+    /// Ends an input ([`Generation::end`]), counting its cut lines.
+    pub(super) fn close(
+        &mut self,
+        g: Generation<'s>,
+        cut: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<Reader> {
+        let (reader, cut_lines) = g.end(cut, sink)?;
+        self.cut_lines += cut_lines;
+        Ok(reader)
+    }
+
+    /// Ends every input: at the end of the run.
+    pub(super) fn end(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        let all: Vec<Generation<'s>> = self
+            .current
+            .take()
+            .into_iter()
+            .chain(self.old.drain(..))
+            .collect();
+        for g in all {
+            self.close(g, false, sink)?;
+        }
+        Ok(())
+    }
+}
