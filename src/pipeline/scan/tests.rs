@@ -333,25 +333,14 @@ fn journald_byte_arrays_are_surveyed_only_where_journald_may_be_read() {
     assert!(!Prefilter::may_be_journald(b"INFO app: MESSAGE sent\n"));
 }
 
-/// A session with its creation traceback, then ordinary lines: it is held for a late
-/// connector (one its own constructor built, printed when the program exits).
-const HELD_SESSION: &str = "Unclosed client session
-client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>
-source_traceback: Object created at (most recent call last):
-  File \"/app/main.py\", line 40, in <module>
-    asyncio.run(main())
-  File \"/app/main.py\", line 12, in fetch
-    session = aiohttp.ClientSession()
-INFO done
-";
-
+/// The connector [`TRACED_SESSION`]'s constructor built, printed when the program exits.
 const LATE_CONNECTOR: &str = "Unclosed connector
 connections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7fbdd8f7bee0>, 1804.2)])']
 connector: <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>
 source_traceback: Object created at (most recent call last):
-  File \"/app/main.py\", line 40, in <module>
-    asyncio.run(main())
-  File \"/app/main.py\", line 12, in fetch
+  File \"/app/percall.py\", line 66, in <module>
+    common.run(main())
+  File \"/app/percall.py\", line 26, in fetch_price
     session = aiohttp.ClientSession()
   File \"/venv/lib/python3.12/site-packages/aiohttp/client.py\", line 293, in __init__
     connector = TCPConnector(
@@ -377,7 +366,7 @@ fn sessions_held_to_the_end_outlast_a_quiet_spell_and_pair_with_their_late_conne
     // As a live reader after a quiet spell: the held session is decided alone.
     let mut live = Scanner::new(&g, None, &pf);
     let mut out = Out::default();
-    push_all(&mut live, HELD_SESSION, &mut out);
+    push_all(&mut live, &format!("{TRACED_SESSION}INFO done\n"), &mut out);
     for (key, _) in live.holding_streams() {
         live.finish_stream(&key, &mut out);
     }
@@ -392,7 +381,7 @@ fn sessions_held_to_the_end_outlast_a_quiet_spell_and_pair_with_their_late_conne
     // clock; the connector collected at exit pairs with it.
     let mut run = Scanner::new(&g, None, &pf).hold_sessions_to_the_end();
     let mut out = Out::default();
-    push_all(&mut run, HELD_SESSION, &mut out);
+    push_all(&mut run, &format!("{TRACED_SESSION}INFO done\n"), &mut out);
     run.flush(&mut out);
     assert!(out.decided.is_empty(), "{:?}", out.decided);
     assert!(run.holding_streams().is_empty());
