@@ -12,7 +12,11 @@ use crate::pipeline::escape::terminal;
 /// `unclosed completions SHELL`: the script on stdout.
 pub fn completions(args: &CompletionsArgs, io: &mut Io<'_>) -> Result<i32> {
     let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "unclosed", &mut io.out);
+    // Into a buffer first: clap_complete panics when its writer fails (`… | head`), and a
+    // closed pipe is a quiet end here.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "unclosed", &mut script);
+    io.out.write_all(&script)?;
     io.out.flush()?;
     Ok(exit::OK)
 }

@@ -242,3 +242,39 @@ fn scan_keeps_a_status_line_on_a_terminal_and_clears_it_for_the_table() {
     let piped = run(&["scan", &log]);
     assert!(!piped.out.contains('\r'), "{:?}", piped.out);
 }
+
+/// Standard output closed by the reader (`… | head`).
+struct ClosedPipe;
+
+impl std::io::Write for ClosedPipe {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_a_quiet_end_for_every_command_that_writes_there() {
+    let log = sample("asyncio_run_debug.log");
+    for args in [
+        vec!["completions", "bash"],
+        vec!["man"],
+        vec!["grammars"],
+        vec!["scan", "-f", "ndjson", log.as_str()],
+        vec!["filter", "--drop", "none", log.as_str()],
+    ] {
+        let cli =
+            Cli::try_parse_from(std::iter::once("unclosed").chain(args.iter().copied())).unwrap();
+        let mut err = Vec::new();
+        let mut io = Io {
+            out: &mut ClosedPipe,
+            err: &mut err,
+            env: Env::default(),
+        };
+        assert_eq!(execute(cli.command, &mut io), exit::OK, "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&err), "", "{args:?}");
+    }
+}
