@@ -5,7 +5,7 @@
 //! at every offset.
 
 mod common;
-use common::{KEYS, samples};
+use common::{KEYS, samples, stdout_of};
 
 use std::io::Write;
 use std::process::Command;
@@ -13,17 +13,11 @@ use std::process::Command;
 use serde_json::Value;
 
 fn unclosed(args: &[&str], file: &std::path::Path) -> Vec<u8> {
-    let out = Command::new(assert_cmd::cargo::cargo_bin("unclosed"))
-        .args(args)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    stdout_of(
+        Command::new(assert_cmd::cargo::cargo_bin("unclosed"))
+            .args(args)
+            .arg(file),
+    )
 }
 
 #[test]

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+use common::{KEYS, stdout_of};
+
 /// Only a guard against hangs.
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -320,17 +323,8 @@ fn writer(
 
 /// `unclosed scan -f json` over `files`, each an input of its own: the summary.
 fn scan(files: &[PathBuf]) -> Value {
-    let out = Command::new(bin())
-        .args(["scan", "-f", "json"])
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = stdout_of(Command::new(bin()).args(["scan", "-f", "json"]).args(files));
+    serde_json::from_slice(&out).unwrap()
 }
 
 /// The writer's files, each written out and scanned on its own.
@@ -358,14 +352,17 @@ fn lines(summary: &Value) -> u64 {
         .sum()
 }
 
-const TOTALS: [&str; 8] = [
-    "findings",
-    "leak",
-    "noise",
-    "unknown",
-    "sessions",
-    "connectors",
-    "pooled_connections",
+/// The counts compared with scan's: every report's, and the findings cut by a truncation.
+const TOTALS: [&str; 10] = [
+    KEYS[0],
+    KEYS[1],
+    KEYS[2],
+    KEYS[3],
+    KEYS[4],
+    KEYS[5],
+    KEYS[6],
+    KEYS[7],
+    KEYS[8],
     "truncated",
 ];
 
@@ -404,17 +401,12 @@ fn logrotate(dir: &Path, rule: &str) -> impl Fn() + use<> {
     .unwrap();
     let state = dir.join("logrotate.state");
     move || {
-        let out = Command::new(program)
-            .arg("-f")
-            .arg("-s")
-            .arg(&state)
-            .arg(&conf)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "logrotate: {}",
-            String::from_utf8_lossy(&out.stderr)
+        stdout_of(
+            Command::new(program)
+                .arg("-f")
+                .arg("-s")
+                .arg(&state)
+                .arg(&conf),
         );
     }
 }

@@ -50,3 +50,15 @@ pub fn scan_stdin_json(input: &str) -> serde_json::Value {
         .clone();
     serde_json::from_slice(&out).expect("scan --format json prints JSON")
 }
+
+/// Runs `cmd`, which must succeed (its stderr is the failure message), and returns its stdout.
+pub fn stdout_of(cmd: &mut std::process::Command) -> Vec<u8> {
+    let out = cmd.output().expect("the command starts");
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
