@@ -1,4 +1,5 @@
 use super::*;
+use crate::pipeline::pair::Decided;
 
 fn frame(path: &str, line: u32, function: &str) -> Frame {
     Frame {
