@@ -10,7 +10,7 @@ use crate::pipeline::parse::{self, Channel, Kind, Line, Trace};
 mod block;
 mod interner;
 
-pub use block::{Block, Frame, Pos};
+pub use block::{Block, Frame, Object, Pos};
 pub use interner::Interner;
 
 /// Frames kept per block; the outermost few and the innermost rest, which is where call
@@ -159,7 +159,7 @@ impl Assembler {
                 && open.block.lines.len() == 1
                 && matches!(line, Line::Key { .. });
             if foreign && let Some(o) = self.open.take() {
-                out.push(Event::Text(o.block.lines));
+                out.push(Event::Text(o.block.object.lines));
                 if !o.blanks.is_empty() {
                     out.push(Event::Blank(o.blanks));
                 }
@@ -241,7 +241,7 @@ impl Assembler {
         }
         if open.state == State::Unraisable {
             // The report never reached its `ResourceWarning:` line: it was ordinary text.
-            out.push(Event::Text(b.lines));
+            out.push(Event::Text(b.object.lines));
         } else if b.channel == Channel::Log && !b.complete && !open.record_like && b.repr.is_none()
         {
             // A line ending in the message words, with no body and no logging prefix, is prose
@@ -249,7 +249,7 @@ impl Assembler {
             if b.kind.is_aiohttp() {
                 self.unread_at(b.pos.line);
             }
-            out.push(Event::Text(b.lines));
+            out.push(Event::Text(b.object.lines));
         } else {
             if open.cut {
                 // Decided above on what was read; only now is it known to be incomplete.

@@ -15,64 +15,14 @@
 //!
 //! Everything else is a finding of its own.
 
-use crate::pipeline::assemble::{Block, Event, Frame, Pos};
-use crate::pipeline::parse::{Channel, Kind, Pool, Trace};
+pub use crate::pipeline::assemble::Object;
+use crate::pipeline::assemble::{Event, Frame};
+use crate::pipeline::parse::{Kind, Trace};
 
 use std::collections::VecDeque;
 
 /// Lone sessions with a creation traceback held for a late connector, per stream.
 pub const MAX_HELD: usize = 16;
-
-/// One object reported by one or both channels.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Object {
-    /// What it is.
-    pub kind: Kind,
-    /// Reported through asyncio's exception handler.
-    pub logged: bool,
-    /// Reported through the warnings module.
-    pub warned: bool,
-    /// Its repr as printed (not for display: it can carry URLs and headers).
-    pub repr: Option<String>,
-    /// A connector's pooled connections, when the log shows them.
-    pub pool: Option<Pool>,
-    /// Creation frames, outermost first.
-    pub frames: Vec<Frame>,
-    /// Where `frames` came from.
-    pub trace: Option<Trace>,
-    /// Whether the log carried what decides the object.
-    pub complete: bool,
-    /// `FILE:LINE` named by a warning header.
-    pub location: Option<(String, u32)>,
-    /// Where its first block started.
-    pub pos: Pos,
-    /// The physical lines of its blocks.
-    pub lines: Vec<u64>,
-    /// Its traceback was cut before the innermost frame.
-    pub trace_cut: bool,
-    /// The log drops its body by design (Home Assistant).
-    pub bodyless: bool,
-}
-
-impl From<Block> for Object {
-    fn from(b: Block) -> Object {
-        Object {
-            kind: b.kind,
-            logged: b.channel == Channel::Log,
-            warned: b.channel == Channel::Warning,
-            repr: b.repr,
-            pool: b.pool,
-            frames: b.frames,
-            trace: b.trace,
-            complete: b.complete,
-            location: b.location,
-            pos: b.pos,
-            lines: b.lines,
-            trace_cut: b.trace_cut,
-            bodyless: b.bodyless,
-        }
-    }
-}
 
 #[cfg(test)]
 impl Object {
@@ -86,9 +36,10 @@ impl Object {
             pool: None,
             frames: vec![],
             trace: None,
+            frames_dropped: 0,
             complete: true,
             location: None,
-            pos: Pos::default(),
+            pos: crate::pipeline::assemble::Pos::default(),
             lines: vec![],
             trace_cut: false,
             bodyless: false,
@@ -245,7 +196,7 @@ impl Pairer {
                 }
             }
             Event::Block(b) => {
-                let o = Object::from(*b);
+                let o = b.object;
                 if o.warned {
                     if let Some(w) = self.warning.take() {
                         self.object(w, out);

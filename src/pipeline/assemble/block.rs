@@ -37,14 +37,19 @@ pub struct Frame {
     pub library: bool,
 }
 
-/// A block, as the log printed it.
+/// One object as the log reported it: by one channel while it is assembled (a [`Block`]),
+/// by one or both once pairing has folded a W block and its L block together
+/// (`crate::pipeline::pair`). The one record every later stage reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Block {
-    /// What the block reports.
+pub struct Object {
+    /// What it is.
     pub kind: Kind,
-    /// Which channel printed it.
-    pub channel: Channel,
-    /// The object's repr, for matching the two channels' blocks of one object.
+    /// Reported through asyncio's exception handler.
+    pub logged: bool,
+    /// Reported through the warnings module.
+    pub warned: bool,
+    /// Its repr as printed, for matching the two channels' blocks of one object (not for
+    /// display: it can carry URLs and headers).
     pub repr: Option<String>,
     /// A connector's pooled connections, when its `connections:` line was read.
     pub pool: Option<Pool>,
@@ -57,51 +62,62 @@ pub struct Block {
     /// The traceback was cut before its innermost frame (a frame line that stops part-way):
     /// its frames are no call site, and they prove nothing about pairing.
     pub trace_cut: bool,
-    /// The log drops the block's body by design (Home Assistant): not complete, yet not cut.
+    /// The log drops the body by design (Home Assistant): not complete, yet not cut.
     pub bodyless: bool,
-    /// Whether the block carried the lines that decide it (the `client_session:` line, the
+    /// Whether the log carried the lines that decide it (the `client_session:` line, the
     /// `connections:` line, …). A header whose body never came is not complete.
     pub complete: bool,
-    /// The `FILE:LINE` a warning names (used for `never awaited`).
+    /// The `FILE:LINE` a warning header names (used for `never awaited`).
     pub location: Option<(String, u32)>,
-    /// Where the header stood.
+    /// Where its (first) header stood.
     pub pos: Pos,
-    /// Every physical line the block was read from, in order (for `filter`).
+    /// Every physical line it was read from, in order (for `filter`).
     pub lines: Vec<u64>,
+}
+
+/// A block being assembled: the object as one channel printed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// Which channel printed it.
+    pub channel: Channel,
+    /// What it says of the object.
+    pub object: Object,
+}
+
+impl std::ops::Deref for Block {
+    type Target = Object;
+    fn deref(&self) -> &Object {
+        &self.object
+    }
+}
+
+impl std::ops::DerefMut for Block {
+    fn deref_mut(&mut self) -> &mut Object {
+        &mut self.object
+    }
 }
 
 impl Block {
     pub(super) fn new(kind: Kind, channel: Channel, pos: Pos) -> Block {
         Block {
-            kind,
             channel,
-            repr: None,
-            pool: None,
-            frames: Vec::new(),
-            trace: None,
-            frames_dropped: 0,
-            trace_cut: false,
-            bodyless: false,
-            complete: false,
-            location: None,
-            pos,
-            // Room for a block with a traceback, grown once rather than line by line.
-            lines: Vec::with_capacity(32),
-        }
-    }
-
-    /// Records the physical lines a logical line came from.
-    pub(super) fn take_lines(&mut self, pos: &Pos) {
-        let own = [pos.line];
-        let lines: &[u64] = if pos.lines.is_empty() {
-            &own
-        } else {
-            &pos.lines
-        };
-        for &n in lines {
-            if self.lines.last() != Some(&n) {
-                self.lines.push(n);
-            }
+            object: Object {
+                kind,
+                logged: channel == Channel::Log,
+                warned: channel == Channel::Warning,
+                repr: None,
+                pool: None,
+                frames: Vec::new(),
+                trace: None,
+                frames_dropped: 0,
+                trace_cut: false,
+                bodyless: false,
+                complete: false,
+                location: None,
+                pos,
+                // Room for a block with a traceback, grown once rather than line by line.
+                lines: Vec::with_capacity(32),
+            },
         }
     }
 
@@ -117,6 +133,23 @@ impl Block {
         // A W block names the object but not what a connector held.
         b.complete = kind != Kind::Connector;
         b
+    }
+}
+
+impl Object {
+    /// Records the physical lines a logical line came from.
+    pub(super) fn take_lines(&mut self, pos: &Pos) {
+        let own = [pos.line];
+        let lines: &[u64] = if pos.lines.is_empty() {
+            &own
+        } else {
+            &pos.lines
+        };
+        for &n in lines {
+            if self.lines.last() != Some(&n) {
+                self.lines.push(n);
+            }
+        }
     }
 
     pub(super) fn take_key(&mut self, key: &str, value: &str) {
