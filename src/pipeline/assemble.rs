@@ -404,7 +404,7 @@ impl Open {
             }
             // A frame line that stops part-way: the traceback was cut here.
             (State::Frames(t) | State::AfterFrame(t), Line::Indented)
-                if text.trim_start().starts_with("File \"") =>
+                if text.trim_ascii_start().starts_with("File \"") =>
             {
                 b.trace_cut = true;
                 State::Frames(t)
@@ -452,7 +452,7 @@ fn is_ha_panel_meta(text: &str) -> bool {
 /// A frame's source line as Python printed it: structlog's console renderer appends the
 /// logger's name (` [asyncio]`, coloured) to a record's last line, which may be this one.
 fn source_line(text: &str) -> &str {
-    let t = text.trim();
+    let t = text.trim_ascii();
     if memchr::memchr(0x1b, t.as_bytes()).is_none() && !t.ends_with(" [asyncio]") {
         return t;
     }

@@ -413,16 +413,21 @@ impl<'g> Scanner<'g> {
         } else {
             Cow::Owned(format!("{}{}", self.channel, l.stream))
         };
-        let known = self.streams.contains_key(key.as_ref());
-        if !known && self.streams.len() >= MAX_STREAMS {
-            self.evict(out);
-        }
-        // The common case, one stream: no other stream to take a W block from.
-        let single = self.streams.is_empty() || (self.streams.len() == 1 && known);
+        // One lookup for the common case, a stream seen before.
+        let before = self.streams.len();
+        let mut found = true;
         let s = match self.streams.get_mut(key.as_ref()) {
             Some(s) => s,
-            None => self.streams.entry(key.to_string()).or_default(),
+            None => {
+                found = false;
+                if before >= MAX_STREAMS {
+                    self.evict(out);
+                }
+                self.streams.entry(key.to_string()).or_default()
+            }
         };
+        // The common case, one stream: no other stream to take a W block from.
+        let single = before == 0 || (before == 1 && found);
         s.last_used = n;
         let pos = Pos {
             line: l.lines.first().copied().unwrap_or(n),
