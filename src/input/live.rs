@@ -313,6 +313,49 @@ impl crate::input::read::LineSink for AsLineSink<'_> {
     }
 }
 
+/// A live input, as the one live event loop ([`drive_source`]) reads it: standard input's
+/// chunks, a command's two pipes (`run`), the files `tail` follows. Each decides what it
+/// holds with its [`Flusher`]s, so every live input is decided by the same clock.
+pub trait Source {
+    /// What woke the loop: something to take in.
+    type Wake;
+    /// Waits until there is something to take in; `None` at the end of the input. The loop
+    /// drops it when a deadline or a signal comes first, so it must be cancel-safe.
+    fn wake(&mut self) -> impl Future<Output = Option<Self::Wake>>;
+    /// Takes in what woke the loop.
+    fn take(&mut self, wake: Self::Wake) -> anyhow::Result<()>;
+    /// When something held is to be decided next ([`Flusher::deadline`]).
+    fn deadline(&self) -> Option<Instant>;
+    /// At that deadline: decides what is due ([`Flusher::fire`]).
+    fn fire(&mut self) -> anyhow::Result<()>;
+    /// SIGINT (2) or SIGTERM (15) arrived: takes in what was already read, and says
+    /// whether the run ends (it does unless the source passes the signal on).
+    fn signal(&mut self, sig: i32) -> anyhow::Result<bool>;
+}
+
+/// The one live event loop: takes in what `source` reads, decides what it holds when its
+/// clock says, until the end of its input or a signal. The signal handler is installed
+/// before the loop asks for anything, so a signal before the first byte still ends the run
+/// with its summary.
+pub async fn drive_source<S: Source>(source: &mut S) -> anyhow::Result<Stop> {
+    let mut signals = Signals::new()?;
+    loop {
+        let deadline = source.deadline();
+        tokio::select! {
+            wake = source.wake() => match wake {
+                Some(w) => source.take(w)?,
+                None => return Ok(Stop::Eof),
+            },
+            _ = sleep_until(deadline) => source.fire()?,
+            sig = signals.recv_signal() => {
+                if source.signal(sig)? {
+                    return Ok(Stop::Signal);
+                }
+            }
+        }
+    }
+}
+
 /// Feeds `chunks` to `consumer` line by line until the end of input or a signal.
 pub fn drive(
     chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
@@ -324,44 +367,80 @@ pub fn drive(
     rt.block_on(drive_async(chunks, consumer, max_line, flush_after))
 }
 
+/// A reader thread's chunks, split into lines for a consumer.
+struct Chunks<'c> {
+    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    splitter: Splitter,
+    consumer: &'c mut dyn Consumer,
+    flusher: Flusher,
+}
+
+impl Chunks<'_> {
+    fn split(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        crate::input::read::split_skipping(
+            &mut self.splitter,
+            bytes,
+            None,
+            &mut AsLineSink(&mut *self.consumer),
+        )
+    }
+}
+
+impl Source for Chunks<'_> {
+    type Wake = io::Result<Vec<u8>>;
+
+    fn wake(&mut self) -> impl Future<Output = Option<Self::Wake>> {
+        self.chunks.recv()
+    }
+
+    fn take(&mut self, chunk: Self::Wake) -> anyhow::Result<()> {
+        self.split(&chunk?)?;
+        self.flusher.took(&*self.consumer);
+        Ok(())
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.flusher
+            .deadline(&*self.consumer, self.splitter.has_partial())
+    }
+
+    fn fire(&mut self) -> anyhow::Result<()> {
+        let partial = self.splitter.has_partial();
+        self.flusher.fire(&mut *self.consumer, partial)
+    }
+
+    fn signal(&mut self, _sig: i32) -> anyhow::Result<bool> {
+        // What was read before the signal is not lost: lines already queued are taken in
+        // and decided as at the end of input.
+        while let Ok(Ok(bytes)) = self.chunks.try_recv() {
+            self.split(&bytes)?;
+        }
+        Ok(true)
+    }
+}
+
 /// [`drive`] on the caller's runtime (tests run it with tokio's paused time). A stream's
 /// blocks are decided when it has been quiet for `flush_after` ([`QuietClock`]); what the
 /// whole input holds (lines kept to choose the envelope, pieces of a line) when the whole
 /// input has.
 pub async fn drive_async(
-    mut chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
     consumer: &mut dyn Consumer,
     max_line: usize,
     flush_after: Duration,
 ) -> anyhow::Result<Stop> {
-    let mut signals = Signals::new()?;
-    let mut splitter = Splitter::new(max_line);
-    let mut flusher = Flusher::new(flush_after);
-    let stop = loop {
-        let deadline = flusher.deadline(&*consumer, splitter.has_partial());
-        tokio::select! {
-            chunk = chunks.recv() => match chunk {
-                Some(Ok(bytes)) => {
-                    crate::input::read::split_skipping(&mut splitter, &bytes, None, &mut AsLineSink(&mut *consumer))?;
-                    flusher.took(&*consumer);
-                }
-                Some(Err(e)) => return Err(anyhow::Error::new(e)),
-                None => break Stop::Eof,
-            },
-            _ = sleep_until(deadline) => flusher.fire(&mut *consumer, splitter.has_partial())?,
-            _ = signals.recv() => {
-                // What was read before the signal is not lost: lines already queued are
-                // taken in and decided as at the end of input.
-                while let Ok(chunk) = chunks.try_recv() {
-                    match chunk {
-                        Ok(bytes) => crate::input::read::split_skipping(&mut splitter, &bytes, None, &mut AsLineSink(&mut *consumer))?,
-                        Err(_) => break,
-                    }
-                }
-                break Stop::Signal;
-            }
-        }
+    let mut source = Chunks {
+        chunks,
+        splitter: Splitter::new(max_line),
+        consumer,
+        flusher: Flusher::new(flush_after),
     };
+    let stop = drive_source(&mut source).await?;
+    let Chunks {
+        mut splitter,
+        consumer,
+        ..
+    } = source;
     splitter.finish(&mut |raw: &[u8], line: &[u8], info| consumer.line(raw, line, info))?;
     consumer.flush()?;
     Ok(stop)
