@@ -19,16 +19,20 @@
 //! at once, then the watches are off for [`COALESCE`] and everything is looked at when they
 //! are back, so a burst of writes to many files costs about what polling costs. A timer
 //! looks at everything too: the only trigger under `--poll` (or when notifications cannot
-//! start), a safety net otherwise. A file's blocks are decided when it has been quiet for the
-//! flush timeout; a last line without its newline is held until it is complete.
+//! start), a safety net otherwise. The loop is the one every live input has
+//! ([`live::drive_source`]), and each file has the clock every live input has
+//! ([`live::Flusher`]): a stream's blocks are decided when that stream of that file has
+//! been quiet for the flush timeout, what the file holds as a whole when the file has, and a
+//! last line without its newline is held until it is complete (or the grace is over).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::cmd::cli::{Format, TailArgs};
 use crate::cmd::io::{Io, warn_cut};
@@ -37,7 +41,7 @@ use crate::cmd::setup::Setup;
 use crate::cmd::tally::{Show, Tally};
 use crate::exit;
 use crate::input::follow::{self, FileId, Look, Reader, Seen, Watches};
-use crate::input::live::{self, Signals};
+use crate::input::live::{self, Flusher, Held};
 use crate::input::read::{LineInfo, Splitter};
 use crate::pipeline::scan::{Out, Scanner};
 
@@ -150,8 +154,11 @@ impl<'s> Tail<'s> {
     }
 
     /// Adds files the patterns name that are not followed yet. Files present at the start
-    /// are read from their end (unless --from-start); files that appear later, from their start.
-    fn discover(&mut self, sink: &mut Sink<'_>, at_start: bool) -> Result<()> {
+    /// are read from their end (unless --from-start); files that appear later, from their
+    /// start. At the start, returns what the user is to be told (a glob that matches
+    /// nothing yet, a file not there yet).
+    fn discover(&mut self, sink: &mut Sink<'_>, at_start: bool) -> Result<Vec<String>> {
+        let mut notices = Vec::new();
         for p in self.patterns.clone() {
             let paths: Vec<PathBuf> = if is_glob(&p) {
                 let found: Vec<PathBuf> = glob::glob(&p)
@@ -160,10 +167,10 @@ impl<'s> Tail<'s> {
                     .filter(|p| !self.followed.contains(&follow::normal(p)) && p.is_file())
                     .collect();
                 if at_start && found.is_empty() {
-                    eprintln!(
-                        "unclosed: {}: no file matches yet; following files that match when they appear",
+                    notices.push(format!(
+                        "{}: no file matches yet; following files that match when they appear",
                         crate::pipeline::escape::terminal(&p)
-                    );
+                    ));
                 }
                 found
             } else {
@@ -177,10 +184,10 @@ impl<'s> Tail<'s> {
                 let exists = path.exists();
                 if at_start && !exists {
                     // Like `tail -F`: say so, and follow it once it appears.
-                    eprintln!(
-                        "unclosed: {}: no such file yet; following it when it appears",
+                    notices.push(format!(
+                        "{}: no such file yet; following it when it appears",
                         crate::pipeline::escape::terminal(&path.display().to_string())
-                    );
+                    ));
                 }
                 self.by_abs.insert(self.absolute(&path), self.files.len());
                 self.files.push(Followed {
@@ -195,7 +202,7 @@ impl<'s> Tail<'s> {
                 });
             }
         }
-        Ok(())
+        Ok(notices)
     }
 
     /// Looks at the files `which` (indices), and at every file that lingers.
@@ -289,23 +296,23 @@ impl<'s> Tail<'s> {
         self.files.iter().flat_map(|f| f.generations())
     }
 
-    /// When the first input holding something undecided will have been quiet long enough
-    /// ([`Generation::quiet_for`]): counted from its last bytes, so a block still arriving
-    /// is not cut, and one file's quiet does not hurry another's.
-    fn quiet_deadline(&self, flush: Duration) -> Option<Instant> {
-        self.generations()
-            .filter(|g| g.scanner.oldest_held().is_some())
-            .map(|g| g.grew + g.quiet_for(flush))
-            .min()
+    /// When the first file holding something undecided is to be decided
+    /// ([`Generation::deadline`]): nothing is decided while some file holds bytes not read
+    /// yet (they are read first).
+    fn deadline(&self) -> Option<Instant> {
+        if self.has_more() {
+            return None;
+        }
+        self.generations().filter_map(Generation::deadline).min()
     }
 
-    /// Decides what the inputs quiet long enough hold.
-    fn flush_quiet(&mut self, flush: Duration, sink: &mut Sink<'_>) -> Result<()> {
+    /// Decides what the files whose deadline passed hold.
+    fn decide_due(&mut self, sink: &mut Sink<'_>) -> Result<()> {
         let now = Instant::now();
         for f in &mut self.files {
             for g in f.generations_mut() {
-                if g.scanner.oldest_held().is_some() && now >= g.grew + g.quiet_for(flush) {
-                    g.flush(sink)?;
+                if g.deadline().is_some_and(|d| d <= now) {
+                    g.decide(sink)?;
                 }
             }
         }
@@ -313,37 +320,40 @@ impl<'s> Tail<'s> {
     }
 }
 
-/// `unclosed tail`.
-pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
-    if args.format == Format::Json {
-        return Err(anyhow!(
-            "tail reports as it goes: use --format table, list or ndjson"
-        ));
-    }
-    let setup = Setup::new(&args.read)?;
-    let terminal = io.env.stdout_terminal && args.format == Format::Table;
-    // The table's findings come as plain lines while following; the table ends the run.
-    let live_format = if args.format == Format::Table {
-        Format::List
-    } else {
-        args.format
-    };
-    let mut out = io::BufWriter::new(&mut *io.out);
-    let color = io.env.color(args.color);
-    let mut sink = Sink {
-        tally: Tally::new(setup.rules.clone()),
-        printer: Printer::new(live_format, &mut out, color, io.env.stdout_width),
-    };
-    if terminal {
-        sink.printer.keep_status_line();
-    }
-    let mut tail = Tail::new(&setup, &args.patterns, args.from_start)?;
-    tail.discover(&mut sink, true)?;
+/// What woke tail's loop.
+enum Wake {
+    /// A file holds bytes a look's budget left unread.
+    Further,
+    /// The timer: everything is looked at.
+    Tick,
+    /// Notifications.
+    Events,
+    /// The watches are back after [`COALESCE`].
+    Resume,
+}
 
-    let rt = live::runtime()?;
-    let result: Result<()> = rt.block_on(async {
-        let mut signals = Signals::new()?;
-        let (tx, mut events) = mpsc::channel::<()>(1);
+/// The followed files as the live loop reads them ([`live::Source`]): what wakes it
+/// (notifications, the timer, the watches coming back), the looks that follow, and each
+/// file's flush clock.
+struct Following<'a, 's, 'w> {
+    tail: &'a mut Tail<'s>,
+    sink: &'a mut Sink<'w>,
+    watches: Option<Watches>,
+    events: mpsc::Receiver<()>,
+    ticker: tokio::time::Interval,
+    /// While the watches are paused after an event: when they come back.
+    resume: Option<Instant>,
+}
+
+impl<'a, 's, 'w> Following<'a, 's, 'w> {
+    /// Starts the watches (or says why it polls); the timer's first tick looks at every file.
+    fn new(
+        tail: &'a mut Tail<'s>,
+        sink: &'a mut Sink<'w>,
+        args: &TailArgs,
+        err: &mut dyn Write,
+    ) -> Self {
+        let (tx, events) = mpsc::channel::<()>(1);
         let mut watches = if args.poll { None } else { Watches::start(tx) };
         if let Some(w) = &mut watches {
             for d in tail.dirs() {
@@ -355,7 +365,8 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
             }
         }
         if watches.is_none() && !args.poll {
-            eprintln!(
+            let _ = writeln!(
+                err,
                 "unclosed: file notifications unavailable here; polling every {} ms",
                 args.poll_ms
             );
@@ -368,68 +379,140 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
         let mut ticker = tokio::time::interval(tick);
         // A run busy reading for a while looks once after it, not once per tick missed.
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tail.look_all(&mut sink)?;
-        // While the watches are paused after an event: when they come back.
-        let mut resume: Option<tokio::time::Instant> = None;
-        loop {
-            let behind = tail.has_more();
-            let deadline = tail
-                .quiet_deadline(setup.flush)
-                .map(tokio::time::Instant::from_std);
-            tokio::select! {
-                _ = std::future::ready(()), if behind => tail.look_further(&mut sink)?,
-                _ = ticker.tick() => {
-                    if let Some(w) = &mut watches
-                        && !w.is_paused()
-                    {
-                        tail.rewatch(w, &mut sink)?;
-                    }
-                    tail.look_all(&mut sink)?;
-                }
-                Some(()) = events.recv() => {
-                    if let Some(w) = &mut watches {
-                        // What the event names is read now. Then, for COALESCE, a burst of
-                        // writes wakes nothing: the watches are off, and everything is
-                        // looked at once when they are back.
-                        if !w.is_paused() {
-                            w.pause();
-                            resume = Some(tokio::time::Instant::now() + COALESCE);
-                        }
-                        let seen = w.take();
-                        tail.on_events(seen, w, &mut sink)?;
-                    }
-                }
-                _ = live::sleep_until(resume), if resume.is_some() => {
-                    resume = None;
-                    if let Some(w) = &mut watches {
-                        tail.rewatch(w, &mut sink)?;
-                    }
-                }
-                _ = live::sleep_until(deadline), if !behind => {
-                    // A run busy with other files may be late to look: what came meanwhile
-                    // is read first, and only what is still quiet is decided.
-                    match &mut watches {
-                        Some(w) if !w.is_paused() => {
-                            let seen = w.take();
-                            tail.on_events(seen, w, &mut sink)?;
-                        }
-                        _ => tail.look_all(&mut sink)?,
-                    }
-                    tail.flush_quiet(setup.flush, &mut sink)?;
-                }
-                _ = signals.recv() => break,
-            }
-            let files = tail.files.len();
-            let what = format!(
-                "following {files} file{}",
-                if files == 1 { "" } else { "s" }
-            );
-            let tally = &sink.tally;
-            sink.printer.status(&|| tally.status_text(&what))?;
+        Following {
+            tail,
+            sink,
+            watches,
+            events,
+            ticker,
+            resume: None,
         }
-        drop(watches);
+    }
+
+    fn status(&mut self) -> Result<()> {
+        let files = self.tail.files.len();
+        let what = format!(
+            "following {files} file{}",
+            if files == 1 { "" } else { "s" }
+        );
+        let tally = &self.sink.tally;
+        self.sink.printer.status(&|| tally.status_text(&what))?;
         Ok(())
-    });
+    }
+}
+
+impl live::Source for Following<'_, '_, '_> {
+    type Wake = Wake;
+
+    fn wake(&mut self) -> impl Future<Output = Option<Wake>> {
+        let behind = self.tail.has_more();
+        async move {
+            tokio::select! {
+                _ = std::future::ready(()), if behind => Some(Wake::Further),
+                _ = self.ticker.tick() => Some(Wake::Tick),
+                Some(()) = self.events.recv() => Some(Wake::Events),
+                _ = live::sleep_until(self.resume), if self.resume.is_some() => Some(Wake::Resume),
+            }
+        }
+    }
+
+    fn take(&mut self, wake: Wake) -> Result<()> {
+        let (tail, sink) = (&mut *self.tail, &mut *self.sink);
+        match wake {
+            Wake::Further => tail.look_further(sink)?,
+            Wake::Tick => {
+                if let Some(w) = &mut self.watches
+                    && !w.is_paused()
+                {
+                    tail.rewatch(w, sink)?;
+                }
+                tail.look_all(sink)?;
+            }
+            Wake::Events => {
+                if let Some(w) = &mut self.watches {
+                    // What the event names is read now. Then, for COALESCE, a burst of
+                    // writes wakes nothing: the watches are off, and everything is looked
+                    // at once when they are back.
+                    if !w.is_paused() {
+                        w.pause();
+                        self.resume = Some(Instant::now() + COALESCE);
+                    }
+                    let seen = w.take();
+                    tail.on_events(seen, w, sink)?;
+                }
+            }
+            Wake::Resume => {
+                self.resume = None;
+                if let Some(w) = &mut self.watches {
+                    tail.rewatch(w, sink)?;
+                }
+            }
+        }
+        self.status()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.tail.deadline()
+    }
+
+    fn fire(&mut self) -> Result<()> {
+        // A run busy with other files may be late to look: what came meanwhile is read
+        // first, and only what is still due is decided.
+        let (tail, sink) = (&mut *self.tail, &mut *self.sink);
+        match &mut self.watches {
+            Some(w) if !w.is_paused() => {
+                let seen = w.take();
+                tail.on_events(seen, w, sink)?;
+            }
+            _ => tail.look_all(sink)?,
+        }
+        tail.decide_due(sink)?;
+        self.status()
+    }
+
+    fn signal(&mut self, _sig: i32) -> Result<bool> {
+        Ok(true)
+    }
+}
+
+/// `unclosed tail`.
+pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
+    if args.format == Format::Json {
+        return Err(anyhow!(
+            "tail reports as it goes: use --format table, list or ndjson"
+        ));
+    }
+    let setup = Setup::new(&args.read)?;
+    live::runtime()?.block_on(follow(args, &setup, io))
+}
+
+/// Follows the files until a signal, then reports (on the caller's runtime: tests run it
+/// with tokio's paused time).
+async fn follow(args: &TailArgs, setup: &Setup, io: &mut Io<'_>) -> Result<i32> {
+    let Io { out, err, env } = io;
+    let terminal = env.stdout_terminal && args.format == Format::Table;
+    // The table's findings come as plain lines while following; the table ends the run.
+    let live_format = if args.format == Format::Table {
+        Format::List
+    } else {
+        args.format
+    };
+    let mut out = io::BufWriter::new(&mut **out);
+    let color = env.color(args.color);
+    let mut sink = Sink {
+        tally: Tally::new(setup.rules.clone()),
+        printer: Printer::new(live_format, &mut out, color, env.stdout_width),
+    };
+    if terminal {
+        sink.printer.keep_status_line();
+    }
+    let mut tail = Tail::new(setup, &args.patterns, args.from_start)?;
+    for notice in tail.discover(&mut sink, true)? {
+        let _ = writeln!(err, "unclosed: {notice}");
+    }
+    let mut following = Following::new(&mut tail, &mut sink, args, &mut **err);
+    let result = live::drive_source(&mut following).await;
+    drop(following);
     // The end: read what is left, decide everything, print the summary.
     tail.look_at(0..tail.files.len(), &mut sink)?;
     // What the files held beyond a look's budget too, within reason: a writer that never
@@ -452,7 +535,7 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
     sink.printer.finish(&sink.tally)?;
     for f in &tail.files {
         warn_cut(
-            &mut *io.err,
+            &mut **err,
             &f.path.display().to_string(),
             f.cut_lines,
             setup.max_line,

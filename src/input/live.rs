@@ -135,19 +135,6 @@ impl Signals {
             2
         }
     }
-
-    /// Resolves when one arrives.
-    pub async fn recv(&mut self) {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 /// A quiet clock per stream: a stream's blocks are decided once *it* has taken no line for

@@ -9,11 +9,39 @@ pub(super) struct Generation<'s> {
     pub(super) reader: Reader,
     pub(super) input: usize,
     pub(super) splitter: Splitter,
+    pub(super) scan: Scanned<'s>,
+    /// When what it holds is decided: the flush clock of every live input, counted from
+    /// what this file took in (another file's quiet or bytes change nothing here).
+    pub(super) flusher: Flusher,
+    /// When bytes were last read from it: a file no longer at the path is read until it
+    /// has been quiet for [`LINGER`].
+    pub(super) grew: Instant,
+}
+
+/// A file's scanner and what it decided, as the flush clock sees them.
+pub(super) struct Scanned<'s> {
     pub(super) scanner: Scanner<'s>,
     pub(super) out: Out,
-    /// When bytes were last read from it: its quiet is counted from there, and a file no
-    /// longer at the path is read until it has been quiet for [`LINGER`].
-    pub(super) grew: Instant,
+}
+
+impl Held for Scanned<'_> {
+    fn oldest_held(&self) -> Option<u64> {
+        self.scanner.oldest_held()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.scanner.finish(&mut self.out);
+        Ok(())
+    }
+
+    fn holding_streams(&self) -> Vec<(String, u64)> {
+        self.scanner.holding_streams()
+    }
+
+    fn flush_stream(&mut self, key: &str) -> Result<()> {
+        self.scanner.finish_stream(key, &mut self.out);
+        Ok(())
+    }
 }
 
 impl<'s> Generation<'s> {
@@ -22,20 +50,26 @@ impl<'s> Generation<'s> {
             reader,
             input,
             splitter: Splitter::new(setup.max_line),
-            scanner: setup.scanner(),
-            out: Out::default(),
+            scan: Scanned {
+                scanner: setup.scanner(),
+                out: Out::default(),
+            },
+            flusher: Flusher::new(setup.flush),
             grew: Instant::now(),
         }
     }
 
-    /// How long it must be quiet before what it holds is decided: the flush timeout, or
-    /// longer while a line begun is not ended (a writer that flushed in the middle of it).
-    pub(super) fn quiet_for(&self, flush: Duration) -> Duration {
-        if self.splitter.has_partial() {
-            flush.max(live::PARTIAL_LINE_GRACE)
-        } else {
-            flush
-        }
+    /// When what it holds is to be decided ([`Flusher::deadline`]).
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.flusher
+            .deadline(&self.scan, self.splitter.has_partial())
+    }
+
+    /// At its deadline: decides what is due ([`Flusher::fire`]) and reports it.
+    pub(super) fn decide(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        self.flusher
+            .fire(&mut self.scan, self.splitter.has_partial())?;
+        self.report(sink)
     }
 
     /// Reads what is new, up to [`BUDGET`] bytes; `now` is the file's metadata (through the
@@ -50,9 +84,8 @@ impl<'s> Generation<'s> {
             reader,
             input,
             splitter,
-            scanner,
-            out,
-            grew,
+            scan: Scanned { scanner, out },
+            ..
         } = self;
         let before = reader.pos();
         let look = reader.read_new(now, BUDGET, buf, &mut |data: &[u8]| -> Result<()> {
@@ -64,7 +97,8 @@ impl<'s> Generation<'s> {
             Ok(())
         })?;
         if reader.pos() != before {
-            *grew = Instant::now();
+            self.grew = Instant::now();
+            self.flusher.took(&self.scan);
         }
         Ok(look)
     }
@@ -87,17 +121,17 @@ impl<'s> Generation<'s> {
                     Ok(())
                 })?;
             let last = unfinished.as_ref().map(|(l, info)| (l.as_slice(), *info));
-            self.scanner.cut(last, &mut self.out);
+            self.scan.scanner.cut(last, &mut self.scan.out);
         } else {
             self.end_partial_line(sink)?;
-            self.scanner.finish(&mut self.out);
+            self.scan.scanner.finish(&mut self.scan.out);
         }
         self.report(sink)?;
-        Ok((self.reader, self.scanner.cut_lines()))
+        Ok((self.reader, self.scan.scanner.cut_lines()))
     }
 
     pub(super) fn end_partial_line(&mut self, sink: &mut Sink<'_>) -> Result<()> {
-        let (scanner, out) = (&mut self.scanner, &mut self.out);
+        let Scanned { scanner, out } = &mut self.scan;
         self.splitter
             .finish(&mut |_: &[u8], line: &[u8], info| -> io::Result<()> {
                 scanner.push_line(line, info, out);
@@ -106,13 +140,8 @@ impl<'s> Generation<'s> {
         self.report(sink)
     }
 
-    pub(super) fn flush(&mut self, sink: &mut Sink<'_>) -> Result<()> {
-        self.scanner.finish(&mut self.out);
-        self.report(sink)
-    }
-
     pub(super) fn report(&mut self, sink: &mut Sink<'_>) -> Result<()> {
-        sink.take(&mut self.out, self.input, &self.scanner)?;
+        sink.take(&mut self.scan.out, self.input, &self.scan.scanner)?;
         Ok(())
     }
 
@@ -225,8 +254,8 @@ impl<'s> Followed<'s> {
         if std::mem::take(&mut self.skip_existing) && g.reader.id() == FileId::of(m) {
             // Joined at the end: the lines passed over still count in line numbers.
             let lines = g.reader.join_at_end(m.len(), cx.buf)?;
-            let scanner = std::mem::replace(&mut g.scanner, self.setup.scanner());
-            g.scanner = scanner.start_after(lines);
+            let scanner = std::mem::replace(&mut g.scan.scanner, self.setup.scanner());
+            g.scan.scanner = scanner.start_after(lines);
         }
         self.current = Some(g);
         Ok(true)
