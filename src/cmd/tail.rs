@@ -181,8 +181,8 @@ impl<'s> Tail<'s> {
                     continue;
                 }
                 let input = sink.tally.add_input(path.display().to_string());
-                let exists = path.exists();
-                if at_start && !exists {
+                let there = std::fs::metadata(&path).ok();
+                if at_start && there.is_none() {
                     // Like `tail -F`: say so, and follow it once it appears.
                     notices.push(format!(
                         "{}: no such file yet; following it when it appears",
@@ -193,7 +193,9 @@ impl<'s> Tail<'s> {
                 self.files.push(Followed {
                     setup: self.setup,
                     // Only a file that is there when tail starts is read from its end.
-                    skip_existing: at_start && exists && !self.from_start,
+                    join_at: there
+                        .filter(|_| at_start && !self.from_start)
+                        .map(|m| (FileId::of(&m), m.len())),
                     path,
                     first_input: Some(input),
                     current: None,

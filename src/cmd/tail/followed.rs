@@ -183,8 +183,10 @@ pub(super) struct Followed<'s> {
     pub(super) path: PathBuf,
     /// The input the first file found at the path is read as.
     pub(super) first_input: Option<usize>,
-    /// Start at the end of the first file found (files present when tail started).
-    pub(super) skip_existing: bool,
+    /// The file there when tail started, and its size then: read from there (its end
+    /// when tail started, not when it was first looked at, which is later: a line written
+    /// meanwhile is read).
+    pub(super) join_at: Option<(FileId, u64)>,
     /// The file at the path (or the last one, while none is).
     pub(super) current: Option<Generation<'s>>,
     /// Files that were at the path, read until they stay quiet ([`LINGER`]).
@@ -251,9 +253,12 @@ impl<'s> Followed<'s> {
             None => sink.tally.add_input(self.path.display().to_string()),
         };
         let mut g = Generation::new(self.setup, reader, input);
-        if std::mem::take(&mut self.skip_existing) && g.reader.id() == FileId::of(m) {
+        if let Some((id, len)) = self.join_at.take()
+            && g.reader.id() == id
+            && id == FileId::of(m)
+        {
             // Joined at the end: the lines passed over still count in line numbers.
-            let lines = g.reader.join_at_end(m.len(), cx.buf)?;
+            let lines = g.reader.join_at_end(len, cx.buf)?;
             let scanner = std::mem::replace(&mut g.scan.scanner, self.setup.scanner());
             g.scan.scanner = scanner.start_after(lines);
         }
