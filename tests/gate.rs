@@ -392,6 +392,47 @@ fn run_passes_sigterm_to_the_command_and_keeps_its_exit_status() {
 }
 
 #[test]
+fn run_kills_the_command_at_a_second_signal_and_says_so() {
+    let py = python();
+    // A command that takes SIGTERM and goes on.
+    let script = "import signal, time\nsignal.signal(signal.SIGTERM, lambda *a: print('got TERM', flush=True))\nprint('ready', flush=True)\ntime.sleep(60)\n";
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("unclosed"))
+        .args(["run", "--"])
+        .arg(&py)
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let term = || {
+        assert!(
+            StdCommand::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    term();
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "got TERM\n");
+    term();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(128 + 9));
+    assert!(
+        err.contains("unclosed: a second signal: killing the command\n"),
+        "{err}"
+    );
+    assert!(err.contains("killed by signal 9"), "{err}");
+}
+
+#[test]
 fn run_of_a_command_that_does_not_exist_is_exit_2() {
     unclosed()
         .args(["run", "--", "no-such-command-xyz"])

@@ -154,6 +154,103 @@ impl Held for Output<'_> {
     }
 }
 
+/// What woke `run`'s loop.
+enum Wake {
+    /// Bytes from pipe 0 (stdout) or 1 (stderr).
+    Chunk(usize, Vec<u8>),
+    /// Both pipes closed.
+    PipesClosed,
+    /// The command exited.
+    Exit(io::Result<ExitStatus>),
+}
+
+/// The command's output as the live loop reads it ([`live::Source`]): its two pipes, its
+/// exit, and the drain deadline after it; signals are passed on, never an end of their own.
+struct Live<'a, 's> {
+    output: &'a mut Output<'s>,
+    tally: &'a mut Tally,
+    rules: &'a crate::pipeline::group::SiteRules,
+    /// Each pipe's streams decided when they went quiet; the whole output when it did.
+    flusher: Flusher,
+    chunks: mpsc::Receiver<(usize, Vec<u8>)>,
+    done: oneshot::Receiver<io::Result<ExitStatus>>,
+    status: Option<io::Result<ExitStatus>>,
+    pipes_open: bool,
+    /// Counted from the command's exit, once: a process it left behind that keeps writing
+    /// does not keep `run` alive.
+    drain_deadline: Option<tokio::time::Instant>,
+    signals_seen: u32,
+    pid: u32,
+    err: &'a mut dyn Write,
+}
+
+impl live::Source for Live<'_, '_> {
+    type Wake = Wake;
+
+    async fn wake(&mut self) -> Option<Wake> {
+        if self.status.is_some() && !self.pipes_open {
+            return None;
+        }
+        tokio::select! {
+            msg = self.chunks.recv(), if self.pipes_open => Some(match msg {
+                Some((i, bytes)) => Wake::Chunk(i, bytes),
+                None => Wake::PipesClosed,
+            }),
+            s = &mut self.done, if self.status.is_none() => Some(Wake::Exit(
+                s.unwrap_or_else(|_| Err(io::Error::other("the command's waiter went away"))),
+            )),
+            _ = live::sleep_until(self.drain_deadline) => None,
+        }
+    }
+
+    fn take(&mut self, wake: Wake) -> Result<()> {
+        match wake {
+            Wake::Chunk(i, bytes) => {
+                self.output.feed(i, &bytes);
+                self.output.take(self.tally, self.rules)?;
+                self.flusher.took(&*self.output);
+            }
+            Wake::PipesClosed => self.pipes_open = false,
+            Wake::Exit(status) => {
+                self.status = Some(status);
+                self.drain_deadline = Some(tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
+            }
+        }
+        Ok(())
+    }
+
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.flusher
+            .deadline(&*self.output, self.output.has_partial())
+    }
+
+    fn fire(&mut self) -> Result<()> {
+        let partial = self.output.has_partial();
+        self.flusher.fire(&mut *self.output, partial)?;
+        Ok(self.output.take(self.tally, self.rules)?)
+    }
+
+    fn signal(&mut self, sig: i32) -> Result<bool> {
+        // SIGTERM is passed on; the command decides how to end, and we report when it has.
+        // SIGINT is not: Ctrl-C at a terminal already reaches the command (it is in our
+        // process group), and a second one makes asyncio.run() skip its cleanup. A second
+        // signal of either kind means it: SIGKILL.
+        self.signals_seen += 1;
+        #[cfg(unix)]
+        {
+            use nix::sys::signal::{Signal, kill};
+            let child = nix::unistd::Pid::from_raw(self.pid as i32);
+            if self.signals_seen >= 2 {
+                let _ = writeln!(self.err, "unclosed: a second signal: killing the command");
+                let _ = kill(child, Signal::SIGKILL);
+            } else if sig == 15 {
+                let _ = kill(child, Signal::SIGTERM);
+            }
+        }
+        Ok(false)
+    }
+}
+
 /// Copies `pipe` to `to` as it comes and sends the same bytes to the triage.
 fn spawn_copier(
     mut pipe: Box<dyn Read + Send>,
@@ -249,7 +346,7 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
         tails: [Vec::new(), Vec::new()],
     };
 
-    let (tx, mut chunks) = mpsc::channel::<(usize, Vec<u8>)>(32);
+    let (tx, chunks) = mpsc::channel::<(usize, Vec<u8>)>(32);
     let stdout_pipe = child.stdout.take().expect("piped");
     let stderr_pipe = child.stderr.take().expect("piped");
     // Whether the command's stdout ended its last line: the report starts on a line of its own.
@@ -268,73 +365,34 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
         tx,
         Arc::new(AtomicBool::new(true)),
     );
-    let (done_tx, mut done) = oneshot::channel::<io::Result<ExitStatus>>();
+    let (done_tx, done) = oneshot::channel::<io::Result<ExitStatus>>();
     std::thread::spawn(move || {
         let _ = done_tx.send(child.wait());
     });
 
-    let rt = live::runtime()?;
-    let status: io::Result<ExitStatus> = rt.block_on(async {
-        let mut signals = live::Signals::new()?;
-        let mut flusher = Flusher::new(setup.flush);
-        let mut status: Option<io::Result<ExitStatus>> = None;
-        let mut pipes_open = true;
-        let mut signals_seen = 0u32;
-        // Counted from the command's exit, once: a process it left behind that keeps writing
-        // does not keep `run` alive.
-        let mut drain_deadline: Option<tokio::time::Instant> = None;
-
-        loop {
-            if status.is_some() && !pipes_open {
-                break;
-            }
-            // Each pipe's streams decided when they went quiet; the whole output when it did.
-            let flush_deadline = flusher.deadline(&output, output.has_partial());
-            tokio::select! {
-                msg = chunks.recv(), if pipes_open => match msg {
-                    Some((i, bytes)) => {
-                        output.feed(i, &bytes);
-                        output.take(&mut tally, &setup.rules)?;
-                        flusher.took(&output);
-                    }
-                    None => pipes_open = false,
-                },
-                s = &mut done, if status.is_none() => {
-                    status = Some(s.unwrap_or_else(|_| Err(io::Error::other("the command's waiter went away"))));
-                    drain_deadline = Some(tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
-                }
-                _ = live::sleep_until(flush_deadline) => {
-                    let partial = output.has_partial();
-                    flusher.fire(&mut output, partial).map_err(io::Error::other)?;
-                    output.take(&mut tally, &setup.rules)?;
-                }
-                _ = live::sleep_until(drain_deadline) => break,
-                sig = signals.recv_signal() => {
-                    // SIGTERM is passed on; the command decides how to end, and we report when
-                    // it has. SIGINT is not: Ctrl-C at a terminal already reaches the command
-                    // (it is in our process group), and a second one makes asyncio.run() skip
-                    // its cleanup. A second signal of either kind means it: SIGKILL.
-                    signals_seen += 1;
-                    #[cfg(unix)]
-                    {
-                        use nix::sys::signal::{Signal, kill};
-                        let child = nix::unistd::Pid::from_raw(pid as i32);
-                        if signals_seen >= 2 {
-                            eprintln!("unclosed: a second signal: killing the command");
-                            let _ = kill(child, Signal::SIGKILL);
-                        } else if sig == 15 {
-                            let _ = kill(child, Signal::SIGTERM);
-                        }
-                    }
-                }
-            }
-        }
-        // Bytes that arrived before the pipes closed.
-        while let Ok((i, bytes)) = chunks.try_recv() {
-            output.feed(i, &bytes);
-        }
-        Ok::<_, io::Error>(status.expect("loop ends after exit"))
-    })?;
+    let mut live = Live {
+        output: &mut output,
+        tally: &mut tally,
+        rules: &setup.rules,
+        flusher: Flusher::new(setup.flush),
+        chunks,
+        done,
+        status: None,
+        pipes_open: true,
+        drain_deadline: None,
+        signals_seen: 0,
+        pid,
+        err: &mut *io.err,
+    };
+    live::runtime()?.block_on(live::drive_source(&mut live))?;
+    let Live {
+        mut chunks, status, ..
+    } = live;
+    // Bytes that arrived before the pipes closed.
+    while let Ok((i, bytes)) = chunks.try_recv() {
+        output.feed(i, &bytes);
+    }
+    let status = status.expect("the loop ends after the exit");
     let status = status.context("waiting for the command")?;
     output.finish();
     output.take(&mut tally, &setup.rules)?;
@@ -355,7 +413,8 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
     {
         use std::os::unix::process::ExitStatusExt;
         if let Some(sig) = status.signal() {
-            eprintln!(
+            let _ = writeln!(
+                io.err,
                 "unclosed: the command was killed by signal {sig}: its output, and this report, may be incomplete"
             );
         }

@@ -406,15 +406,13 @@ impl<'a, 's, 'w> Following<'a, 's, 'w> {
 impl live::Source for Following<'_, '_, '_> {
     type Wake = Wake;
 
-    fn wake(&mut self) -> impl Future<Output = Option<Wake>> {
+    async fn wake(&mut self) -> Option<Wake> {
         let behind = self.tail.has_more();
-        async move {
-            tokio::select! {
-                _ = std::future::ready(()), if behind => Some(Wake::Further),
-                _ = self.ticker.tick() => Some(Wake::Tick),
-                Some(()) = self.events.recv() => Some(Wake::Events),
-                _ = live::sleep_until(self.resume), if self.resume.is_some() => Some(Wake::Resume),
-            }
+        tokio::select! {
+            _ = std::future::ready(()), if behind => Some(Wake::Further),
+            _ = self.ticker.tick() => Some(Wake::Tick),
+            Some(()) = self.events.recv() => Some(Wake::Events),
+            _ = live::sleep_until(self.resume), if self.resume.is_some() => Some(Wake::Resume),
         }
     }
 
@@ -547,6 +545,9 @@ async fn follow(args: &TailArgs, setup: &Setup, io: &mut Io<'_>) -> Result<i32> 
     out.flush()?;
     Ok(exit::OK)
 }
+
+#[cfg(test)]
+mod live_tests;
 
 #[cfg(test)]
 mod tests {
