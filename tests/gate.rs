@@ -581,6 +581,47 @@ fn parts_are_ids_once(v: &Value) {
 }
 
 #[test]
+fn run_under_pytest_without_its_warnings_plugin_counts_each_object_once() {
+    // With `-p no:warnings` a test's ResourceWarnings go to its captured stderr and its
+    // asyncio records to its captured log: a report shows both sections, the same objects.
+    let (truth, lines) = suite_truth("test_sessions.py");
+    let n = |t: &str, k: &str| truth[t][k].as_u64().unwrap();
+    let every = [
+        "test_five_sessions",
+        "test_idle_session",
+        "test_two_sessions_then_fails",
+    ];
+    for (args, shown) in [
+        (&["-p", "no:warnings"][..], &every[2..]),
+        (&["-p", "no:warnings", "-rA"][..], &every[..]),
+    ] {
+        let (stdout, v) = run_pytest(&[args, &["-q", "test_sessions.py"]].concat(), 1);
+        assert!(stdout.contains("1 failed, 3 passed"), "{stdout}");
+        assert!(stdout.contains("Captured stderr call"), "{stdout}");
+        parts_are_ids_once(&v);
+        for test in shown {
+            let site = site_of(&v, "test_sessions.py", &lines, test).expect(test);
+            let sessions = n(test, "sessions");
+            assert_eq!(site["sessions"], sessions, "{args:?}: {site}");
+            assert_eq!(site["findings"], sessions, "{args:?}: {site}");
+            assert_eq!(
+                site["pooled_connections"],
+                sessions * n(test, "pooled_each"),
+                "{args:?}: {site}"
+            );
+            assert_eq!(
+                site["parts"],
+                serde_json::json!([format!("test_sessions.py::{test}")]),
+                "{args:?}"
+            );
+        }
+        let sessions: u64 = shown.iter().map(|t| n(t, "sessions")).sum();
+        assert_eq!(v["totals"]["sessions"], sessions, "{args:?}: {v}");
+        assert_eq!(v["totals"]["unknown"], 0, "{args:?}: {v}");
+    }
+}
+
+#[test]
 fn run_under_pytest_names_a_test_only_where_it_printed_and_notes_what_the_summary_hid() {
     let (truth, lines) = suite_truth("test_sessions.py");
     let n = |t: &str, k: &str| truth[t][k].as_u64().unwrap();

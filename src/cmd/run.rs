@@ -24,12 +24,14 @@ use crate::cmd::tally::Tally;
 use crate::exit;
 use crate::input::live::{self, Flusher, Held};
 use crate::input::read::Splitter;
-use crate::pipeline::group::triage;
+use crate::pipeline::group::{Triaged, triage};
 use crate::pipeline::pair::Decided;
 use crate::pipeline::scan::{Out, Scanner};
 
 mod pytest;
-use pytest::Pytest;
+mod warned;
+use pytest::{Pytest, Region};
+use warned::Warned;
 
 /// How long, from the command's exit, to go on reading its output pipes (a process it
 /// started may keep them open, and write for ever).
@@ -48,6 +50,8 @@ struct Output<'s> {
     pytest: Pytest,
     /// Each pipe's unfinished line, its first [`MAX_TAIL`] bytes.
     tails: [Vec<u8>; 2],
+    /// A test's warnings, held until its records are known.
+    warned: Warned,
 }
 
 /// Stream-key prefixes of the two pipes.
@@ -63,26 +67,49 @@ impl Output<'_> {
         self.out.free.clear();
         let decided: Vec<Decided> = self.out.decided.drain(..).collect();
         for d in decided {
-            let t = match &d {
-                Decided::Finding(f) => {
-                    let mut t = triage(f, self.input, rules);
-                    // A test is named only where its own output was printed.
-                    let region = self.pytest.region_at(t.line).cloned();
-                    let objects: Vec<_> = f
-                        .objects
-                        .iter()
-                        .map(|o| (o.kind, o.repr.as_deref()))
-                        .collect();
-                    if self.pytest.read(region.as_ref(), &objects) {
-                        // A captured log repeating what pytest showed live.
-                        continue;
-                    }
-                    t.part = region.map(|r| r.test.to_string());
-                    Some(t)
-                }
-                _ => None,
+            let Decided::Finding(f) = d else {
+                tally.add(&d, None, &mut ())?;
+                continue;
             };
-            tally.add(&d, t, &mut ())?;
+            let t = triage(&f, self.input, rules);
+            let region = self.pytest.region_at(t.line).cloned();
+            // A test's warnings wait for the end: its records may come in another section.
+            if let Some((d, t, region)) = self.warned.take(f, t, region) {
+                self.count(d, t, region, tally)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a finding printed in `region`.
+    fn count(
+        &mut self,
+        d: Decided,
+        mut t: Triaged,
+        region: Option<Region>,
+        tally: &mut Tally,
+    ) -> io::Result<()> {
+        if let Decided::Finding(f) = &d {
+            let objects: Vec<_> = f
+                .objects
+                .iter()
+                .map(|o| (o.kind, o.repr.as_deref()))
+                .collect();
+            if self.pytest.read(region.as_ref(), &objects) {
+                // A captured log repeating what pytest showed live.
+                return Ok(());
+            }
+        }
+        // A test is named only where its own output was printed.
+        t.part = region.map(|r| r.test.to_string());
+        tally.add(&d, Some(t), &mut ())
+    }
+
+    /// At the end: counts the test's warnings that were not the warnings of records read
+    /// under the same test ([`Warned`]).
+    fn release_warned(&mut self, tally: &mut Tally) -> io::Result<()> {
+        for (d, t, region) in self.warned.release() {
+            self.count(d, t, region, tally)?;
         }
         Ok(())
     }
@@ -344,6 +371,7 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
         out: Out::default(),
         pytest: Pytest::default(),
         tails: [Vec::new(), Vec::new()],
+        warned: Warned::default(),
     };
 
     let (tx, chunks) = mpsc::channel::<(usize, Vec<u8>)>(32);
@@ -396,6 +424,7 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
     let status = status.context("waiting for the command")?;
     output.finish();
     output.take(&mut tally, &setup.rules)?;
+    output.release_warned(&mut tally)?;
     // Named by their ids, now that the whole output has shown them.
     tally.summary.rename_parts(|p| output.pytest.rename(p));
     tally.summary.notes.extend(output.pytest.notes());
