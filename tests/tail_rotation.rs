@@ -419,6 +419,11 @@ const ROTATIONS: usize = (COPIES / ROTATE_EVERY - 1) as usize;
 /// on writing to the renamed file until `postrotate` tells it to reopen. Every line and
 /// finding of every file is reported, exactly as `scan` reports those files.
 fn check_create(args: &[&str]) {
+    check_create_following(args, "app.log");
+}
+
+/// `pattern` names app.log: the path itself, or a glob that also matches the rotated names.
+fn check_create_following(args: &[&str], pattern: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let flag = d.join("reopen");
@@ -432,7 +437,7 @@ fn check_create(args: &[&str]) {
     let log = d.join("app.log");
     File::create(&log).unwrap();
     let mut args = args.to_vec();
-    args.extend(["--flush-ms", "60000", "app.log"]);
+    args.extend(["--flush-ms", "60000", pattern]);
     let tail = Tail::start(d, &args);
     wait_until("tail to open app.log", || tail.has_open(&log));
 
@@ -474,6 +479,13 @@ fn check_create(args: &[&str]) {
         totals(&scan_written(&w), &TOTALS),
         "tail reports each file as scan does"
     );
+}
+
+/// `app.log*` also matches app.log.1, …: each is the file just renamed away from app.log,
+/// read there to its end, and never read again from its start as a new file.
+#[test]
+fn logrotate_create_under_a_glob_of_the_rotated_names_reads_each_line_once() {
+    check_create_following(&[], "app.log*");
 }
 
 #[test]

@@ -180,8 +180,16 @@ impl<'s> Tail<'s> {
                 if !self.followed.insert(follow::normal(&path)) {
                     continue;
                 }
-                let input = sink.tally.add_input(path.display().to_string());
                 let there = std::fs::metadata(&path).ok();
+                // A glob that matches rotated names (`app.log*`) finds the file just renamed
+                // away from a followed path: it is read there, to its end, under its new name.
+                if !at_start
+                    && let Some(m) = &there
+                    && self.reads(FileId::of(m))
+                {
+                    continue;
+                }
+                let input = sink.tally.add_input(path.display().to_string());
                 if at_start && there.is_none() {
                     // Like `tail -F`: say so, and follow it once it appears.
                     notices.push(format!(
@@ -205,6 +213,14 @@ impl<'s> Tail<'s> {
             }
         }
         Ok(notices)
+    }
+
+    /// Whether file `id` is being read at a followed path, or was until it moved away.
+    fn reads(&self, id: FileId) -> bool {
+        self.files
+            .iter()
+            .flat_map(|f| f.current.iter().chain(&f.old))
+            .any(|g| g.reader.id() == id)
     }
 
     /// Looks at the files `which` (indices), and at every file that lingers.
