@@ -134,6 +134,21 @@ impl Assembler {
             open.block.take_lines(pos);
             return true;
         }
+        // And the source line under it, read as one before.
+        if let Some(open) = &mut self.open
+            && let State::AfterFrame(t) = open.state
+            && let Some(code) = names.known_code(text)
+        {
+            if Some(t) == open.block.trace
+                && let Some(last) = open.block.frames.last_mut()
+            {
+                last.code = Some(code);
+            }
+            open.state = State::Frames(t);
+            open.take_blanks();
+            open.block.take_lines(pos);
+            return true;
+        }
         let line = parse::line(text);
         if let Some(open) = &mut self.open {
             if open.accept(&line, text, names) {
@@ -410,10 +425,12 @@ impl Open {
                 State::Frames(t)
             }
             (State::AfterFrame(t), Line::Indented) => {
+                let code = names.text(source_line(text));
+                names.remember_code(text, &code);
                 if Some(t) == b.trace
                     && let Some(last) = b.frames.last_mut()
                 {
-                    last.code = Some(names.text(source_line(text)));
+                    last.code = Some(code);
                 }
                 State::Frames(t)
             }

@@ -19,6 +19,8 @@ pub struct Interner {
     texts: FxHashMap<Arc<str>, ()>,
     /// Frame lines read before, as they were read (without their source line).
     frames: FxHashMap<Box<str>, Frame>,
+    /// Source lines read before under a frame line, as they were read.
+    codes: FxHashMap<Box<str>, Arc<str>>,
 }
 
 /// Frame lines longer than this are parsed every time rather than remembered.
@@ -31,6 +33,27 @@ impl Interner {
             return None;
         }
         self.frames.get(line).cloned()
+    }
+
+    /// What `line`, read under a frame line before, was read as: the frame's source line.
+    /// Only lines that read as one there are remembered ([`Interner::remember_code`]), and
+    /// reading one depends on nothing but its text.
+    pub(super) fn known_code(&self, line: &str) -> Option<Arc<str>> {
+        if self.codes.is_empty() {
+            return None;
+        }
+        self.codes.get(line).cloned()
+    }
+
+    /// Remembers that `line`, under a frame line, was read as the source line `code`.
+    pub(super) fn remember_code(&mut self, line: &str, code: &Arc<str>) {
+        if line.len() > MAX_REMEMBERED_LINE {
+            return;
+        }
+        if self.codes.len() >= MAX_INTERNED {
+            self.codes.clear();
+        }
+        self.codes.insert(line.into(), code.clone());
     }
 
     /// Remembers what frame `line` was read as.
