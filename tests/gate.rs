@@ -622,6 +622,31 @@ fn run_under_pytest_without_its_warnings_plugin_counts_each_object_once() {
 }
 
 #[test]
+fn run_under_pytest_never_calls_idle_a_session_let_go_before_its_connector_came() {
+    // More sessions shown before the exit than run holds for their connectors (collected at
+    // exit): those let go are `unknown`, never `noise`: each held a pooled connection.
+    let (truth, _) = suite_truth("test_many_sessions.py");
+    let test = &truth["test_twenty_sessions_then_fails"];
+    let sessions = test["sessions"].as_u64().unwrap();
+    let (stdout, v) = run_pytest(&["-q", "test_many_sessions.py"], 1);
+    assert!(stdout.contains("1 failed"), "{stdout}");
+    let t = &v["totals"];
+    assert_eq!(t["sessions"], sessions, "{t}");
+    assert_eq!(t["connectors"], sessions, "{t}");
+    assert_eq!(
+        t["pooled_connections"],
+        sessions * test["pooled_each"].as_u64().unwrap()
+    );
+    assert_eq!(t["noise"], 0, "no session is idle: {t}");
+    assert!(t["unknown"].as_u64().unwrap() > 0, "some were let go: {t}");
+    assert_eq!(
+        t["leak"].as_u64().unwrap() + t["unknown"].as_u64().unwrap(),
+        t["findings"].as_u64().unwrap(),
+        "{t}"
+    );
+}
+
+#[test]
 fn run_under_pytest_names_a_test_only_where_it_printed_and_notes_what_the_summary_hid() {
     let (truth, lines) = suite_truth("test_sessions.py");
     let n = |t: &str, k: &str| truth[t][k].as_u64().unwrap();

@@ -26,6 +26,7 @@ use crate::input::live::{self, Flusher, Held};
 use crate::input::read::Splitter;
 use crate::pipeline::group::{Triaged, triage};
 use crate::pipeline::pair::Decided;
+use crate::pipeline::parse::{Kind, Trace};
 use crate::pipeline::scan::{Out, Scanner};
 
 mod pytest;
@@ -52,6 +53,9 @@ struct Output<'s> {
     tails: [Vec<u8>; 2],
     /// A test's warnings, held until its records are known.
     warned: Warned,
+    /// The command exited and its output was read to the end: what is decided now is
+    /// decided as at the end of input.
+    ended: bool,
 }
 
 /// Stream-key prefixes of the two pipes.
@@ -67,10 +71,22 @@ impl Output<'_> {
         self.out.free.clear();
         let decided: Vec<Decided> = self.out.decided.drain(..).collect();
         for d in decided {
-            let Decided::Finding(f) = d else {
+            let Decided::Finding(mut f) = d else {
                 tally.add(&d, None, &mut ())?;
                 continue;
             };
+            if !self.ended
+                && let [session] = &mut f.objects[..]
+                && session.kind == Kind::Session
+                && session.trace == Some(Trace::Source)
+                && !session.trace_cut
+            {
+                // A lone session with its creation traceback is held for a late connector
+                // until the command exits; one decided before was let go to make room
+                // (pair::MAX_HELD per stream): its connector may still come, holding
+                // connections, so whether it held any is not known.
+                session.complete = false;
+            }
             let t = triage(&f, self.input, rules);
             let region = self.pytest.region_at(t.line).cloned();
             // A test's warnings wait for the end: its records may come in another section.
@@ -372,6 +388,7 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
         pytest: Pytest::default(),
         tails: [Vec::new(), Vec::new()],
         warned: Warned::default(),
+        ended: false,
     };
 
     let (tx, chunks) = mpsc::channel::<(usize, Vec<u8>)>(32);
@@ -422,6 +439,7 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
     }
     let status = status.expect("the loop ends after the exit");
     let status = status.context("waiting for the command")?;
+    output.ended = true;
     output.finish();
     output.take(&mut tally, &setup.rules)?;
     output.release_warned(&mut tally)?;
