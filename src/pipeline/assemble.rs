@@ -417,6 +417,21 @@ impl Open {
                 }
                 State::Frames(t)
             }
+            // Python folds a frame printed more than three times in a row (a recursive
+            // middleware chain: azure-core's pipeline) into one line saying how many more.
+            (State::Frames(t) | State::AfterFrame(t), Line::Indented)
+                if repeated_frames(text).is_some() =>
+            {
+                if Some(t) == b.trace
+                    && let Some(last) = b.frames.last().cloned()
+                {
+                    let n = repeated_frames(text).unwrap_or(0).min(MAX_FRAMES);
+                    for _ in 0..n {
+                        b.add_frame(last.clone());
+                    }
+                }
+                State::Frames(t)
+            }
             // A frame line that stops part-way: the traceback was cut here.
             (State::Frames(t) | State::AfterFrame(t), Line::Indented)
                 if text.trim_ascii_start().starts_with("File \"") =>
@@ -446,6 +461,21 @@ impl Open {
         self.state = next;
         true
     }
+}
+
+/// `  [Previous line repeated N more times]` (`time` when N is 1): the frame before it
+/// stands N more times in the stack (`traceback.StackSummary.format`).
+fn repeated_frames(text: &str) -> Option<usize> {
+    let n = text
+        .trim_start()
+        .strip_prefix("[Previous line repeated ")?
+        .strip_suffix(" more times]")
+        .or_else(|| {
+            text.trim_start()
+                .strip_prefix("[Previous line repeated ")?
+                .strip_suffix(" more time]")
+        })?;
+    n.parse().ok()
 }
 
 /// The line Home Assistant's log panel shows under a message: `8:45 PM core.py (ERROR)`,

@@ -216,3 +216,44 @@ fn a_header_followed_by_another_librarys_key_is_not_a_block() {
     ]);
     assert!(blocks(&ev).is_empty(), "{ev:?}");
 }
+
+#[test]
+fn a_folded_repeated_frame_stays_in_the_traceback() {
+    // azure-core 1.41's pipeline calls each policy's `send` from the one before: Python folds
+    // the fourth and later copies of that frame into one line (real output, paths rewritten).
+    let pipeline = "/opt/venv/lib/python3.12/site-packages/azure/core/pipeline/_base_async.py";
+    let send = format!("  File \"{pipeline}\", line 77, in send");
+    let lines = [
+        "Unclosed client session",
+        "client_session: <aiohttp.client.ClientSession object at 0x7fe8cb599310>",
+        "source_traceback: Object created at (most recent call last):",
+        "  File \"/app/lib_azure.py\", line 14, in get",
+        "    resp = await client.send_request(HttpRequest(\"GET\", f\"{base}/item/{i}\"))",
+        &send,
+        "    response = await self.next.send(request)",
+        &send,
+        "    response = await self.next.send(request)",
+        &send,
+        "    response = await self.next.send(request)",
+        "  [Previous line repeated 2 more times]",
+        "  File \"/opt/venv/lib/python3.12/site-packages/azure/core/pipeline/transport/_aiohttp.py\", line 196, in open",
+        "    self.session = aiohttp.ClientSession(**clientsession_kwargs)",
+        SESSION_AND_CONNECTOR[2],
+        SESSION_AND_CONNECTOR[3],
+        SESSION_AND_CONNECTOR[4],
+    ];
+    let ev = run(&lines);
+    let b = blocks(&ev);
+    assert_eq!(b.len(), 2, "{ev:?}");
+    assert_eq!(ev.len(), 2, "no line left as text: {ev:?}");
+    let f = &b[0].frames;
+    assert_eq!(f.len(), 7, "1 + 3 printed + 2 folded + 1");
+    assert!(
+        f[1..6]
+            .iter()
+            .all(|x| x.line == 77 && x.path.ends_with("_base_async.py"))
+    );
+    assert_eq!(f[6].line, 196);
+    assert!(!b[0].trace_cut);
+    assert_eq!(b[1].kind, Kind::Connector);
+}
