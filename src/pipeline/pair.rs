@@ -361,7 +361,8 @@ fn belong_together(session: &Object, connector: &Object) -> bool {
 /// session's line; one built on a later line of a multi-line call (LiteLLM's factory lambda,
 /// elastic-transport), or a few statements earlier in the same function and passed in
 /// (httpx-aiohttp), shares its file and function. A connector made in another function or at
-/// module level (a shared connector, `connector_owner=False`) never matches. Frames cut from
+/// module level (a shared connector, `connector_owner=False`) never matches, except in a
+/// library's helper called from the session's function ([`built_by_a_library_helper`]). Frames cut from
 /// the outer end (tracemalloc's depth, `MAX_FRAMES`) are not compared.
 pub fn same_origin(session: &[Frame], connector: &[Frame]) -> bool {
     let trim = |frames: &[Frame]| -> usize {
@@ -374,12 +375,38 @@ pub fn same_origin(session: &[Frame], connector: &[Frame]) -> bool {
     let innermost = si.path == ci.path
         && si.function == ci.function
         && (si.line == ci.line || si.function.is_some());
-    innermost
+    (innermost
         && s[..s.len() - 1]
             .iter()
             .rev()
             .zip(c[..c.len() - 1].iter().rev())
+            .all(|(a, b)| a.path == b.path && a.line == b.line && a.function == b.function))
+        || built_by_a_library_helper(s, c)
+}
+
+/// Whether an installed library built the connector in a helper that the function building
+/// the session called: aiobotocore's `_get_session` calls `_create_connector`, which builds
+/// its own `TCPConnector` subclass, then passes it to `ClientSession(connector=…)` four lines
+/// down. The connector's stack is the session's through that function (any line in it), then
+/// deeper frames, all of them in installed packages. Application code never counts here: a
+/// helper of the user's own that hands out one cached connector is a shared connector's usual
+/// shape (`connector_owner=False`). Both stacks must be whole (asyncio's, with functions).
+fn built_by_a_library_helper(s: &[Frame], c: &[Frame]) -> bool {
+    let Some(si) = s.last() else {
+        return false;
+    };
+    let at = s.len() - 1;
+    si.function.is_some()
+        && c.len() > s.len()
+        && c[at].path == si.path
+        && c[at].function == si.function
+        && c[..at]
+            .iter()
+            .zip(&s[..at])
             .all(|(a, b)| a.path == b.path && a.line == b.line && a.function == b.function)
+        && c[at..]
+            .iter()
+            .all(|f| crate::pipeline::python::is_installed(&f.path))
 }
 
 /// Milliseconds between a body-less session record and its connector's, at most (measured

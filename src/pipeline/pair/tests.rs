@@ -313,3 +313,77 @@ fn tracemalloc_frames_without_functions_pair_only_on_the_same_line() {
     // tracemalloc keeps the innermost frames: a deeper stack lost outer ones.
     assert!(same_origin(&[f(1), f(40), f(12)], &[f(40), f(12)]));
 }
+
+/// aiobotocore 3.10's `AIOHTTPSession._get_session`: `connector = self._create_connector(…)`
+/// at 235, whose `_ProxySSLTCPConnector(…)` (a `TCPConnector` subclass) is built at 224 and
+/// initialised at 60; `aiohttp.ClientSession(connector=connector, …)` at 239 (real frames,
+/// paths rewritten).
+const BOTO: &str = "/opt/venv/lib/python3.12/site-packages/aiobotocore/httpsession.py";
+const BOTO_OUTER: [(&str, u32, &str); 3] = [
+    ("/app/lib_aiobotocore.py", 14, "put"),
+    (
+        "/opt/venv/lib/python3.12/site-packages/aiobotocore/endpoint.py",
+        308,
+        "_send",
+    ),
+    (BOTO, 301, "send"),
+];
+
+#[test]
+fn a_connector_a_library_builds_in_a_helper_of_the_sessions_function_pairs() {
+    let mut s = BOTO_OUTER.to_vec();
+    s.push((BOTO, 239, "_get_session"));
+    let mut c = BOTO_OUTER.to_vec();
+    c.extend([
+        (BOTO, 235, "_get_session"),
+        (BOTO, 224, "_create_connector"),
+        (BOTO, 60, "__init__"),
+        (CONNECTOR_INIT, 1002, "__init__"),
+    ]);
+    assert_eq!(
+        pairs(traced(&S, &s), traced(&C, &c)),
+        vec![vec![Kind::Session, Kind::Connector]]
+    );
+}
+
+#[test]
+fn the_same_helper_shape_in_application_code_is_a_shared_connector_and_does_not_pair() {
+    // samples/gen/shared.py: `ClientSession(connector=Upstreams.get_connector(),
+    // connector_owner=False)`, the helper caching one connector for every session.
+    let s = traced(
+        &S,
+        &[
+            ("/app/shared.py", 38, "main"),
+            ("/app/shared.py", 31, "fetch"),
+        ],
+    );
+    let c = traced(
+        &C,
+        &[
+            ("/app/shared.py", 38, "main"),
+            ("/app/shared.py", 31, "fetch"),
+            ("/app/shared.py", 26, "get_connector"),
+            (CONNECTOR_INIT, 1002, "__init__"),
+        ],
+    );
+    assert_eq!(
+        pairs(s, c),
+        vec![vec![Kind::Connector], vec![Kind::Session]]
+    );
+}
+
+#[test]
+fn a_library_helper_reached_through_another_call_chain_does_not_pair() {
+    let mut s = BOTO_OUTER.to_vec();
+    s.push((BOTO, 239, "_get_session"));
+    let mut c = BOTO_OUTER.to_vec();
+    c[0].1 = 15;
+    c.extend([
+        (BOTO, 235, "_get_session"),
+        (BOTO, 224, "_create_connector"),
+    ]);
+    assert_eq!(
+        pairs(traced(&S, &s), traced(&C, &c)),
+        vec![vec![Kind::Connector], vec![Kind::Session]]
+    );
+}
