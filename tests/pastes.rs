@@ -305,3 +305,301 @@ fn a_traceback_cut_part_way_names_no_site_of_its_own_and_pairs_by_adjacency() {
     assert_eq!(v["totals"]["truncated"], 1);
     assert_eq!(v["sites"][0]["pattern"], "one session per call");
 }
+
+// Forms checked in a second survey of public threads (forms not above), each rebuilt from a
+// committed fixture's real blocks.
+
+/// A fixture's lines from `from` (1-based), `n` of them, with `ERROR:asyncio:` taken off.
+fn fixture_lines(name: &str, from: usize, n: usize) -> Vec<String> {
+    let log = std::fs::read_to_string(common::samples().join(name)).unwrap();
+    log.lines()
+        .skip(from - 1)
+        .take(n)
+        .map(|l| l.strip_prefix("ERROR:asyncio:").unwrap_or(l).to_string())
+        .collect()
+}
+
+/// Two findings in aiohttp 3.10's list form, no tracebacks (samples/logs/list_percall_basic.log).
+fn two_leaks_list() -> Vec<String> {
+    fixture_lines("list_percall_basic.log", 1, 10)
+}
+
+/// One `Unclosed response` L block as aiohttp prints it without its traceback: header, repr,
+/// headers, the empty line (samples/logs/unread_debug_wdefault.log).
+fn response_block() -> Vec<String> {
+    fixture_lines("unread_debug_wdefault.log", 30, 4)
+}
+
+fn totals(input: &str) -> Value {
+    common::scan_stdin_json(input)["totals"].clone()
+}
+
+#[test]
+fn unclosed_responses_back_to_back_after_program_output() {
+    let url = "https://github.com/aio-libs/aiobotocore/issues/68";
+    let mut s = String::from("file_A.json 1250\nfile_B.json 38679\n");
+    for _ in 0..3 {
+        s += &lines(&response_block(), str::to_string);
+    }
+    let t = totals(&s);
+    assert_eq!(
+        (
+            &t["findings"],
+            &t["leak"],
+            &t["responses"],
+            &t["unread_mentions"]
+        ),
+        (&3.into(), &3.into(), &3.into(), &0.into()),
+        "{url}\n{s}"
+    );
+}
+
+#[test]
+fn a_prefix_with_pid_and_thread_and_a_backtick_before_the_first_line() {
+    // `%(asctime)s %(process)d %(threadName)s: ` on each record, the paste opened by one `.
+    let mut s = String::from("`");
+    for l in two_leaks_short() {
+        let p = "2018-03-18 22:08:53,864 456855 MainThread: ";
+        s += &if l.starts_with("Unclosed") {
+            format!("{p}{l}\n")
+        } else {
+            format!("{l}\n")
+        };
+    }
+    check(
+        "asctime pid thread prefix",
+        "https://github.com/desbma/sacad/issues/19",
+        &s,
+        TWO_LEAKS,
+    );
+}
+
+#[test]
+fn another_loggers_records_between_the_blocks() {
+    let short = two_leaks_short();
+    let pre = |l: &str| {
+        if l.starts_with("Unclosed") {
+            format!("[asyncio] ERROR: {l}")
+        } else {
+            l.to_string()
+        }
+    };
+    let mut s = String::from("[custom_logger] DEBUG: Recording exception: None\n");
+    s += &lines(&short[..2], pre);
+    s += "[custom_logger] DEBUG: Stopping async execution\n";
+    s += &lines(&short[5..], pre);
+    // The first session is cut from its connector by a record: alone, as a reader counts it.
+    check(
+        "records of another logger between",
+        "https://github.com/Pycord-Development/pycord/issues/2399",
+        &s,
+        Hand(2, 1, 1, 0, 2, 1, 1),
+    );
+}
+
+#[test]
+fn a_bare_level_prefix_and_two_pool_keys_with_32_bit_addresses() {
+    let s = "ERROR: Unclosed connector\nconnections: ['[(<aiohttp.client_proto.ResponseHandler object at 0x7573b650>, 2439645.265701343)]', '[(<aiohttp.client_proto.ResponseHandler object at 0x74c77c70>, 2439645.441812254)]']\nconnector: <aiohttp.connector.TCPConnector object at 0x75730eb0>\n\n";
+    // Hand-made from list_percall_basic.log's connector with the addresses of a 32-bit ARM board.
+    check(
+        "ERROR: prefix, 2 keys",
+        "https://github.com/tulir/fbchat-asyncio/issues/21",
+        s,
+        Hand(1, 1, 0, 0, 0, 1, 2),
+    );
+}
+
+#[test]
+fn windows_addresses_and_a_connector_header_cut_at_the_end() {
+    // 16 upper-case hex digits, 3 decimals, and the paste stops after a connector's header.
+    let win = |l: &str| {
+        l.replace("0x7f70a4", "0x000001B607")
+            .replace(".078263051", ".562")
+            .replace(".088148686", ".343")
+    };
+    let mut s = lines(&two_leaks_list(), win);
+    s += &lines(&two_leaks_list()[..3], win);
+    check(
+        "Windows, cut connector",
+        "https://github.com/GravelFire/CatsGangBot/issues/4",
+        &s,
+        Hand(3, 2, 0, 1, 3, 3, 2),
+    );
+}
+
+#[test]
+fn loguru_records_of_the_program_around_bare_blocks() {
+    let mut s = String::from(
+        "2023-02-13 12:54:07.243 | SUCCESS  | App.Telegram:run:187 - APP:Telegram Bot Start\n",
+    );
+    s += &lines(&two_leaks_list()[..5], str::to_string);
+    s += "2023-02-13 13:49:35.712 | INFO     | __main__:<module>:25 - NEWS Channel\n";
+    check(
+        "loguru lines around",
+        "https://github.com/LlmKira/Openaibot/issues/174",
+        &s,
+        Hand(1, 1, 0, 0, 1, 1, 1),
+    );
+}
+
+#[test]
+fn a_session_under_prose_and_a_dashed_rule_with_a_64_bit_windows_address() {
+    let short = two_leaks_short();
+    let s = format!(
+        "it loads for 10 minutes then it says this\n\n--------------------------\n{}\n{}\n",
+        short[0],
+        short[1].replace("0x7ffa63c5dc70", "0x000000CFCF78BBE0")
+    );
+    check(
+        "prose, rule, Windows address",
+        "https://github.com/appu1232/Discord-Selfbot/issues/400",
+        &s,
+        Hand(1, 0, 1, 0, 1, 0, 0),
+    );
+}
+
+#[test]
+fn each_line_in_its_own_code_span_with_a_redacted_address() {
+    let short = two_leaks_short();
+    let s = format!(
+        "An http client session is not being closed.\n\n`{}`\n`{}`\n",
+        short[0],
+        short[1].replace("0x7ffa63c5dc70", "0x[address]")
+    );
+    check(
+        "code span per line",
+        "https://github.com/pelotron/GrindBot/issues/1",
+        &s,
+        Hand(1, 0, 1, 0, 1, 0, 0),
+    );
+}
+
+#[test]
+fn asctime_level_and_name_without_a_colon() {
+    let short = two_leaks_short();
+    let s = format!(
+        "2016-09-14 18:42:28,511 ERROR asyncio {}\n{}\n",
+        short[0], short[1]
+    );
+    check(
+        "asctime level name",
+        "https://github.com/slackapi/python-slack-sdk/issues/645",
+        &s,
+        Hand(1, 0, 1, 0, 1, 0, 0),
+    );
+}
+
+#[test]
+fn an_unclosed_connection_in_a_fence() {
+    let mut s = String::from("```\n");
+    s += &lines(
+        &fixture_lines("list_connection_debug.log", 1, 2),
+        str::to_string,
+    );
+    s += "```\n\nWhen running the test with the tester, this log is displayed.\n";
+    let t = totals(&s);
+    assert_eq!(
+        (
+            &t["findings"],
+            &t["leak"],
+            &t["connections"],
+            &t["unread_mentions"]
+        ),
+        (&1.into(), &1.into(), &1.into(), &0.into()),
+        "https://github.com/lablup/backend.ai/issues/5315\n{s}"
+    );
+}
+
+#[test]
+fn a_heroku_drain_around_a_dashed_logging_format() {
+    let short = two_leaks_short();
+    let app = "2022-10-16T03:24:56.254515+00:00 app[web.1]: ";
+    let s = format!(
+        "{app}2022-10-16 03:24:56,254 - asyncio - ERROR - {}\n{app}{}\n2022-10-16T03:24:56.496315+00:00 heroku[web.1]: Process exited with status 1\n2022-10-16T03:24:56.566790+00:00 heroku[web.1]: State changed from up to crashed\n",
+        short[0], short[1]
+    );
+    check(
+        "Heroku + dashed format",
+        "https://github.com/SilentDemonSD/WZML-X/issues/12",
+        &s,
+        Hand(1, 0, 1, 0, 1, 0, 0),
+    );
+}
+
+#[test]
+fn an_orphan_continuation_line_before_a_whole_block() {
+    // The paste starts one line into a session block: what a reader counts for sure is the
+    // connector's leak after it; the orphan line is no noise.
+    let short = two_leaks_short();
+    let s = lines(&short[1..5], str::to_string);
+    let t = totals(&s);
+    assert_eq!(
+        (&t["leak"], &t["noise"], &t["pooled_connections"]),
+        (&1.into(), &0.into(), &1.into()),
+        "https://github.com/shamhi/HamsterKombatBot/issues/226\n{s}"
+    );
+}
+
+#[test]
+fn redacted_addresses_and_times() {
+    let short = two_leaks_short();
+    let redact = |l: &str| {
+        let mut out = String::new();
+        let mut rest = l;
+        while let Some(at) = rest.find("0x") {
+            out += &rest[..at + 2];
+            out += "...";
+            rest = rest[at + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+        }
+        out += rest;
+        out.replace("8194.964655556", "...")
+    };
+    check(
+        "redacted",
+        "https://github.com/epam/statgpt-backend/issues/458",
+        &lines(&short[..5], redact),
+        Hand(1, 1, 0, 0, 1, 1, 1),
+    );
+}
+
+#[test]
+fn an_exception_handler_that_appends_json_to_the_last_line() {
+    let short = two_leaks_short();
+    let mut v: Vec<String> = short[..5].to_vec();
+    v[4] += " {\"pid\": 4711, \"job_id\": \"AJ_x\"}";
+    check(
+        "JSON after the last repr",
+        "https://github.com/livekit/agents/issues/2666",
+        &lines(&v, str::to_string),
+        Hand(1, 1, 0, 0, 1, 1, 1),
+    );
+}
+
+#[test]
+fn header_and_key_glued_in_an_inline_code_span() {
+    // A rendered page lost the line break: `Unclosed client sessionclient_session: <…>`.
+    let short = two_leaks_short();
+    let s = format!(
+        "I run into this error: `{}{}`, I have followed all the instructions.\n",
+        short[0], short[1]
+    );
+    // Not read as a block today, but said: an unread mention, never a silent zero or a leak.
+    let t = totals(&s);
+    assert!(
+        t["sessions"] == 1 || t["unread_mentions"] == 1,
+        "https://github.com/belguawhale/Discord-Werewolf/issues/30\n{s}"
+    );
+    assert_eq!((&t["leak"], &t["noise"]), (&0.into(), &0.into()));
+}
+
+#[test]
+fn a_title_with_the_repr_lost_its_angle_brackets() {
+    // Never a silent zero: a mention the tool cannot read as a block is said.
+    let s = "telegram.error.Unauthorized: Unauthorized : asyncio - ERROR - Unclosed client session :aiohttp.client.ClientSession object at 0x7f4d6c6696c0\n";
+    let t = totals(s);
+    assert!(
+        t["unread_mentions"] == 1 || t["unknown"] == 1,
+        "https://github.com/SilentDemonSD/WZML-X/issues/12: {t}"
+    );
+    assert_eq!((&t["leak"], &t["noise"]), (&0.into(), &0.into()));
+}
