@@ -10,6 +10,8 @@ just enough of each API for the real client library to complete its calls.
   GET  /                       Elasticsearch cluster info (8.x), with X-Elastic-Product
   GET|POST /{index}/_search    Elasticsearch search result
   GET  /item/{n}               small JSON document
+  PUT  /s3/{bucket}[/{key}]    S3 (path style): create a bucket, put an object
+  GET  /s3/{bucket}/{key}      S3 get_object: 1000 bytes
 
 Keep-alive is on (aiohttp.web default), so clients pool their connections.
 The server runs on its own event loop in a daemon thread, so sync programs that
@@ -123,6 +125,16 @@ async def item(request):
     return web.json_response({"item": n, "price": 10 + len(n)})
 
 
+async def s3_put(request):
+    await request.read()
+    return web.Response(headers={"ETag": '"9b2cf535f27731c974343645a3985328"'})
+
+
+async def s3_get(request):
+    return web.Response(body=b"x" * 1000, content_type="binary/octet-stream",
+                        headers={"ETag": '"9b2cf535f27731c974343645a3985328"'})
+
+
 def make_app(chat_delay=0.02):
     app = web.Application()
     app["chat_delay"] = chat_delay
@@ -137,6 +149,9 @@ def make_app(chat_delay=0.02):
     app.router.add_get("/{index}/_search", es_search)
     app.router.add_post("/{index}/_search", es_search)
     app.router.add_get("/item/{n}", item)
+    app.router.add_put("/s3/{bucket}", s3_put)
+    app.router.add_put("/s3/{bucket}/{key}", s3_put)
+    app.router.add_get("/s3/{bucket}/{key}", s3_get)
     return app
 
 

@@ -32,6 +32,7 @@ mkvenv py313-aio313 "$PY313" "$GEN/requirements-py313-aio313.txt"
 mkvenv py312-litellm172 "$PY312" "$GEN/requirements-py312-litellm172.txt"
 mkvenv py313-litellm174 "$PY313" "$GEN/requirements-py313-litellm174.txt"
 mkvenv py313-libs "$PY313" "$GEN/requirements-py313-libs.txt"
+mkvenv py312-cloud "$PY312" "$GEN/requirements-py312-cloud.txt"
 
 HA_NAMES=() OTHER=()
 for a in "$@"; do

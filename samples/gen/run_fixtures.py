@@ -27,6 +27,7 @@ VENVS = {
     "L2": ("py312-litellm172", "3.12.1", "3.12.15"),
     "L4": ("py313-litellm174", "3.13.0", "3.12.15"),
     "X": ("py313-libs", "3.13.0", "3.12.15"),
+    "Y": ("py312-cloud", "3.12.1", "3.14.5"),
 }
 # the third-party library a fixture's program drives (recorded in the truth's settings)
 LIBRARY = {"L2": "litellm 1.72.6", "L4": "litellm 1.74.9"}
@@ -157,6 +158,11 @@ FIXTURES = [
       notes="AsyncOpenAI(http_client=DefaultAioHttpClient()) per call, never closed. httpx-aiohttp creates the TCPConnector a few statements before ClientSession(connector=connector): connector first, so only lone connector blocks are printed (the session counts as closed once its connector was finalized)."),
     F("client_cache_percall_debug", "X", "lib_client_cache.py", "bare", DEBUG, library="aiohttp-client-cache 0.15.0",
       notes="CachedSession (a ClientSession subclass) per call, never closed; the log names the subclass aiohttp_client_cache.session.CachedSession."),
+    # cloud SDKs (venv py312-cloud, aiohttp 3.14.5)
+    F("aiobotocore_percall_debug", "Y", "lib_aiobotocore.py", "bare", DEBUG, library="aiobotocore 3.10.0",
+      notes="An S3 client entered per call and never exited. aiobotocore's _get_session builds its connector (a TCPConnector subclass) in the helper _create_connector, then passes it to ClientSession(connector=...): the session owns it, and each session block is followed by its connector's."),
+    F("azure_percall_debug", "Y", "lib_azure.py", "bare", DEBUG, library="azure-core 1.41.0",
+      notes="AsyncPipelineClient + AioHttpTransport per call, never closed. The creation tracebacks go through the pipeline's recursive policy chain: Python prints `[Previous line repeated 1 more time]` inside them."),
 ]
 
 
