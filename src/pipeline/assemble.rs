@@ -111,6 +111,36 @@ impl Assembler {
             .map(|o| o.block.lines.first().copied().unwrap_or(o.block.pos.line))
     }
 
+    /// Takes `text` into the traceback in progress when it is a frame line, or the source
+    /// line under one, read before: as it was read then, without parsing it again (a
+    /// traceback repeats the same lines block after block). Such a line completes nothing,
+    /// so it is all [`Assembler::push`] would do with it. Returns whether it took the line.
+    pub fn take_known(&mut self, text: &str, pos: &Pos, names: &Interner) -> bool {
+        let Some(open) = &mut self.open else {
+            return false;
+        };
+        match open.state {
+            State::Frames(t) | State::AfterFrame(t) if let Some(f) = names.known_frame(text) => {
+                if Some(t) == open.block.trace {
+                    open.block.add_frame(f);
+                }
+                open.state = State::AfterFrame(t);
+            }
+            State::AfterFrame(t) if let Some(code) = names.known_code(text) => {
+                if Some(t) == open.block.trace
+                    && let Some(last) = open.block.frames.last_mut()
+                {
+                    last.code = Some(code);
+                }
+                open.state = State::Frames(t);
+            }
+            _ => return false,
+        }
+        open.take_blanks();
+        open.block.take_lines(pos);
+        true
+    }
+
     /// Reads one logical line and pushes what it completes to `out`. Returns whether the
     /// line was taken into a block.
     pub fn push(
@@ -120,33 +150,7 @@ impl Assembler {
         names: &mut Interner,
         out: &mut Vec<Event>,
     ) -> bool {
-        // A traceback repeats the same frame lines block after block: one seen before is
-        // taken as it was read then, without parsing it again.
-        if let Some(open) = &mut self.open
-            && let State::Frames(t) | State::AfterFrame(t) = open.state
-            && let Some(f) = names.known_frame(text)
-        {
-            if Some(t) == open.block.trace {
-                open.block.add_frame(f);
-            }
-            open.state = State::AfterFrame(t);
-            open.take_blanks();
-            open.block.take_lines(pos);
-            return true;
-        }
-        // And the source line under it, read as one before.
-        if let Some(open) = &mut self.open
-            && let State::AfterFrame(t) = open.state
-            && let Some(code) = names.known_code(text)
-        {
-            if Some(t) == open.block.trace
-                && let Some(last) = open.block.frames.last_mut()
-            {
-                last.code = Some(code);
-            }
-            open.state = State::Frames(t);
-            open.take_blanks();
-            open.block.take_lines(pos);
+        if self.take_known(text, pos, names) {
             return true;
         }
         let line = parse::line(text);

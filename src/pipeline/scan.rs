@@ -345,6 +345,21 @@ impl<'g> Scanner<'g> {
 
     fn read_one(&mut self, text: &str, n: u64, out: &mut Out) {
         if self.unwrapper.is_plain(text) {
+            // Most lines of a dense log: a frame line, or the source line under it, seen
+            // before in the traceback in progress. Nothing is decided and nothing else
+            // changes (the block stays open, so the scanner stays busy).
+            let pos = Pos {
+                line: n,
+                ts: None,
+                lines: Vec::new(),
+            };
+            if self.channel.is_empty()
+                && let Some(s) = self.streams.get_mut(PLAIN_STREAM)
+                && s.assembler.take_known(text, &pos, &self.names)
+            {
+                s.last_used = n;
+                return;
+            }
             let line = [n];
             let l = Piece {
                 stream: "",
