@@ -349,6 +349,13 @@ fn python_warnings(existing: Option<OsString>) -> OsString {
 
 /// `unclosed run [OPTIONS] -- CMD [ARGS...]`.
 pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
+    // SIGINT or SIGTERM from the first moment on is passed on to the command, as the help
+    // says: the handlers are in place before anything else, the command's start included.
+    let rt = live::runtime()?;
+    let signals = {
+        let _in_rt = rt.enter();
+        live::Signals::new()?
+    };
     let setup = Setup::new(&args.read)?;
     let gate = Gate::new(&args.gate)?.for_run();
     let program = &args.command[0];
@@ -429,7 +436,7 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
         pid,
         err: &mut *io.err,
     };
-    live::runtime()?.block_on(live::drive_source(&mut live))?;
+    rt.block_on(live::drive_source_with(&mut live, signals))?;
     let Live {
         mut chunks, status, ..
     } = live;

@@ -325,7 +325,15 @@ pub trait Source {
 /// before the loop asks for anything, so a signal before the first byte still ends the run
 /// with its summary.
 pub async fn drive_source<S: Source>(source: &mut S) -> anyhow::Result<Stop> {
-    let mut signals = Signals::new()?;
+    drive_source_with(source, Signals::new()?).await
+}
+
+/// [`drive_source`] with signal handlers installed earlier (before a child process that
+/// must not outlive them was started): a signal that came meanwhile is handled first.
+pub async fn drive_source_with<S: Source>(
+    source: &mut S,
+    mut signals: Signals,
+) -> anyhow::Result<Stop> {
     loop {
         let deadline = source.deadline();
         tokio::select! {
