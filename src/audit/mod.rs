@@ -1,0 +1,189 @@
+//! The static half: the source of one Python file in, every construction of an aiohttp
+//! session, connector or `aiohttp.request(…)` out, each with who owns it and whether that
+//! owner closes it. Pure like the pipeline: bytes in, values out, no I/O.
+//!
+//! [`names`] says which names in the file are aiohttp's (imports, aliases, local subclasses);
+//! [`owner`] follows each constructed object to where it ends (a `with`, a local, an
+//! attribute, a return …) and decides the [`Verdict`].
+
+mod names;
+mod owner;
+mod syntax;
+
+use serde::Serialize;
+
+/// What a construction builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Constructs {
+    /// `aiohttp.ClientSession` (or a subclass of it in the same file).
+    ClientSession,
+    /// `aiohttp.TCPConnector`.
+    TCPConnector,
+    /// `aiohttp.UnixConnector`.
+    UnixConnector,
+    /// `aiohttp.NamedPipeConnector`.
+    NamedPipeConnector,
+    /// `aiohttp.request(…)`: a session made and closed by its context manager.
+    #[serde(rename = "request")]
+    Request,
+}
+
+impl Constructs {
+    /// The name the JSON contract uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Constructs::ClientSession => "ClientSession",
+            Constructs::TCPConnector => "TCPConnector",
+            Constructs::UnixConnector => "UnixConnector",
+            Constructs::NamedPipeConnector => "NamedPipeConnector",
+            Constructs::Request => "request",
+        }
+    }
+
+    /// Whether it is a connector (whose `close()` closes at once, awaited or not).
+    pub fn is_connector(self) -> bool {
+        matches!(
+            self,
+            Constructs::TCPConnector | Constructs::UnixConnector | Constructs::NamedPipeConnector
+        )
+    }
+}
+
+/// Who owns a construction and whether it is closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Made for one call, never closed, not returned, not stored (LiteLLM #13251's shape).
+    PerCall,
+    /// Closed on the success path only: an exception or early return skips the close.
+    CloseNotGuaranteed,
+    /// Stored on an object, a module or a cache whose owner never closes it, or replaced
+    /// without closing the old one.
+    OwnedNeverClosed,
+    /// A sync function runs a new event loop per call whose coroutine makes a session it
+    /// does not close inside that loop (LiteLLM #11657's shape).
+    AsyncioRunPerCall,
+    /// A connector shared with `connector_owner=False` that nobody closes.
+    SharedConnectorNeverClosed,
+    /// Closed by `async with`, in `finally`, or by its owner's close.
+    Ok,
+    /// Returned or handed to a caller or object that owns it.
+    Transferred,
+    /// Ownership is decided where the audit cannot see; the reason says what it would need.
+    Unknown,
+}
+
+/// Every verdict, bugs first, in the order totals list them.
+pub const VERDICTS: [Verdict; 8] = [
+    Verdict::PerCall,
+    Verdict::CloseNotGuaranteed,
+    Verdict::OwnedNeverClosed,
+    Verdict::AsyncioRunPerCall,
+    Verdict::SharedConnectorNeverClosed,
+    Verdict::Ok,
+    Verdict::Transferred,
+    Verdict::Unknown,
+];
+
+impl Verdict {
+    /// The name the JSON contract, the text output and suppressions use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::PerCall => "per_call",
+            Verdict::CloseNotGuaranteed => "close_not_guaranteed",
+            Verdict::OwnedNeverClosed => "owned_never_closed",
+            Verdict::AsyncioRunPerCall => "asyncio_run_per_call",
+            Verdict::SharedConnectorNeverClosed => "shared_connector_never_closed",
+            Verdict::Ok => "ok",
+            Verdict::Transferred => "transferred",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// The verdict of this name.
+    pub fn from_name(name: &str) -> Option<Verdict> {
+        VERDICTS.into_iter().find(|v| v.name() == name)
+    }
+
+    /// Whether it is a bug in the source (the rest are fine or undecided).
+    pub fn is_bug(self) -> bool {
+        !matches!(self, Verdict::Ok | Verdict::Transferred | Verdict::Unknown)
+    }
+
+    /// How bad, for combining several paths: the worst wins.
+    fn rank(self) -> u8 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Transferred => 1,
+            Verdict::Unknown => 2,
+            Verdict::CloseNotGuaranteed => 3,
+            Verdict::SharedConnectorNeverClosed => 4,
+            Verdict::OwnedNeverClosed => 5,
+            Verdict::PerCall => 6,
+            Verdict::AsyncioRunPerCall => 7,
+        }
+    }
+}
+
+/// One construction and what the audit decided about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Construction {
+    /// 1-based line of the constructor's name (where Python's traceback points).
+    pub line: u32,
+    /// 1-based column of the constructor's name, in characters.
+    pub column: u32,
+    /// What it builds.
+    pub constructs: Constructs,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Who owns it, e.g. `local in fetch_price`, `attribute self._session of Provider`.
+    pub owner: String,
+    /// Why the verdict: the lines that decided it, or for `unknown` what it would need.
+    pub why: String,
+    /// The function or method it is made in (`Class.method`), if any: a log's frame names it.
+    pub function: Option<String>,
+    /// The verdicts an inline `# unclosed: ignore[…]` comment on its line accepts (`*` all).
+    #[serde(skip)]
+    pub suppressed: bool,
+}
+
+/// What one file gave.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileAudit {
+    /// Every construction, in source order.
+    pub constructions: Vec<Construction>,
+    /// Where the file has a syntax error (1-based line, column), if it has one: the parser
+    /// reads past it, and constructions in a function holding it are `unknown`.
+    pub syntax_error: Option<(u32, u32)>,
+    /// Whether the file was parsed at all (one that never names aiohttp is not).
+    pub parsed: bool,
+}
+
+/// Why a file could not be audited.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuditError {
+    /// The parser gave up (it has a budget, so a pathological file cannot hang the walk).
+    #[error("the Python parser gave up on this file")]
+    Unparsed,
+}
+
+/// Audits the source of one Python file.
+pub fn audit_source(src: &[u8]) -> Result<FileAudit, AuditError> {
+    // Every spelling of a construction needs an import that names aiohttp in this file.
+    if memchr::memmem::find(src, b"aiohttp").is_none() {
+        return Ok(FileAudit::default());
+    }
+    let tree = syntax::parse(src).ok_or(AuditError::Unparsed)?;
+    let file = syntax::Source::new(src, &tree);
+    let names = names::Names::read(&file);
+    let mut constructions = owner::decide(&file, &names);
+    constructions.sort_by_key(|c| (c.line, c.column));
+    Ok(FileAudit {
+        constructions,
+        syntax_error: file.first_error(),
+        parsed: true,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,76 @@
+//! The audit's edges on small inputs written for the test; the shapes of real code are in
+//! tests/audit/ (tests/audit.rs).
+
+use super::*;
+
+fn one(src: &str) -> Construction {
+    let a = audit_source(src.as_bytes()).unwrap();
+    assert_eq!(a.constructions.len(), 1, "{:?}", a.constructions);
+    a.constructions.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_file_that_never_names_aiohttp_is_not_parsed() {
+    let a = audit_source(b"def f(:\n  ClientSession()\n").unwrap();
+    assert!(!a.parsed && a.constructions.is_empty() && a.syntax_error.is_none());
+}
+
+#[test]
+fn line_and_column_are_the_constructors_name_in_characters() {
+    let c = one(
+        "import aiohttp\nasync def f():\n    s = 'é'; x = aiohttp.\\\n        ClientSession()\n",
+    );
+    assert_eq!((c.line, c.column), (4, 9));
+    let c = one("import aiohttp\nasync def f():\n    s = 'é'; x = aiohttp.ClientSession()\n");
+    assert_eq!((c.line, c.column), (3, 26), "characters, not bytes (27)");
+    assert_eq!(c.function.as_deref(), Some("f"));
+}
+
+#[test]
+fn a_syntax_error_near_a_construction_makes_it_unknown_and_is_reported() {
+    let a = audit_source(
+        b"import aiohttp\nasync def f():\n    s = aiohttp.ClientSession()\n    if (:\n        pass\nasync def g():\n    s = aiohttp.ClientSession()\n",
+    )
+    .unwrap();
+    assert_eq!(a.syntax_error.map(|e| e.0), Some(4));
+    let v: Vec<_> = a.constructions.iter().map(|c| c.verdict).collect();
+    assert_eq!(
+        v,
+        [Verdict::Unknown, Verdict::PerCall],
+        "{:?}",
+        a.constructions
+    );
+}
+
+#[test]
+fn a_name_bound_to_aiohttp_and_to_another_library_is_unknown() {
+    let c = one(
+        "from aiohttp import ClientSession\nfrom mcp import ClientSession\nasync def f():\n    s = ClientSession()\n",
+    );
+    // The later import wins at run time; the audit does not guess.
+    assert_eq!(c.verdict, Verdict::Unknown, "{c:?}");
+    assert!(c.why.contains("bound both"), "{}", c.why);
+}
+
+#[test]
+fn suppression_comments_name_verdicts_or_all() {
+    use owner::suppression_accepts as acc;
+    assert!(acc("# unclosed: ignore[per_call]", "per_call"));
+    assert!(acc("# unclosed: ignore[ok, per_call ]", "per_call"));
+    assert!(!acc("# unclosed: ignore[owned_never_closed]", "per_call"));
+    assert!(acc("# unclosed: ignore", "per_call"));
+    assert!(acc("# noqa  # unclosed: ignore  reviewed", "per_call"));
+    assert!(!acc("# unclosed: ignored", "per_call"));
+    assert!(!acc("# ignore[per_call]", "per_call"));
+    let src = "import aiohttp\nasync def f():\n    s = aiohttp.ClientSession()  # unclosed: ignore[per_call]\n";
+    assert!(one(src).suppressed);
+    assert!(!one(&src.replace("per_call]", "ok]")).suppressed);
+}
+
+#[test]
+fn verdict_names_round_trip_and_bugs_are_the_five() {
+    for v in VERDICTS {
+        assert_eq!(Verdict::from_name(v.name()), Some(v));
+    }
+    assert_eq!(VERDICTS.iter().filter(|v| v.is_bug()).count(), 5);
+}
