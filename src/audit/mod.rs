@@ -142,9 +142,33 @@ pub struct Construction {
     pub why: String,
     /// The function or method it is made in (`Class.method`), if any: a log's frame names it.
     pub function: Option<String>,
-    /// The verdicts an inline `# unclosed: ignore[…]` comment on its line accepts (`*` all).
+    /// An inline `# unclosed: ignore[…]` comment on its line accepts its verdict.
     #[serde(skip)]
     pub suppressed: bool,
+    /// The source line of the constructor's name, trimmed (for the fingerprint).
+    #[serde(skip)]
+    pub code: String,
+}
+
+impl Construction {
+    /// A fingerprint that survives moved lines and other checkouts but not a change of the
+    /// code, the function or the verdict: 16 hex digits of FNV-1a (as `check`'s baselines).
+    pub fn fingerprint(&self, path: &str) -> String {
+        let path = path.trim_start_matches("./");
+        let key = format!(
+            "audit\0{path}\0{}\0{}\0{}\0{}",
+            self.function.as_deref().unwrap_or(""),
+            self.constructs.name(),
+            self.verdict.name(),
+            self.code
+        );
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
 }
 
 /// What one file gave.

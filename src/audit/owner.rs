@@ -97,6 +97,7 @@ pub fn decide(s: &Source<'_>, names: &Names) -> Vec<Construction> {
             why: d.why,
             function: enclosing_function(*call).map(|f| qualified_name(s, f)),
             suppressed: false,
+            code: s.line_text(name_node).trim().to_owned(),
         });
         let last = out.len() - 1;
         out[last].suppressed = a.suppressed(*call, d.verdict);
@@ -1466,7 +1467,7 @@ enum Owned<'t> {
 impl Owned<'_> {
     fn scope_words(&self, s: &Source<'_>) -> String {
         match self {
-            Owned::Attribute(c, _) => format!("{} (no method but __del__ counts)", name_of(s, *c)),
+            Owned::Attribute(c, _) => format!("{} or its classes in this file", name_of(s, *c)),
             Owned::ClassAttribute(c, _) => format!("this file (nor in {})", name_of(s, *c)),
             Owned::Global(_) | Owned::Cache(_) => "this file".into(),
         }

@@ -81,6 +81,13 @@ impl<'t> Source<'t> {
         (to_u32(p.row + 1), to_u32(column + 1))
     }
 
+    /// The whole source line a node starts on (lossy UTF-8).
+    pub fn line_text(&self, n: Node<'_>) -> String {
+        let start = n.start_byte() - n.start_position().column;
+        let end = memchr::memchr(b'\n', &self.src[start..]).map_or(self.src.len(), |e| start + e);
+        String::from_utf8_lossy(&self.src[start..end]).into_owned()
+    }
+
     /// 1-based line of a node's start.
     pub fn line(&self, n: Node<'_>) -> u32 {
         to_u32(n.start_position().row + 1)

@@ -49,6 +49,9 @@ pub enum Command {
     /// and exit with its failure, or by the `check` policy.
     #[command(after_help = RUN_AFTER)]
     Run(RunArgs),
+    /// Audit Python source for aiohttp sessions and connectors nobody closes.
+    #[command(after_help = AUDIT_AFTER)]
+    Audit(AuditArgs),
     /// List the log envelopes unclosed reads (for --grammar).
     Grammars(GrammarArgs),
     /// Print a shell completion script (see the README for where to put it).
@@ -442,4 +445,97 @@ pub struct GrammarArgs {
     /// Also load these grammar files, checking them against their samples.
     #[arg(long, value_name = "PATH")]
     pub grammar_file: Vec<String>,
+}
+
+const AUDIT_AFTER: &str = "Examples:
+  unclosed audit                                   # the current directory, problems only
+  unclosed audit --all src/ | less -R              # every construction and its owner
+  unclosed audit --format json . > audit.json
+  unclosed audit --format github --fail-on per_call --fail-on owned_never_closed
+
+Walks like ripgrep (.gitignore, hidden files skipped, --glob). Files that never name aiohttp
+are not parsed. A reviewed exception: `# unclosed: ignore[per_call]` on the constructor's line.
+
+Exit status: 0 no construction fails the policy, 1 one does, 2 usage or read error.";
+
+/// Output formats of `audit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// `path:line:col: VERDICT message`, the owner and the fix, for people.
+    Text,
+    /// The `unclosed-audit/1` JSON object (every construction).
+    Json,
+    /// SARIF 2.1.0, for code-scanning uploads.
+    Sarif,
+    /// GitHub workflow annotations.
+    Github,
+}
+
+/// What `audit --fail-on` can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuditFailOn {
+    /// Every bug verdict (the five below).
+    Bug,
+    /// Made per call and never closed.
+    PerCall,
+    /// Closed on the success path only.
+    CloseNotGuaranteed,
+    /// Stored on an owner that never closes it (or replaced unclosed).
+    OwnedNeverClosed,
+    /// Made inside `asyncio.run` per call and not closed there.
+    AsyncioRunPerCall,
+    /// A connector shared with connector_owner=False that nobody closes.
+    SharedConnectorNeverClosed,
+    /// Ownership the audit could not decide.
+    Unknown,
+    /// Nothing fails (report only).
+    None,
+}
+
+/// `audit` arguments.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Files and directories to audit [default: .].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<std::path::PathBuf>,
+
+    /// Audit only files matching (or, with `!`, skip files matching) this glob; repeatable.
+    #[arg(long, short = 'g', value_name = "GLOB")]
+    pub glob: Vec<String>,
+
+    /// Also audit hidden files and directories.
+    #[arg(long)]
+    pub hidden: bool,
+
+    /// Do not respect .gitignore, .ignore and similar files.
+    #[arg(long)]
+    pub no_ignore: bool,
+
+    /// Threads: 0 is one per core, 1 audits on the main thread.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+
+    /// Show every construction (ok, transferred, suppressed too), not only problems.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Verdicts that fail the audit (exit 1); repeatable [default: bug].
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    pub fail_on: Vec<AuditFailOn>,
+
+    /// Accept the constructions listed in this file; fail only on new ones.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<std::path::PathBuf>,
+
+    /// Write today's failing constructions to this file as a baseline (and pass).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<std::path::PathBuf>,
+
+    /// When to colour the text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
 }

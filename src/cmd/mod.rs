@@ -2,6 +2,7 @@
 //! command; each gets its writers and environment in an [`io::Io`], so it runs the same in a
 //! test as in the process ([`execute`]).
 
+mod audit;
 mod check;
 pub mod cli;
 mod filter;
@@ -42,6 +43,7 @@ pub fn execute(command: Command, io: &mut Io<'_>) -> i32 {
         Command::Filter(args) => filter::run(&args, io),
         Command::Check(args) => check::run(&args, io),
         Command::Run(args) => run::run(&args, io),
+        Command::Audit(args) => audit::run(&args, io),
         Command::Grammars(args) => grammars::run(&args, io),
         Command::Completions(args) => generate::completions(&args, io),
         Command::Man(args) => generate::man(&args, io),

@@ -300,7 +300,7 @@ fn is_absolute(path: &str) -> bool {
 
 /// A SARIF `artifactLocation` for a path from a log: relative to the repository root
 /// (`%SRCROOT%`) when it is under `workspace` or relative already, a `file://` URI otherwise.
-fn artifact_location(path: &str, workspace: Option<&str>) -> serde_json::Value {
+pub(crate) fn artifact_location(path: &str, workspace: Option<&str>) -> serde_json::Value {
     use serde_json::json;
     if let Some(rel) = workspace
         .map(|w| w.trim_end_matches('/'))

@@ -1,6 +1,7 @@
 //! Explain: what each pattern of findings means and the fix that fits it. The texts live
 //! here and nowhere else; every report takes them from [`advice`].
 
+use crate::audit::Verdict;
 use crate::pipeline::classify::Pattern;
 
 /// What a pattern means and how to fix it.
@@ -38,6 +39,36 @@ pub fn advice(p: Pattern) -> &'static str {
             "A new ClientSession is created per call and never closed; each one's connector keeps its pooled \
                  sockets (file descriptors, connection slots at the server) until GC. Share one session per \
                  client: create it once (at startup), reuse it, and `await session.close()` at shutdown."
+        }
+    }
+}
+
+/// The fix for an audit verdict: the same text a report gives the runtime pattern the
+/// verdict predicts, where there is one.
+pub fn audit_fix(v: Verdict) -> &'static str {
+    match v {
+        Verdict::PerCall => advice(Pattern::SessionPerCall),
+        Verdict::AsyncioRunPerCall => advice(Pattern::AsyncioRunPerCall),
+        Verdict::SharedConnectorNeverClosed => advice(Pattern::SharedConnector),
+        Verdict::CloseNotGuaranteed => {
+            "It is closed on the success path only: an exception or early return before the close \
+                 leaves it to GC with its pooled sockets. Close it on every path: `async with \
+                 aiohttp.ClientSession() as session:`, or `try:` … `finally: await session.close()`."
+        }
+        Verdict::OwnedNeverClosed => {
+            "Its owner keeps it but never closes it, so it lives until GC (at exit, or when the owner \
+                 replaces it). Give the owner a close that awaits it (`async def close(self): await \
+                 self._session.close()`, or `__aexit__`) and call it at shutdown; before replacing a \
+                 live session, `await` the old one's `close()`."
+        }
+        Verdict::Ok => "Nothing to do: it is closed on every path.",
+        Verdict::Transferred => {
+            "Whoever receives it owns it now: check that they close it (audit that code too)."
+        }
+        Verdict::Unknown => {
+            "Ownership is decided where the audit cannot see (the reason says what it would need). \
+                 Read that code; once it is known to be closed, mark the line \
+                 `# unclosed: ignore[unknown]`."
         }
     }
 }
