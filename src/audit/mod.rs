@@ -148,6 +148,10 @@ pub struct Construction {
     /// The source line of the constructor's name, trimmed (for the fingerprint).
     #[serde(skip)]
     pub code: String,
+    /// Lines of this file's calls into the function that makes it: a log's call site may
+    /// be the caller's line (a helper that returns a new session).
+    #[serde(skip)]
+    pub called_from: Vec<u32>,
 }
 
 impl Construction {

@@ -98,6 +98,9 @@ pub fn decide(s: &Source<'_>, names: &Names) -> Vec<Construction> {
             function: enclosing_function(*call).map(|f| qualified_name(s, f)),
             suppressed: false,
             code: s.line_text(name_node).trim().to_owned(),
+            called_from: enclosing_function(*call)
+                .map(|f| a.call_sites(f).iter().map(|c| s.line(*c)).collect())
+                .unwrap_or_default(),
         });
         let last = out.len() - 1;
         out[last].suppressed = a.suppressed(*call, d.verdict);
@@ -787,17 +790,44 @@ impl<'t> Audit<'_, 't> {
         let line = self.s.line(id);
         let name = self.text(id);
         if inner != Some(scope) {
-            if let Some(f) = inner {
-                // A closure that outlives the call may own it: not followed.
+            let Some(f) = inner.filter(|f| within(*f, scope)) else {
+                return;
+            };
+            // A closure: read the use in its own scope. Using the object there is using
+            // it; a close there runs only if the closure is called; handing it on from
+            // there is not followed.
+            let mut nested = Uses {
+                after: f.start_byte(),
+                ..Uses::default()
+            };
+            let mut aliases = Vec::new();
+            self.use_of(f, id, kind, depth, &mut nested, &mut aliases);
+            let what = format!(
+                "the nested {} at line {}",
+                if f.kind() == "lambda" {
+                    "lambda"
+                } else {
+                    "function"
+                },
+                self.s.line(f)
+            );
+            if let Some(c) = nested.guaranteed.or(nested.unguaranteed) {
+                u.unguaranteed
+                    .get_or_insert(format!("in {what}, which may not run: {c}"));
+            }
+            if nested.returned || nested.yielded || !aliases.is_empty() {
                 u.external.get_or_insert(format!(
-                    "captured by the nested {} at line {}: needs what it does with `{name}`",
-                    if f.kind() == "lambda" {
-                        "lambda"
-                    } else {
-                        "function"
-                    },
-                    self.s.line(f)
+                    "{what} hands `{name}` on: needs what its caller does with it"
                 ));
+            }
+            if let Some(d) = nested.stored {
+                u.stored.get_or_insert(d);
+            }
+            if let Some(e) = nested.external {
+                u.external.get_or_insert(e);
+            }
+            if let Some(n) = nested.not_a_close {
+                u.not_a_close.get_or_insert(n);
             }
             return;
         }
@@ -1104,7 +1134,7 @@ impl<'t> Audit<'_, 't> {
                                     && a.child_by_field_name("name")
                                         .is_some_and(|n| self.text(n) == "connector")
                                     && a.child_by_field_name("value")
-                                        .is_some_and(|v| targets.contains(&self.text(v).to_owned()))
+                                        .is_some_and(|v| self.names_place(v, &targets))
                             })
                         })
                 })
@@ -1146,6 +1176,40 @@ impl<'t> Audit<'_, 't> {
             return decision(Verdict::OwnedNeverClosed, owner, why);
         }
         decision(Verdict::Ok, owner, closed)
+    }
+
+    /// Whether an expression is the place: its text, or a call of a function of this file
+    /// that returns it (`connector=Upstreams.get_connector()`).
+    fn names_place(&self, e: Node<'t>, targets: &[String]) -> bool {
+        let text = self.text(e);
+        if targets
+            .iter()
+            .any(|t| t == text || text.starts_with(&format!("{t}[")))
+        {
+            return true;
+        }
+        let Some(callee) = (e.kind() == "call")
+            .then(|| e.child_by_field_name("function"))
+            .flatten()
+        else {
+            return false;
+        };
+        let name = match callee.kind() {
+            "attribute" => callee
+                .child_by_field_name("attribute")
+                .map(|a| self.text(a))
+                .unwrap_or(""),
+            _ => self.text(callee),
+        };
+        self.s.functions.iter().any(|f| {
+            name_of(self.s, *f) == name
+                && descendants(*f).into_iter().any(|r| {
+                    r.kind() == "return_statement"
+                        && enclosing_function(r) == Some(*f)
+                        && r.named_child(0)
+                            .is_some_and(|v| targets.iter().any(|t| t == self.text(v)))
+                })
+        })
     }
 
     /// The texts naming the place: those that mean it only inside its class's family
@@ -1322,6 +1386,15 @@ impl<'t> Audit<'_, 't> {
             }
         }
         if self.guarded(assign, f, target) {
+            return None;
+        }
+        // A helper (`_create_session()`) whose every caller in the file checks first.
+        let sites = self.call_sites(f);
+        if !sites.is_empty()
+            && sites
+                .iter()
+                .all(|c| enclosing_function(*c).is_some_and(|cf| self.guarded(*c, cf, target)))
+        {
             return None;
         }
         Some(format!(

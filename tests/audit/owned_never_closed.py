@@ -70,6 +70,29 @@ async def cached_session(key):
     return _CACHE[key]
 
 
+class LazyNode:
+    """elastic-transport's AiohttpHttpNode: the helper that makes the session is called only
+    when there is none."""
+
+    def __init__(self):
+        self.session = None
+
+    async def perform_request(self, url):
+        if self.session is None:
+            self._create_session()
+        return await self.session.get(url)
+
+    def _create_session(self):
+        self.session = aiohttp.ClientSession(  # expect: ok
+            connector=aiohttp.TCPConnector(limit_per_host=4),  # expect: ok
+        )
+
+    async def close(self):
+        if self.session:
+            await self.session.close()
+            self.session = None
+
+
 class Transport2:
     def __init__(self):
         self.session = None

@@ -1,5 +1,6 @@
 # Hand-written shapes of a session made per call and never closed (LiteLLM #13251's pattern;
 # the same shape as samples/gen/percall.py), and their fixed forms.
+import asyncio
 import aiohttp
 
 
@@ -43,3 +44,24 @@ async def fixed_by_walrus_and_finally(url):
         return await resp.json()
     finally:
         await session.close()
+
+
+async def fetch_batch(urls):
+    """samples/gen/percall.py: the session is used (not closed) by a nested coroutine."""
+    session = aiohttp.ClientSession()  # expect: per_call
+
+    async def one(url):
+        async with session.get(url) as resp:
+            return resp.status
+
+    return await asyncio.gather(*(one(u) for u in urls))
+
+
+async def closed_by_a_callback(urls, register):
+    session = aiohttp.ClientSession()  # expect: close_not_guaranteed
+
+    async def on_stop():
+        await session.close()
+
+    register(on_stop)
+    return await session.get(urls[0])

@@ -34,3 +34,32 @@ async def local_shared(urls):
     for u in urls:
         async with aiohttp.ClientSession(connector=conn, connector_owner=False) as s:  # expect: ok
             await s.get(u)
+
+
+class Upstreams:
+    """samples/gen/shared.py: the class attribute handed out by a classmethod."""
+
+    connector = None
+
+    @classmethod
+    def get_connector(cls):
+        if cls.connector is None:
+            cls.connector = aiohttp.TCPConnector(limit=50)  # expect: shared_connector_never_closed
+        return cls.connector
+
+
+async def fetch(url):
+    session = aiohttp.ClientSession(connector=Upstreams.get_connector(), connector_owner=False)  # expect: per_call
+    async with session.get(url) as resp:
+        return await resp.json()
+
+
+def setup(data):
+    """A cache entry (Home Assistant's hass.data) shared by sessions, never closed."""
+    data["pool"] = aiohttp.TCPConnector(limit=20)  # expect: shared_connector_never_closed
+
+    async def poll(url):
+        async with aiohttp.ClientSession(connector=data["pool"], connector_owner=False) as s:  # expect: ok
+            await s.get(url)
+
+    return poll
