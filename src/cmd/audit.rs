@@ -12,6 +12,9 @@ use ignore::{WalkBuilder, WalkState};
 use crate::audit::{FileAudit, Verdict, audit_source};
 use crate::cmd::cli::{AuditArgs, AuditFailOn, AuditFormat};
 use crate::cmd::io::Io;
+use crate::cmd::scan::Reading;
+use crate::cmd::setup::Setup;
+use crate::cmd::tally::Tally;
 use crate::exit;
 use crate::gate::policy::Baseline;
 use crate::pipeline::escape::terminal;
@@ -77,6 +80,9 @@ pub fn run(args: &AuditArgs, io: &mut Io<'_>) -> Result<i32> {
             });
         }
     }
+    if !args.log.is_empty() {
+        failed |= join_logs(args, io, &mut report)?;
+    }
     if let Some(path) = &args.write_baseline {
         std::fs::write(path, baseline_text(&report))
             .with_context(|| format!("{}: cannot write the baseline", path.display()))?;
@@ -112,6 +118,27 @@ pub fn run(args: &AuditArgs, io: &mut Io<'_>) -> Result<i32> {
     } else {
         exit::OK
     })
+}
+
+/// Reads each log like `scan` and marks the constructions its findings point at.
+/// Returns whether a log could not be read.
+fn join_logs(args: &AuditArgs, io: &mut Io<'_>, report: &mut AuditReport) -> Result<bool> {
+    let setup = Setup::new(&args.read)?;
+    let mut failed = false;
+    for log in &args.log {
+        let mut tally = Tally::new(setup.rules.clone());
+        let reading = Reading {
+            setup: &setup,
+            threads: 0,
+            err: &mut *io.err,
+            env: &io.env,
+        };
+        failed |= reading.files(std::slice::from_ref(log), &mut tally, &mut ())?;
+        if let Some(input) = tally.inputs.first() {
+            write::join(report, &tally.summary, &input.name);
+        }
+    }
+    Ok(failed)
 }
 
 /// The verdicts `--fail-on` names (every bug by default).

@@ -451,7 +451,8 @@ const AUDIT_AFTER: &str = "Examples:
   unclosed audit                                   # the current directory, problems only
   unclosed audit --all src/ | less -R              # every construction and its owner
   unclosed audit --format json . > audit.json
-  unclosed audit --format github --fail-on per_call --fail-on owned_never_closed
+  unclosed audit --format github --fail-on per-call --fail-on owned-never-closed
+  unclosed audit --log app.log --log app.log.1.gz src/   # mark what the logs show leaked
 
 Walks like ripgrep (.gitignore, hidden files skipped, --glob). Files that never name aiohttp
 are not parsed. A reviewed exception: `# unclosed: ignore[per_call]` on the constructor's line.
@@ -534,6 +535,15 @@ pub struct AuditArgs {
     /// Write today's failing constructions to this file as a baseline (and pass).
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<std::path::PathBuf>,
+
+    /// A log to join (any input `scan` reads; repeatable): constructions whose findings it
+    /// shows are marked confirmed, and call sites no construction explains are listed.
+    #[arg(long, value_name = "FILE")]
+    pub log: Vec<std::path::PathBuf>,
+
+    /// How logs are read (with --log).
+    #[command(flatten)]
+    pub read: ReadArgs,
 
     /// When to colour the text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]

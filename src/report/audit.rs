@@ -373,3 +373,97 @@ pub fn github(r: &AuditReport, workspace: Option<&str>) -> String {
     }
     out
 }
+
+/// Path components, `\` taken as `/` and `.` parts dropped.
+fn components(path: &str) -> Vec<&str> {
+    path.split(['/', '\\'])
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect()
+}
+
+/// How many trailing components two paths share.
+fn common_tail(a: &[&str], b: &[&str]) -> usize {
+    a.iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// Joins what one log showed to the constructions: a site whose path names an audited file
+/// (the most trailing parts in common, one file only) and whose line is a construction's,
+/// or a line in that file calling into the function that makes it, confirms it; the
+/// finding's `created_in` frame (the library line behind an application's call) counts the
+/// same way. Sites that confirm nothing are listed as unexplained.
+pub fn join(r: &mut AuditReport, summary: &crate::pipeline::group::Summary, log: &str) {
+    r.joined = true;
+    let files: Vec<String> = {
+        let mut f: Vec<String> = r.entries.iter().map(|e| e.file.clone()).collect();
+        f.dedup();
+        f
+    };
+    let parts: Vec<Vec<&str>> = files.iter().map(|f| components(f)).collect();
+    // The audited file a log path names, if exactly one fits best.
+    let file_of = |path: &str| -> Option<&str> {
+        let p = components(path);
+        let scores: Vec<usize> = parts.iter().map(|f| common_tail(f, &p)).collect();
+        let best = *scores.iter().max()?;
+        let mut at = scores
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == best && best > 0);
+        let (i, _) = at.next()?;
+        at.next().is_none().then_some(files[i].as_str())
+    };
+    for site in summary.sites() {
+        let Some(s) = &site.site else { continue };
+        let mut frames = vec![(s.file.to_string(), s.line)];
+        if let Some(v) = &s.created_in {
+            frames.push((v.file.to_string(), v.line));
+        }
+        let mut explained = false;
+        for (path, line) in frames {
+            let Some(file) = file_of(&path) else { continue };
+            let direct: Vec<usize> = r
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.file == file && e.construction.line == line)
+                .map(|(i, _)| i)
+                .collect();
+            let hits = if direct.is_empty() {
+                r.entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.file == file && e.construction.called_from.contains(&line))
+                    .map(|(i, _)| i)
+                    .collect()
+            } else {
+                direct
+            };
+            for i in hits {
+                explained = true;
+                let k = r.entries[i].confirmed.get_or_insert_with(|| Confirmation {
+                    log: log.to_owned(),
+                    ..Confirmation::default()
+                });
+                if !k.log.split(", ").any(|l| l == log) {
+                    k.log = format!("{}, {log}", k.log);
+                }
+                k.findings += site.counts.findings;
+                k.leak += site.counts.leak;
+                k.noise += site.counts.noise;
+                k.pooled_connections += site.counts.pooled_connections;
+            }
+        }
+        if !explained {
+            r.unexplained.push(Unexplained {
+                file: s.file.to_string(),
+                line: s.line,
+                function: s.function.as_deref().map(str::to_owned),
+                findings: site.counts.findings,
+                pooled_connections: site.counts.pooled_connections,
+            });
+        }
+    }
+}
