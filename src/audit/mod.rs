@@ -148,6 +148,14 @@ pub struct Construction {
     /// The source line of the constructor's name, trimmed (for the fingerprint).
     #[serde(skip)]
     pub code: String,
+    /// What another file would decide, when it is a factory handed to a class imported
+    /// from another module.
+    #[serde(skip)]
+    pub need: Option<Need>,
+    /// For a connector made inline as a session's `connector=`: that session's line (a log
+    /// finding shows the pair at the session's line).
+    #[serde(skip)]
+    pub session_line: Option<u32>,
     /// Lines of this file's calls into the function that makes it: a log's call site may
     /// be the caller's line (a helper that returns a new session).
     #[serde(skip)]
@@ -175,11 +183,47 @@ impl Construction {
     }
 }
 
+/// A factory handed to a class of another module: where to look.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Need {
+    /// The module the class is imported from (`pkg.mod`, or `.mod` relative).
+    pub module: String,
+    /// The class.
+    pub class: String,
+    /// The keyword the factory is passed as.
+    pub keyword: Option<String>,
+    /// Or its position among the positional arguments.
+    pub position: Option<usize>,
+    /// Set for the connector made inside the factory's session: that session's line.
+    pub connector_of: Option<u32>,
+}
+
+/// A class that keeps a factory given to `__init__` and calls it into an attribute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Factory {
+    /// The class.
+    pub class: String,
+    /// The parameter of `__init__` (after `self`).
+    pub param: String,
+    /// Its position (after `self`).
+    pub index: usize,
+    /// What happens to what the factory makes.
+    pub verdict: Verdict,
+    /// Its owner there.
+    pub owner: String,
+    /// Why.
+    pub why: String,
+    /// The line that stores what the factory made (the worst one).
+    pub line: u32,
+}
+
 /// What one file gave.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FileAudit {
     /// Every construction, in source order.
     pub constructions: Vec<Construction>,
+    /// Classes keeping a factory they are given (read by other files' constructions).
+    pub factories: Vec<Factory>,
     /// Where the file has a syntax error (1-based line, column), if it has one: the parser
     /// reads past it, and constructions in a function holding it are `unknown`.
     pub syntax_error: Option<(u32, u32)>,
@@ -208,9 +252,102 @@ pub fn audit_source(src: &[u8]) -> Result<FileAudit, AuditError> {
     constructions.sort_by_key(|c| (c.line, c.column));
     Ok(FileAudit {
         constructions,
+        factories: owner::factories(&file, &names),
         syntax_error: file.first_error(),
         parsed: true,
     })
+}
+
+/// Decides, across the audited files, the factories handed to a class of another of them
+/// (LiteLLM hands `lambda: ClientSession(…)` to a transport class in another module): a
+/// construction whose [`Need`] names a module found among `files` (by path: `pkg/mod.py`
+/// or `pkg/mod/__init__.py`, relative imports from the importing file's directory) and a
+/// class there that keeps the factory takes that class's verdict. Files are `(path, audit)`.
+pub fn resolve_across(files: &mut [(String, FileAudit)]) {
+    let mut updates = Vec::new();
+    for (fi, (path, audit)) in files.iter().enumerate() {
+        for (ci, c) in audit.constructions.iter().enumerate() {
+            let Some(need) = &c.need else { continue };
+            let Some((target, factory)) = files.iter().find_map(|(p, a)| {
+                if !module_is(p, path, &need.module) {
+                    return None;
+                }
+                a.factories
+                    .iter()
+                    .find(|f| {
+                        f.class == need.class
+                            && (need.keyword.as_deref() == Some(f.param.as_str())
+                                || need.position == Some(f.index))
+                    })
+                    .map(|f| (p.clone(), f.clone()))
+            }) else {
+                continue;
+            };
+            let short = target
+                .rsplit(['/', '\\'])
+                .next()
+                .unwrap_or(&target)
+                .to_owned();
+            let (owner, why) = match need.connector_of {
+                None => (
+                    format!(
+                        "factory handed to {} ({short}), then {}",
+                        need.class, factory.owner
+                    ),
+                    format!(
+                        "made by a factory that {} keeps and calls ({short}:{}): {}",
+                        need.class, factory.line, factory.why
+                    ),
+                ),
+                Some(line) => (
+                    format!(
+                        "connector of the session at line {line}, made by a factory handed to {} ({short})",
+                        need.class
+                    ),
+                    format!(
+                        "closed with its session (connector_owner defaults to True); the session is \
+                         made by a factory that {} keeps and calls ({short}:{}): {}",
+                        need.class, factory.line, factory.why
+                    ),
+                ),
+            };
+            updates.push((fi, ci, factory.verdict, owner, why));
+        }
+    }
+    for (fi, ci, verdict, owner, why) in updates {
+        let c = &mut files[fi].1.constructions[ci];
+        c.verdict = verdict;
+        c.owner = owner;
+        c.why = why;
+    }
+}
+
+/// Whether the file at `path` is module `module` as imported from the file at `from`.
+fn module_is(path: &str, from: &str, module: &str) -> bool {
+    let path = path.replace('\\', "/");
+    let (base, dotted) = match module.find(|c| c != '.') {
+        Some(0) => (String::new(), module),
+        Some(dots) => {
+            // `.mod` is beside the importing file; each further dot one directory up.
+            let mut dir: Vec<&str> = from.split(['/', '\\']).collect();
+            dir.pop();
+            for _ in 1..dots {
+                dir.pop();
+            }
+            (format!("{}/", dir.join("/")), &module[dots..])
+        }
+        None => return false,
+    };
+    let rel = dotted.replace('.', "/");
+    let ends = |suffix: &str| {
+        let want = format!("{base}{suffix}");
+        if base.is_empty() {
+            path == want || path.ends_with(&format!("/{want}"))
+        } else {
+            path == want
+        }
+    };
+    ends(&format!("{rel}.py")) || ends(&format!("{rel}/__init__.py"))
 }
 
 #[cfg(test)]

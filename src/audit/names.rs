@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 
 use crate::audit::Constructs;
-use crate::audit::syntax::{Source, children, enclosing_scope, name_of};
+use crate::audit::syntax::{Source, children, name_of};
 
 /// What a callee names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +39,9 @@ pub struct Names {
     other: HashSet<String>,
     /// `from aiohttp import *` was seen.
     star: bool,
+    /// Other imports: local name → dotted path (`T` → `pkg.mod.Transport`, `.mod.T` for a
+    /// relative import).
+    foreign: HashMap<String, String>,
 }
 
 /// aiohttp's constructors by their path below the package.
@@ -117,7 +120,7 @@ impl Names {
         // Other classes and functions whose names shadow an imported constructor.
         for d in s.classes.iter().chain(&s.functions) {
             let name = name_of(s, *d);
-            if !n.subclasses.contains_key(name) && enclosing_scope(*d).is_none() {
+            if !n.subclasses.contains_key(name) && s.is_top_level(*d) {
                 n.other.insert(name.to_owned());
             }
         }
@@ -137,7 +140,14 @@ impl Names {
                         None => self.modules.insert(first.to_owned(), first.to_owned()),
                     };
                 } else {
-                    self.other.insert(alias.unwrap_or_else(|| first.to_owned()));
+                    let local = alias.clone().unwrap_or_else(|| first.to_owned());
+                    let path = if alias.is_some() {
+                        dotted.clone()
+                    } else {
+                        first.to_owned()
+                    };
+                    self.foreign.insert(local.clone(), path);
+                    self.other.insert(local);
                 }
             }
             return;
@@ -155,6 +165,9 @@ impl Names {
             let (dotted, alias) = split_alias(s, name);
             let local = alias.unwrap_or_else(|| dotted.clone());
             if !aiohttp {
+                let sep = if module.ends_with('.') { "" } else { "." };
+                self.foreign
+                    .insert(local.clone(), format!("{module}{sep}{dotted}"));
                 self.other.insert(local);
                 continue;
             }
@@ -186,6 +199,24 @@ impl Names {
                 let object = e.child_by_field_name("object")?;
                 let attr = e.child_by_field_name("attribute")?;
                 Some(format!("{}.{}", self.path(s, object)?, s.text(attr)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The dotted path an expression names through the file's other imports
+    /// (`LiteLLMAiohttpTransport` → `litellm.llms.custom_httpx.aiohttp_transport.LiteLLMAiohttpTransport`).
+    pub fn foreign_path(&self, s: &Source<'_>, e: Node<'_>) -> Option<String> {
+        match e.kind() {
+            "identifier" => self.foreign.get(s.text(e)).cloned(),
+            "attribute" => {
+                let object = e.child_by_field_name("object")?;
+                let attr = e.child_by_field_name("attribute")?;
+                Some(format!(
+                    "{}.{}",
+                    self.foreign_path(s, object)?,
+                    s.text(attr)
+                ))
             }
             _ => None,
         }

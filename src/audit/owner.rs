@@ -8,11 +8,11 @@ use tree_sitter::Node;
 
 use crate::audit::names::{Callee, Names};
 use crate::audit::syntax::{
-    Source, children, class_of_body_statement, class_of_method, descendants, enclosing_function,
-    enclosing_scope, first_parameter, is_async, is_async_with, name_of, parameters, qualified_name,
+    Source, children, class_of_body_statement, descendants, enclosing_function, enclosing_scope,
+    first_parameter, is_async, is_async_with, name_of, own_nodes, parameters, qualified_name,
     statement_of, value_holder, within,
 };
-use crate::audit::{Construction, Constructs, Verdict};
+use crate::audit::{Construction, Constructs, Factory, Need, Verdict};
 
 /// How deep calls are followed (a function returning what another returns …).
 const MAX_DEPTH: u8 = 4;
@@ -42,6 +42,8 @@ struct Decision {
     verdict: Verdict,
     owner: String,
     why: String,
+    /// What another file of the audit would decide (a factory handed to its class).
+    need: Option<Need>,
 }
 
 fn decision(verdict: Verdict, owner: impl Into<String>, why: impl Into<String>) -> Decision {
@@ -49,7 +51,13 @@ fn decision(verdict: Verdict, owner: impl Into<String>, why: impl Into<String>) 
         verdict,
         owner: owner.into(),
         why: why.into(),
+        need: None,
     }
+}
+
+/// The factories the file's classes keep (for other files' factory lambdas).
+pub fn factories(s: &Source<'_>, names: &Names) -> Vec<Factory> {
+    Audit { s, names }.factories()
 }
 
 /// Decides every construction in the file.
@@ -98,6 +106,8 @@ pub fn decide(s: &Source<'_>, names: &Names) -> Vec<Construction> {
             function: enclosing_function(*call).map(|f| qualified_name(s, f)),
             suppressed: false,
             code: s.line_text(name_node).trim().to_owned(),
+            need: d.need.clone(),
+            session_line: a.session_of_inline_connector(*call, kind),
             called_from: enclosing_function(*call)
                 .map(|f| a.call_sites(f).iter().map(|c| s.line(*c)).collect())
                 .unwrap_or_default(),
@@ -205,16 +215,20 @@ impl<'t> Audit<'_, 't> {
                 Some(c) if c.kind() == "call" => self.argument(c, None, holder, kind, depth),
                 _ => decision(Verdict::Unknown, scope, "needs the call it is passed to"),
             },
-            "lambda" => decision(
-                Verdict::Unknown,
-                format!("factory lambda in {scope}"),
-                format!(
-                    "made by a factory `lambda: {}(…)`{}: who closes what it makes is decided \
-                     where it is called; needs that code",
-                    kind.name(),
-                    self.lambda_destination(parent)
-                ),
-            ),
+            "lambda" => {
+                let mut d = decision(
+                    Verdict::Unknown,
+                    format!("factory lambda in {scope}"),
+                    format!(
+                        "made by a factory `lambda: {}(…)`{}: who closes what it makes is decided \
+                         where it is called; needs that code",
+                        kind.name(),
+                        self.lambda_destination(parent)
+                    ),
+                );
+                d.need = self.factory_need(parent);
+                d
+            }
             "return_statement" | "expression_list"
                 if statement_of(holder).kind() == "return_statement" =>
             {
@@ -283,6 +297,143 @@ impl<'t> Audit<'_, 't> {
         }
     }
 
+    /// The line of the session whose `connector=` this connector is made in, if it is.
+    fn session_of_inline_connector(&self, call: Node<'t>, kind: Constructs) -> Option<u32> {
+        if !kind.is_connector() {
+            return None;
+        }
+        let p = value_holder(call).parent()?;
+        if p.kind() != "keyword_argument"
+            || p.child_by_field_name("name").map(|n| self.text(n)) != Some("connector")
+        {
+            return None;
+        }
+        let session = p.parent()?.parent()?;
+        if !self.is_session(session) {
+            return None;
+        }
+        let f = session.child_by_field_name("function")?;
+        let name = match f.kind() {
+            "attribute" => f.child_by_field_name("attribute")?,
+            _ => f,
+        };
+        Some(self.s.line(name))
+    }
+
+    /// A factory lambda handed to a class imported from another module: what that module
+    /// would have to say (see [`crate::audit::resolve_across`]).
+    fn factory_need(&self, lambda: Node<'t>) -> Option<Need> {
+        let holder = value_holder(lambda);
+        let p = holder.parent()?;
+        let (call, keyword, position) = match p.kind() {
+            "keyword_argument" => (
+                p.parent()?.parent()?,
+                p.child_by_field_name("name")
+                    .map(|n| self.text(n).to_owned()),
+                None,
+            ),
+            "argument_list" => (
+                p.parent()?,
+                None,
+                children(p)
+                    .iter()
+                    .filter(|a| a.kind() != "keyword_argument" && a.kind() != "comment")
+                    .position(|a| *a == holder),
+            ),
+            _ => return None,
+        };
+        let callee = call.child_by_field_name("function")?;
+        let path = self.names.foreign_path(self.s, callee)?;
+        let (module, class) = path.rsplit_once('.')?;
+        Some(Need {
+            module: module.to_owned(),
+            class: class.to_owned(),
+            keyword,
+            position,
+            connector_of: None,
+        })
+    }
+
+    /// Classes of this file that keep a factory given to `__init__` and call it into an
+    /// attribute: what happens to the sessions it makes.
+    fn factories(&self) -> Vec<Factory> {
+        let mut out = Vec::new();
+        for class in &self.s.classes {
+            let Some(init) = self.method(*class, "__init__") else {
+                continue;
+            };
+            let params = parameters(self.s, init);
+            for (index, param) in params.iter().enumerate().skip(1) {
+                // `self.X = param` in __init__.
+                let kept: Vec<String> = descendants(init)
+                    .into_iter()
+                    .filter(|n| n.kind() == "assignment")
+                    .filter(|a| {
+                        a.child_by_field_name("right")
+                            .is_some_and(|r| self.text(r) == *param)
+                    })
+                    .filter_map(|a| a.child_by_field_name("left"))
+                    .map(|l| self.text(l).to_owned())
+                    .filter(|l| l.starts_with("self."))
+                    .collect();
+                // Only a factory that is called somewhere (`self._factory()`) matters.
+                if !kept
+                    .iter()
+                    .any(|k| memchr::memmem::find(self.s.src, format!("{k}(").as_bytes()).is_some())
+                {
+                    continue;
+                }
+                let family = self.family(*class);
+                let mut worst: Option<(Decision, u32)> = None;
+                for f in self
+                    .s
+                    .functions
+                    .iter()
+                    .copied()
+                    .filter(|f| family.iter().any(|c| within(*f, *c)))
+                {
+                    for a in descendants(f)
+                        .into_iter()
+                        .filter(|n| n.kind() == "assignment")
+                    {
+                        let (Some(left), Some(right)) = (
+                            a.child_by_field_name("left"),
+                            a.child_by_field_name("right"),
+                        ) else {
+                            continue;
+                        };
+                        let called = right.kind() == "call"
+                            && right
+                                .child_by_field_name("function")
+                                .is_some_and(|c| kept.iter().any(|k| k == self.text(c)));
+                        if !called || left.kind() != "attribute" {
+                            continue;
+                        }
+                        let d = self.assigned(a, left, Constructs::ClientSession, 1);
+                        if worst
+                            .as_ref()
+                            .is_none_or(|(w, _)| d.verdict.rank() > w.verdict.rank())
+                        {
+                            worst = Some((d, self.s.line(a)));
+                        }
+                    }
+                }
+                if let Some((d, line)) = worst {
+                    out.push(Factory {
+                        class: name_of(self.s, *class).to_owned(),
+                        param: (*param).to_owned(),
+                        index: index - 1,
+                        verdict: d.verdict,
+                        owner: d.owner,
+                        why: d.why,
+                        line,
+                    });
+                }
+            }
+        }
+        out
+    }
+
     /// Where a factory lambda is handed, said in its reason.
     fn lambda_destination(&self, lambda: Node<'t>) -> String {
         let holder = value_holder(lambda);
@@ -323,7 +474,7 @@ impl<'t> Audit<'_, 't> {
                 );
             }
             let d = self.value(call, Constructs::ClientSession, depth + 1);
-            return decision(
+            let mut c = decision(
                 d.verdict,
                 format!("connector of the session at line {line} ({})", d.owner),
                 format!(
@@ -331,6 +482,11 @@ impl<'t> Audit<'_, 't> {
                     d.why
                 ),
             );
+            c.need = d.need.map(|n| Need {
+                connector_of: Some(line),
+                ..n
+            });
+            return c;
         }
         if callee_text.ends_with("enter_async_context") {
             return decision(
@@ -419,8 +575,8 @@ impl<'t> Audit<'_, 't> {
                     .copied()
                     .find(|f| {
                         name_of(self.s, *f) == name
-                            && enclosing_scope(*f).is_none()
-                            && class_of_method(*f).is_none()
+                            && self.s.is_top_level(*f)
+                            && self.s.method_of(*f).is_none()
                     })
                     .map(|f| (f, false))
             }
@@ -428,7 +584,7 @@ impl<'t> Audit<'_, 't> {
                 let object = callee.child_by_field_name("object")?;
                 let attr = self.text(callee.child_by_field_name("attribute")?);
                 let own = enclosing_function(call)?;
-                let class = class_of_method(own)?;
+                let class = self.s.method_of(own)?;
                 let me = first_parameter(self.s, own)?;
                 if self.text(object) != me && self.text(object) != name_of(self.s, class) {
                     return None;
@@ -444,7 +600,7 @@ impl<'t> Audit<'_, 't> {
             .classes
             .iter()
             .copied()
-            .find(|c| name_of(self.s, *c) == name && enclosing_scope(*c).is_none())
+            .find(|c| name_of(self.s, *c) == name && self.s.is_top_level(*c))
     }
 
     /// A method of a class of this file, looked up through its bases in the file too.
@@ -455,7 +611,7 @@ impl<'t> Audit<'_, 't> {
                 .functions
                 .iter()
                 .copied()
-                .find(|f| name_of(self.s, *f) == name && class_of_method(*f) == Some(c))
+                .find(|f| name_of(self.s, *f) == name && self.s.method_of(*f) == Some(c))
             {
                 return Some(m);
             }
@@ -551,7 +707,7 @@ impl<'t> Audit<'_, 't> {
     /// a method.
     fn call_sites(&self, f: Node<'t>) -> Vec<Node<'t>> {
         let name = name_of(self.s, f);
-        let class = class_of_method(f);
+        let class = self.s.method_of(f);
         self.s
             .calls
             .iter()
@@ -617,7 +773,7 @@ impl<'t> Audit<'_, 't> {
                 let attr = self.text(attr).to_owned();
                 let object_text = self.text(object);
                 let method = enclosing_function(assign);
-                let class = method.and_then(class_of_method);
+                let class = method.and_then(|m| self.s.method_of(m));
                 let me = method.and_then(|m| first_parameter(self.s, m));
                 match class {
                     Some(c) if me == Some(object_text) && object_text != "cls" => self.owned(
@@ -1271,11 +1427,8 @@ impl<'t> Audit<'_, 't> {
             let targets = names.clone();
             // Names bound to the place in this function (`s = self._session`, `for s in
             // self._sessions.values()`), then closes of them.
-            let nodes = descendants(f);
+            let nodes = own_nodes(f);
             for n in &nodes {
-                if enclosing_function(*n) != Some(f) && f != self.s.root {
-                    continue;
-                }
                 let (left, right) = match n.kind() {
                     "assignment" => (
                         n.child_by_field_name("left"),
@@ -1298,9 +1451,6 @@ impl<'t> Audit<'_, 't> {
                 }
             }
             for n in nodes {
-                if f == self.s.root && enclosing_function(n).is_some() {
-                    continue;
-                }
                 if n.kind() != "call" {
                     continue;
                 }

@@ -28,6 +28,10 @@ pub struct Source<'t> {
     pub imports: Vec<Node<'t>>,
     /// Every `comment`.
     pub comments: Vec<Node<'t>>,
+    /// For each function and class (by node id): whether it is outside every function, and
+    /// the class it is a method of. Read once: tree-sitter finds a parent by walking down
+    /// from the root, too slow to ask per pair of definitions.
+    defs: std::collections::HashMap<usize, (bool, Option<Node<'t>>)>,
 }
 
 impl<'t> Source<'t> {
@@ -41,19 +45,40 @@ impl<'t> Source<'t> {
             classes: Vec::new(),
             imports: Vec::new(),
             comments: Vec::new(),
+            defs: Default::default(),
         };
         let mut cursor = tree.walk();
+        let mut ancestors: Vec<Node<'t>> = Vec::new();
         loop {
             let n = cursor.node();
             match n.kind() {
                 "call" => s.calls.push(n),
-                "function_definition" => s.functions.push(n),
-                "class_definition" => s.classes.push(n),
+                "function_definition" | "class_definition" => {
+                    if n.kind() == "function_definition" {
+                        s.functions.push(n);
+                    } else {
+                        s.classes.push(n);
+                    }
+                    let top = !ancestors
+                        .iter()
+                        .any(|a| matches!(a.kind(), "function_definition" | "lambda"));
+                    let kinds: Vec<&str> =
+                        ancestors.iter().rev().take(4).map(|a| a.kind()).collect();
+                    let method_of = match kinds.as_slice() {
+                        ["block", "class_definition", ..] => Some(ancestors[ancestors.len() - 2]),
+                        ["decorated_definition", "block", "class_definition", ..] => {
+                            Some(ancestors[ancestors.len() - 3])
+                        }
+                        _ => None,
+                    };
+                    s.defs.insert(n.id(), (top, method_of));
+                }
                 "import_statement" | "import_from_statement" => s.imports.push(n),
                 "comment" => s.comments.push(n),
                 _ => {}
             }
             if cursor.goto_first_child() {
+                ancestors.push(n);
                 continue;
             }
             loop {
@@ -63,8 +88,19 @@ impl<'t> Source<'t> {
                 if !cursor.goto_parent() {
                     return s;
                 }
+                ancestors.pop();
             }
         }
+    }
+
+    /// Whether a function or class is outside every function.
+    pub fn is_top_level(&self, def: Node<'_>) -> bool {
+        self.defs.get(&def.id()).is_some_and(|d| d.0)
+    }
+
+    /// The class a function is a method of.
+    pub fn method_of(&self, f: Node<'_>) -> Option<Node<'t>> {
+        self.defs.get(&f.id()).and_then(|d| d.1)
     }
 
     /// A node's text (empty when it is not UTF-8).
@@ -148,6 +184,32 @@ pub fn descendants(n: Node<'_>) -> Vec<Node<'_>> {
     }
 }
 
+/// The nodes of `n` (itself included) that belong to it rather than to a function nested
+/// in it: nested `def`s are not entered.
+pub fn own_nodes(n: Node<'_>) -> Vec<Node<'_>> {
+    let mut out = Vec::new();
+    let mut cursor = n.walk();
+    loop {
+        let x = cursor.node();
+        out.push(x);
+        let nested = x != n && x.kind() == "function_definition";
+        if !nested && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node() == n {
+                return out;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return out;
+            }
+        }
+    }
+}
+
 /// Whether `inner` lies inside `outer` (or is it).
 pub fn within(inner: Node<'_>, outer: Node<'_>) -> bool {
     outer.start_byte() <= inner.start_byte() && inner.end_byte() <= outer.end_byte()
@@ -175,19 +237,6 @@ pub fn enclosing_scope(n: Node<'_>) -> Option<Node<'_>> {
         p = x.parent();
     }
     None
-}
-
-/// The class whose body directly holds a function (a method), if any.
-pub fn class_of_method(f: Node<'_>) -> Option<Node<'_>> {
-    let mut p = f.parent()?;
-    if p.kind() == "decorated_definition" {
-        p = p.parent()?;
-    }
-    if p.kind() != "block" {
-        return None;
-    }
-    let c = p.parent()?;
-    (c.kind() == "class_definition").then_some(c)
 }
 
 /// The class whose body holds `n` directly (a class attribute), with no function between.

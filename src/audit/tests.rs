@@ -74,3 +74,85 @@ fn verdict_names_round_trip_and_bugs_are_the_five() {
     }
     assert_eq!(VERDICTS.iter().filter(|v| v.is_bug()).count(), 5);
 }
+
+/// LiteLLM 1.72's shape in two modules (hand-written): a handler hands a factory lambda to
+/// a transport class of another module, which keeps it and calls it into `self.client`.
+const TRANSPORT: &str = "from aiohttp import ClientSession\n\nclass Transport:\n    def __init__(self, client):\n        self.client = client\n        if callable(client):\n            self._factory = client\n\n    async def aclose(self):\n        if isinstance(self.client, ClientSession):\n            await self.client.close()\n\n    def session(self):\n        if not isinstance(self.client, ClientSession):\n            self.client = self._factory()\n            return self.client\n        if self.client._loop.is_closed():\n            self.client = self._factory()\n        return self.client\n";
+
+fn handler(import: &str) -> String {
+    format!(
+        "from aiohttp import ClientSession, TCPConnector\n\ndef make():\n    {import}\n    return Transport(\n        client=lambda: ClientSession(\n            connector=TCPConnector()\n        ),\n    )\n"
+    )
+}
+
+fn across(files: &[(&str, &str)]) -> Vec<(String, FileAudit)> {
+    let mut v: Vec<(String, FileAudit)> = files
+        .iter()
+        .map(|(p, src)| ((*p).to_owned(), audit_source(src.as_bytes()).unwrap()))
+        .collect();
+    resolve_across(&mut v);
+    v
+}
+
+#[test]
+fn a_factory_handed_to_a_class_of_another_audited_module_takes_its_verdict() {
+    for (path, import) in [
+        ("src/pkg/handler.py", "from pkg.transport import Transport"),
+        ("src/pkg/handler.py", "from .transport import Transport"),
+        (
+            "src/pkg/sub/handler.py",
+            "from ..transport import Transport",
+        ),
+    ] {
+        let src = handler(import);
+        let v = across(&[(path, &src), ("src/pkg/transport.py", TRANSPORT)]);
+        let h = &v[0].1.constructions;
+        assert_eq!(h.len(), 2, "{h:?}");
+        for c in h {
+            assert_eq!(c.verdict, Verdict::OwnedNeverClosed, "{import}: {c:?}");
+            assert!(c.why.contains("transport.py:18"), "{}", c.why);
+        }
+        assert!(
+            h[0].owner
+                .starts_with("factory handed to Transport (transport.py)")
+        );
+        assert!(h[1].owner.starts_with("connector of the session at line 6"));
+    }
+    // Not among the audited files, or another module: unknown, as in one file.
+    for (path, other) in [
+        ("src/pkg/handler.py", "src/other/transport.py"),
+        ("src/pkg/sub/handler.py", "src/pkg/sub/transport.py"),
+    ] {
+        let src = handler(if path.contains("sub") {
+            "from ..transport import Transport"
+        } else {
+            "from pkg.transport import Transport"
+        });
+        let v = across(&[(path, &src), (other, TRANSPORT)]);
+        assert!(
+            v[0].1
+                .constructions
+                .iter()
+                .all(|c| c.verdict == Verdict::Unknown),
+            "{path} {other}: {:?}",
+            v[0].1.constructions
+        );
+    }
+    // A transport that closes the old session before making a new one: ok.
+    let fixed = TRANSPORT
+        .replace("    def session(self):", "    async def session(self):")
+        .replace(
+            "        if self.client._loop.is_closed():\n",
+            "        if self.client._loop.is_closed():\n            await self.client.close()\n",
+        );
+    let src = handler("from pkg.transport import Transport");
+    let v = across(&[("pkg/handler.py", &src), ("pkg/transport.py", &fixed)]);
+    assert!(
+        v[0].1
+            .constructions
+            .iter()
+            .all(|c| c.verdict == Verdict::Ok),
+        "{:?}",
+        v[0].1.constructions
+    );
+}

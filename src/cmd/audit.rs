@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow};
 use ignore::overrides::OverrideBuilder;
 use ignore::{WalkBuilder, WalkState};
 
-use crate::audit::{FileAudit, Verdict, audit_source};
+use crate::audit::{FileAudit, Verdict, audit_source, resolve_across};
 use crate::cmd::cli::{AuditArgs, AuditFailOn, AuditFormat};
 use crate::cmd::io::Io;
 use crate::cmd::scan::Reading;
@@ -42,6 +42,7 @@ pub fn run(args: &AuditArgs, io: &mut Io<'_>) -> Result<i32> {
     };
     let (files, mut failed) = walk(args, io.err)?;
     let mut report = AuditReport::default();
+    let mut audited = Vec::new();
     for f in files {
         report.scanned += 1;
         let audit = match f.outcome {
@@ -66,12 +67,16 @@ pub fn run(args: &AuditArgs, io: &mut Io<'_>) -> Result<i32> {
                 terminal(&f.path)
             );
         }
+        audited.push((f.path, audit));
+    }
+    resolve_across(&mut audited);
+    for (path, audit) in audited {
         for c in audit.constructions {
-            let fingerprint = c.fingerprint(&f.path);
+            let fingerprint = c.fingerprint(&path);
             let baselined = baseline.as_ref().is_some_and(|b| b.accepts(&fingerprint));
             let fails = fail_on.contains(&c.verdict) && !c.suppressed && !baselined;
             report.entries.push(Entry {
-                file: f.path.clone(),
+                file: path.clone(),
                 construction: c,
                 fingerprint,
                 fails,

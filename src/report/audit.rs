@@ -424,11 +424,16 @@ pub fn join(r: &mut AuditReport, summary: &crate::pipeline::group::Summary, log:
         let mut explained = false;
         for (path, line) in frames {
             let Some(file) = file_of(&path) else { continue };
+            // The construction at the line, and a connector made inline in it.
             let direct: Vec<usize> = r
                 .entries
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| e.file == file && e.construction.line == line)
+                .filter(|(_, e)| {
+                    e.file == file
+                        && (e.construction.line == line
+                            || e.construction.session_line == Some(line))
+                })
                 .map(|(i, _)| i)
                 .collect();
             let hits = if direct.is_empty() {
