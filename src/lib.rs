@@ -1,7 +1,8 @@
 //! `unclosed` triages aiohttp's garbage-collection warnings in Python logs.
 //!
-//! The source is five layers; imports run one way, [`cmd`] → [`input`], [`gate`],
-//! [`report`] → [`pipeline`] (`tests/code_layers.rs` checks it):
+//! The source is six layers; imports run one way, [`cmd`] → [`input`], [`gate`],
+//! [`report`] → [`pipeline`], and [`cmd`], [`report`] → [`audit`] (`tests/code_layers.rs`
+//! checks it):
 //!
 //! - [`pipeline`]: pure, bytes in and findings out, in the order a log line travels:
 //!   `pipeline::lines` (bytes → physical lines, bounded) → [`pipeline::envelope`] (the text
@@ -11,6 +12,8 @@
 //!   `noise`, `unknown`) → [`pipeline::group`] (call sites, totals, with
 //!   `pipeline::python` saying whose code a frame's path is). [`pipeline::scan`] wires
 //!   them for one input; [`pipeline::filter`] passes a log through without the dropped blocks.
+//! - [`audit`]: pure like the pipeline, the static half: one Python file's bytes in, every
+//!   aiohttp session and connector it constructs out, with its owner and verdict.
 //! - [`report`]: table, list, JSON, NDJSON, SARIF, JUnit, GitHub annotations, and the advice
 //!   each pattern of mistake gets.
 //! - [`gate`]: the CI policy and baselines.
