@@ -2,8 +2,8 @@
 //! session, connector or `aiohttp.request(…)` out, each with who owns it and whether that
 //! owner closes it. Pure like the pipeline: bytes in, values out, no I/O.
 //!
-//! [`names`] says which names in the file are aiohttp's (imports, aliases, local subclasses);
-//! [`owner`] follows each constructed object to where it ends (a `with`, a local, an
+//! `names` says which names in the file are aiohttp's (imports, aliases, local subclasses);
+//! `owner` follows each constructed object to where it ends (a `with`, a local, an
 //! attribute, a return …) and decides the [`Verdict`].
 
 mod names;

@@ -339,7 +339,7 @@ pub fn sarif(r: &AuditReport, all: bool, workspace: Option<&str>) -> Value {
 }
 
 /// GitHub workflow annotations: errors for constructions that fail the policy, warnings for
-/// other problems, at most [`GITHUB_ANNOTATIONS_PER_LEVEL`] each.
+/// other problems, at most 10 of each (what GitHub shows per step).
 pub fn github(r: &AuditReport, workspace: Option<&str>) -> String {
     let mut out = String::new();
     let mut counts = [0usize; 2];
