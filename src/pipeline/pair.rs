@@ -2,7 +2,9 @@
 //!
 //! Two steps, both on evidence only (docs/formats.md §1, §5):
 //! - a W block directly followed by the L block of the same kind and repr is one object
-//!   reported by both channels (addresses are reused, so only adjacency makes them one);
+//!   reported by both channels (addresses are reused, so only adjacency makes them one); a
+//!   few ordinary lines between them (another thread's record) do not part them, since
+//!   nothing else may come between;
 //! - a session and a connector next to each other in the same stream, in either order, are
 //!   one finding, unless their creation tracebacks show the connector was not made by that
 //!   session. Any ordinary line between them in the same stream keeps them apart.
@@ -23,6 +25,11 @@ use std::collections::VecDeque;
 
 /// Lone sessions with a creation traceback held for a late connector, per stream.
 pub const MAX_HELD: usize = 16;
+
+/// Ordinary lines that may stand between a W block and its own L block: another thread's
+/// record, or a handler's one-off line (Google Cloud's `StructuredLogHandler` writes a
+/// diagnostic record before its first one).
+pub const MAX_WARNING_GAP: usize = 8;
 
 #[cfg(test)]
 impl Object {
@@ -115,6 +122,8 @@ impl Decided {
 pub struct Pairer {
     /// A W block that its L block may still follow.
     warning: Option<Object>,
+    /// Ordinary lines read since `warning`: only its own L block joins it across them.
+    gap: usize,
     /// A session or connector that its partner may still follow.
     waiting: Option<Object>,
     /// Lone sessions with a creation traceback, oldest first.
@@ -151,6 +160,9 @@ impl Pairer {
     /// just read in another stream of the same process (warnings on stderr, records on
     /// stdout).
     pub fn take_warning_of(&mut self, kind: Kind, repr: &str) -> Option<Object> {
+        if self.gap > 0 {
+            return None;
+        }
         match &self.warning {
             Some(w) if w.kind == kind && w.repr.as_deref() == Some(repr) => self.warning.take(),
             _ => None,
@@ -190,13 +202,30 @@ impl Pairer {
                 }
             }
             Event::Text(lines) => {
-                self.separate(out);
+                let n = lines.len().max(1);
+                if self.warning.is_some() && self.gap + n <= MAX_WARNING_GAP {
+                    // Its L block may still come: decide nothing yet.
+                    self.gap += n;
+                } else {
+                    self.separate(out);
+                }
                 if !lines.is_empty() {
                     out.push(Decided::Text(lines));
                 }
             }
             Event::Block(b) => {
                 let o = b.object;
+                if self.gap > 0 {
+                    let own_log = !o.warned
+                        && self.warning.as_ref().is_some_and(|w| {
+                            w.kind == o.kind && w.repr.is_some() && w.repr == o.repr
+                        });
+                    if !own_log {
+                        // The lines between keep the W block apart from anything else.
+                        self.separate(out);
+                    }
+                    self.gap = 0;
+                }
                 if o.warned {
                     if let Some(w) = self.warning.take() {
                         self.object(w, out);
@@ -243,6 +272,7 @@ impl Pairer {
 
     /// An ordinary line: nothing before it is adjacent to anything after it.
     fn separate(&mut self, out: &mut Vec<Decided>) {
+        self.gap = 0;
         if let Some(w) = self.warning.take() {
             self.object(w, out);
         }

@@ -387,3 +387,61 @@ fn a_library_helper_reached_through_another_call_chain_does_not_pair() {
         vec![vec![Kind::Connector], vec![Kind::Session]]
     );
 }
+
+/// Google Cloud Logging 3.17's `StructuredLogHandler` writes a diagnostic record before its
+/// first record; with `-W default` the first session's W block (raw on stderr) is then
+/// followed by that line, then by the session's own L block (real shape, shortened).
+const GCP_DIAGNOSTIC: &str = "{\"logging.googleapis.com/diagnostic\": {\"instrumentation_source\": [{\"name\": \"python\", \"version\": \"3.17.0\"}]},\"severity\": \"INFO\"}";
+const W_SESSION: &str = "/venv/lib/python3.12/site-packages/aiohttp/client.py:527: ResourceWarning: Unclosed client session <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>";
+const W_CONNECTOR: &str = "/venv/lib/python3.12/site-packages/aiohttp/connector.py:371: ResourceWarning: Unclosed connector <aiohttp.connector.TCPConnector object at 0x7fbdd8b7fbd0>";
+
+fn w_then(lines_between: &[&str], session: [&str; 2]) -> Vec<Decided> {
+    let mut v = vec![
+        W_SESSION,
+        "  _warnings.warn(",
+        "ResourceWarning: Enable tracemalloc to get the object allocation traceback",
+    ];
+    v.extend_from_slice(lines_between);
+    v.extend_from_slice(&session);
+    v.extend_from_slice(&[
+        W_CONNECTOR,
+        "  _warnings.warn(f\"Unclosed connector {self!r}\", ResourceWarning, **kwargs)",
+        "ResourceWarning: Enable tracemalloc to get the object allocation traceback",
+        C[0],
+        C[1],
+        C[2],
+    ]);
+    decide(&v)
+        .into_iter()
+        .filter(|d| !matches!(d, Decided::Text(_)))
+        .collect()
+}
+
+#[test]
+fn a_few_lines_between_a_warning_and_its_own_record_do_not_part_them() {
+    let d = w_then(&[GCP_DIAGNOSTIC], S);
+    assert_eq!(shapes(&d), vec![vec![Kind::Session, Kind::Connector]]);
+    let Decided::Finding(f) = &d[0] else { panic!() };
+    assert!(f.objects[0].warned && f.objects[0].logged);
+}
+
+#[test]
+fn across_lines_only_the_warnings_own_record_joins_it() {
+    // Another session's record after the line: the W block stays alone.
+    let other = [
+        S[0],
+        "client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d7aaaa>",
+    ];
+    let d = w_then(&[GCP_DIAGNOSTIC], other);
+    assert_eq!(
+        shapes(&d),
+        vec![vec![Kind::Session], vec![Kind::Session, Kind::Connector]]
+    );
+    // Too many lines between: apart, as any ordinary text keeps blocks apart.
+    let many = [GCP_DIAGNOSTIC; MAX_WARNING_GAP + 1];
+    let d = w_then(&many, S);
+    assert_eq!(
+        shapes(&d),
+        vec![vec![Kind::Session], vec![Kind::Session, Kind::Connector]]
+    );
+}
