@@ -18,6 +18,9 @@ The logging style comes from $LOG_STYLE:
   loguru-json loguru sink on stderr with serialize=True + the same InterceptHandler
   json-stdout python-json-logger JsonFormatter on a *stdout* StreamHandler (the warnings
               module keeps writing raw to stderr)
+  gcp         google-cloud-logging's StructuredLogHandler (one JSON object per record: message,
+              severity, logging.googleapis.com/sourceLocation); it writes a diagnostic record
+              before its first record
   journal     records captured as journald would store them from a native
               JournalHandler (one entry per record, MESSAGE may contain "\n");
               written as JSON lines to $JOURNAL_OUT for the journald wrappers
@@ -91,6 +94,10 @@ def setup_logging(style=None):
         h = logging.StreamHandler()
         h.setFormatter(fmt)
         logging.basicConfig(handlers=[h], level=logging.INFO, force=True)
+    elif style == "gcp":
+        # google-cloud-logging's structured JSON for Cloud Run / GKE, set up as its docs show
+        from google.cloud.logging_v2.handlers import StructuredLogHandler, setup_logging
+        setup_logging(StructuredLogHandler(project_id="demo-project"))
     elif style == "rich":
         from rich.logging import RichHandler
         h = RichHandler()

@@ -161,6 +161,11 @@ FIXTURES = [
     # cloud SDKs (venv py312-cloud, aiohttp 3.14.5)
     F("aiobotocore_percall_debug", "Y", "lib_aiobotocore.py", "bare", DEBUG, library="aiobotocore 3.10.0",
       notes="An S3 client entered per call and never exited. aiobotocore's _get_session builds its connector (a TCPConnector subclass) in the helper _create_connector, then passes it to ClientSession(connector=...): the session owns it, and each session block is followed by its connector's."),
+    F("gcp_structured_wdefault", "Y", "asyncio_run.py", "bare", {}, WDEF, style="gcp",
+      library="google-cloud-logging 3.17.0",
+      notes="google-cloud-logging StructuredLogHandler (Cloud Run / GKE structured JSON) with -W default: W blocks raw "
+            "on stderr, records as JSON lines. The handler's diagnostic record comes between the first W block and "
+            "its own L block."),
     F("azure_percall_debug", "Y", "lib_azure.py", "bare", DEBUG, library="azure-core 1.41.0",
       notes="AsyncPipelineClient + AioHttpTransport per call, never closed. The creation tracebacks go through the pipeline's recursive policy chain: Python prints `[Previous line repeated 1 more time]` inside them."),
 ]
