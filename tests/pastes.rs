@@ -603,3 +603,21 @@ fn a_title_with_the_repr_lost_its_angle_brackets() {
     );
     assert_eq!((&t["leak"], &t["noise"]), (&0.into(), &0.into()));
 }
+
+#[test]
+fn sessions_between_the_programs_own_output_with_32_bit_windows_addresses() {
+    let short = two_leaks_short();
+    let mut s = String::from("PS C:\\Users\\me\\Desktop> .\\test.py\n");
+    for addr in ["0x040C79D0", "0x0376CD90"] {
+        s += &short[0];
+        s += "\n";
+        s += &short[1].replace("0x7ffa63c5dc70", addr);
+        s += "\nReceived 3362 bytes\nReceived 1580 bytes\n";
+    }
+    check(
+        "program output between, Windows 32-bit",
+        "https://github.com/aio-libs/aiohttp/issues/2044",
+        &s,
+        Hand(2, 0, 2, 0, 2, 0, 0),
+    );
+}
