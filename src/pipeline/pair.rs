@@ -392,7 +392,7 @@ fn belong_together(session: &Object, connector: &Object) -> bool {
 /// elastic-transport), or a few statements earlier in the same function and passed in
 /// (httpx-aiohttp), shares its file and function. A connector made in another function or at
 /// module level (a shared connector, `connector_owner=False`) never matches, except in a
-/// library's helper called from the session's function ([`built_by_a_library_helper`]). Frames cut from
+/// library's helper called from the session's function (`built_by_a_library_helper`). Frames cut from
 /// the outer end (tracemalloc's depth, `MAX_FRAMES`) are not compared.
 pub fn same_origin(session: &[Frame], connector: &[Frame]) -> bool {
     let trim = |frames: &[Frame]| -> usize {
