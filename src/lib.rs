@@ -1,7 +1,7 @@
 //! `unclosed` triages aiohttp's garbage-collection warnings in Python logs.
 //!
-//! The source is five layers; imports run one way, [`cmd`] → [`input`], [`gate`],
-//! [`report`] → [`pipeline`] (`tests/code_layers.rs` checks it):
+//! The source is six parts; imports run one way, [`cmd`] → [`input`], [`metrics`],
+//! [`gate`], [`report`] → [`pipeline`] (`tests/code_layers.rs` checks it):
 //!
 //! - [`pipeline`]: pure, bytes in and findings out, in the order a log line travels:
 //!   `pipeline::lines` (bytes → physical lines, bounded) → [`pipeline::envelope`] (the text
@@ -15,6 +15,8 @@
 //!   each pattern of mistake gets.
 //! - [`gate`]: the CI policy and baselines.
 //! - [`input`]: files, gzip, reader threads, stdin with a flush timeout (tokio).
+//! - [`metrics`]: Prometheus counters of what was read and found, served over HTTP (an edge
+//!   beside [`input`]: the commands feed it, it knows the pipeline's results only).
 //! - [`cmd`]: the commands, the only code that prints, reads the environment or exits; each
 //!   is given its writers and environment ([`cmd::Io`]), so [`cmd::execute`] runs one
 //!   in a test as in the process.
@@ -28,6 +30,7 @@
 pub mod cmd;
 pub mod gate;
 pub mod input;
+pub mod metrics;
 pub mod pipeline;
 pub mod report;
 

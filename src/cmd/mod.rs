@@ -9,6 +9,7 @@ mod gate;
 mod generate;
 mod grammars;
 mod io;
+mod metrics;
 mod printer;
 mod run;
 mod scan;

@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 
 use crate::cmd::cli::{Format, TailArgs};
 use crate::cmd::io::{Io, warn_cut};
+use crate::cmd::metrics;
 use crate::cmd::printer::{Printer, Sink};
 use crate::cmd::setup::Setup;
 use crate::cmd::tally::{Show, Tally};
@@ -39,6 +40,7 @@ use crate::exit;
 use crate::input::follow::{self, FileId, Look, Reader, Seen, Watches};
 use crate::input::live::{self, Signals};
 use crate::input::read::{LineInfo, Splitter};
+use crate::metrics::FollowError;
 use crate::pipeline::scan::{Out, Scanner};
 
 mod followed;
@@ -192,6 +194,7 @@ impl<'s> Tail<'s> {
                     current: None,
                     old: Vec::new(),
                     cut_lines: 0,
+                    present: false,
                 });
             }
         }
@@ -215,6 +218,9 @@ impl<'s> Tail<'s> {
                 f.look_old(&mut cx, sink)?;
             }
         }
+        metrics::files_followed(&sink.tally, || {
+            self.files.iter().filter(|f| f.present).count()
+        });
         Ok(())
     }
 
@@ -341,6 +347,8 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
     tail.discover(&mut sink, true)?;
 
     let rt = live::runtime()?;
+    // --metrics: served from the runtime while it runs; the tally feeds it.
+    let _metrics = metrics::start(&args.metrics, &rt, &mut sink.tally, &mut *io.err)?;
     let result: Result<()> = rt.block_on(async {
         let mut signals = Signals::new()?;
         let (tx, mut events) = mpsc::channel::<()>(1);
@@ -355,6 +363,7 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
             }
         }
         if watches.is_none() && !args.poll {
+            metrics::follow_error(&sink.tally, FollowError::Notify);
             eprintln!(
                 "unclosed: file notifications unavailable here; polling every {} ms",
                 args.poll_ms

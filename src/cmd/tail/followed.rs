@@ -162,12 +162,16 @@ pub(super) struct Followed<'s> {
     pub(super) old: Vec<Generation<'s>>,
     /// Lines cut at the line limit in the inputs that ended.
     pub(super) cut_lines: u64,
+    /// A file was at the path at the last look (`unclosed_files_followed`).
+    pub(super) present: bool,
 }
 
 impl<'s> Followed<'s> {
     /// Reads what is new at the path.
     pub(super) fn look(&mut self, cx: &mut Cx<'_>, sink: &mut Sink<'_>) -> Result<()> {
-        match std::fs::metadata(&self.path) {
+        let at_path = std::fs::metadata(&self.path);
+        self.present = at_path.is_ok();
+        match at_path {
             Err(_) => {
                 // Renamed away or deleted: what the writer added before is still ours, under
                 // the name the file has now.
@@ -215,6 +219,7 @@ impl<'s> Followed<'s> {
         sink: &mut Sink<'_>,
     ) -> Result<bool> {
         let Ok(reader) = Reader::open(&self.path) else {
+            metrics::follow_error(&sink.tally, FollowError::Open);
             return Ok(false);
         };
         let input = match self.first_input.take() {
@@ -240,6 +245,7 @@ impl<'s> Followed<'s> {
         let Some(mut g) = self.current.take() else {
             return Ok(());
         };
+        metrics::follow_error(&sink.tally, FollowError::Truncated);
         let dir = match self.path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
