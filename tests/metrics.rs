@@ -211,6 +211,9 @@ fn scan(files: &[&Path]) -> Scanned {
     s
 }
 
+/// One series of a query's answer: its labels and value.
+type Series = (BTreeMap<String, String>, f64);
+
 /// A Prometheus server on 127.0.0.1 scraping `target` every second.
 struct Prometheus {
     child: Child,
@@ -262,7 +265,7 @@ impl Prometheus {
     }
 
     /// The result vector of an instant query: each series' labels and value.
-    fn query(&self, q: &str) -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
+    fn query(&self, q: &str) -> Result<Vec<Series>, String> {
         let q = percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC);
         let (status, body) =
             get(&self.addr, &format!("/api/v1/query?query={q}"), None).ok_or("no answer")?;
