@@ -488,3 +488,62 @@ fn rotation_and_pods_coming_and_going_keep_counters_monotonic() {
     let written = 5 * block.len();
     assert_eq!(m["unclosed_bytes_total"], written as f64);
 }
+
+/// `scan`, `filter` and `run` reading live: their metrics grow while the input is open.
+#[test]
+fn scan_filter_and_run_serve_metrics_while_reading_live() {
+    let block = fixture("percall_debug_bare.log");
+    let path = common::samples().join("percall_debug_bare.log");
+    let cat = format!("cat '{}'; read _", path.display());
+    let commands: [&[&str]; 3] = [
+        &["scan", "-f", "ndjson"],
+        &["filter"],
+        &["run", "--", "sh", "-c", &cat],
+    ];
+    for args in commands {
+        let mut child = Command::new(bin())
+            .args(&args[..1])
+            .arg("--metrics=127.0.0.1:0")
+            .args(&args[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            assert!(err.read_line(&mut line).unwrap() > 0, "{args:?} ended");
+            if let Some(a) = line
+                .trim()
+                .strip_prefix("unclosed: serving metrics at http://")
+            {
+                break a.trim_end_matches("/metrics").to_owned();
+            }
+        };
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        let mut stdin = child.stdin.take().unwrap();
+        if args[0] != "run" {
+            stdin.write_all(&block).unwrap();
+        }
+        // Read and decided while the input is still open (flushed when it went quiet).
+        wait_until(&format!("{args:?}: 7 findings"), || {
+            let (_, body) = get(&addr, "/metrics", None).ok_or("no answer")?;
+            let m = samples(&body);
+            let findings: f64 = m
+                .iter()
+                .filter(|(k, _)| k.starts_with("unclosed_findings_total{"))
+                .map(|(_, v)| v)
+                .sum();
+            same(
+                (findings, m.get("unclosed_bytes_total").copied()),
+                &(7.0, Some(block.len() as f64)),
+            )
+        });
+        drop(stdin);
+        // run's policy fails on the leaks (exit status 1), as without --metrics.
+        let want = if args[0] == "run" { 1 } else { 0 };
+        assert_eq!(child.wait().unwrap().code(), Some(want), "{args:?}");
+    }
+}

@@ -251,6 +251,10 @@ pub struct RunArgs {
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+
+    /// Prometheus metrics (for a live standard input).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 const TAIL_AFTER: &str = "Examples:
@@ -374,6 +378,10 @@ pub struct ScanArgs {
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// Prometheus metrics (for a live standard input).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// `tail` arguments.
@@ -459,6 +467,10 @@ pub struct FilterArgs {
     /// How logs are read.
     #[command(flatten)]
     pub read: ReadArgs,
+
+    /// Prometheus metrics (for a live standard input).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// `grammars` arguments.

@@ -12,10 +12,11 @@ use crate::metrics::{FollowError, Metrics, Observer, Server, serve};
 
 /// Starts serving when `--metrics` was given: `tally` feeds the metrics from now on. The
 /// address is said on stderr (the port the system chose, for `--metrics=127.0.0.1:0`).
-/// Serving stops when the returned server is dropped or the runtime stops.
+/// Served from `rt` while the command runs it, or from a thread of its own (`None`);
+/// serving stops when the returned server is dropped.
 pub fn start(
     args: &MetricsArgs,
-    rt: &tokio::runtime::Runtime,
+    rt: Option<&tokio::runtime::Runtime>,
     tally: &mut Tally,
     err: &mut dyn Write,
 ) -> Result<Option<Server>> {

@@ -348,7 +348,7 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
 
     let rt = live::runtime()?;
     // --metrics: served from the runtime while it runs; the tally feeds it.
-    let _metrics = metrics::start(&args.metrics, &rt, &mut sink.tally, &mut *io.err)?;
+    let _metrics = metrics::start(&args.metrics, Some(&rt), &mut sink.tally, &mut *io.err)?;
     let result: Result<()> = rt.block_on(async {
         let mut signals = Signals::new()?;
         let (tx, mut events) = mpsc::channel::<()>(1);

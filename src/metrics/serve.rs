@@ -1,6 +1,6 @@
-//! The HTTP endpoint Prometheus scrapes: `/metrics` and `/healthz`, on the command's own
-//! tokio runtime (one thread: a scrape is answered between two looks at the logs, so a
-//! `/healthz` answer also says the reading loop is turning).
+//! The HTTP endpoint Prometheus scrapes: `/metrics` and `/healthz`. On `tail`'s own tokio
+//! runtime (one thread: a scrape is answered between two looks at the logs, so a `/healthz`
+//! answer also says the reading loop is turning), or on a thread of its own.
 
 use std::convert::Infallible;
 use std::io;
@@ -26,33 +26,77 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The endpoint, serving while the runtime it was started on runs.
+/// The endpoint, serving until it is dropped.
 pub struct Server {
     /// Where it listens (the port chosen when port 0 was asked for).
     pub addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    running: Running,
+}
+
+enum Running {
+    /// A task on the command's runtime: served while the command's loop awaits.
+    Task(tokio::task::JoinHandle<()>),
+    /// A thread of its own, for commands whose runtime is not at hand (`scan`, `filter`
+    /// on a live stdin): told to stop, then joined.
+    Thread(
+        Option<tokio::sync::oneshot::Sender<()>>,
+        Option<std::thread::JoinHandle<()>>,
+    ),
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.task.abort();
+        match &mut self.running {
+            Running::Task(task) => task.abort(),
+            Running::Thread(stop, thread) => {
+                drop(stop.take());
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+            }
+        }
     }
 }
 
 /// Listens on `addr` at once (so a port in use is an error before anything is read) and
-/// serves `metrics` from a task on `rt`.
+/// serves `metrics` from a task on `rt`, or from a thread of its own when there is none.
 pub fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
-    rt: &tokio::runtime::Runtime,
+    rt: Option<&tokio::runtime::Runtime>,
 ) -> io::Result<Server> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let _in_rt = rt.enter();
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let task = rt.spawn(accept(listener, metrics));
-    Ok(Server { addr, task })
+    let running = match rt {
+        Some(rt) => {
+            let _in_rt = rt.enter();
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            Running::Task(rt.spawn(accept(listener, metrics)))
+        }
+        None => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let listener = {
+                let _in_rt = rt.enter();
+                tokio::net::TcpListener::from_std(listener)?
+            };
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let thread = std::thread::Builder::new()
+                .name("metrics".into())
+                .spawn(move || {
+                    rt.block_on(async {
+                        tokio::select! {
+                            () = accept(listener, metrics) => {}
+                            _ = stopped => {}
+                        }
+                    });
+                })?;
+            Running::Thread(Some(stop), Some(thread))
+        }
+    };
+    Ok(Server { addr, running })
 }
 
 async fn accept(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
