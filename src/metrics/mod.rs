@@ -185,6 +185,15 @@ impl Metrics {
                 version: env!("CARGO_PKG_VERSION"),
             }),
         );
+        // Every reason is a series from the start (0), so rate() sees the first one.
+        for why in [
+            FollowError::Open,
+            FollowError::Truncated,
+            FollowError::Notify,
+        ] {
+            m.follow_errors
+                .get_or_create(&ReasonLabels { reason: why.name() });
+        }
         Metrics { registry, ..m }
     }
 
