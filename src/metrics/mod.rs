@@ -192,7 +192,8 @@ impl Metrics {
             FollowError::Notify,
         ] {
             m.follow_errors
-                .get_or_create(&ReasonLabels { reason: why.name() });
+                .get_or_create(&ReasonLabels { reason: why.name() })
+                .inc_by(0);
         }
         Metrics { registry, ..m }
     }
