@@ -2,7 +2,9 @@
 //! endpoint on the command's runtime serves them. The hooks in the commands are these calls.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
@@ -42,9 +44,10 @@ pub fn follow_error(tally: &Tally, why: FollowError) {
     }
 }
 
-/// Sets how many followed paths have a file at them, when metrics are served.
-pub fn files_followed(tally: &Tally, n: impl FnOnce() -> usize) {
-    if let Some(m) = &tally.metrics {
-        m.metrics().set_files_followed(n());
+/// The followed paths and whether a file is at each now, when metrics are served: the
+/// followed-files gauge, and the series of pods whose files are gone are dropped in time.
+pub fn followed(tally: &mut Tally, files: &mut dyn Iterator<Item = (&Path, bool)>) {
+    if let Some(m) = &mut tally.metrics {
+        m.followed(files, Instant::now());
     }
 }

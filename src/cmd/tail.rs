@@ -218,9 +218,10 @@ impl<'s> Tail<'s> {
                 f.look_old(&mut cx, sink)?;
             }
         }
-        metrics::files_followed(&sink.tally, || {
-            self.files.iter().filter(|f| f.present).count()
-        });
+        metrics::followed(
+            &mut sink.tally,
+            &mut self.files.iter().map(|f| (f.path.as_path(), f.present)),
+        );
         Ok(())
     }
 

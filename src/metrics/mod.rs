@@ -8,7 +8,9 @@
 mod serve;
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -119,8 +121,19 @@ pub struct Metrics {
     files_followed: Gauge,
     follow_errors: Family<ReasonLabels, Counter>,
     max_sites: usize,
-    /// Each pod's call sites that have a label of their own.
-    sites: Mutex<HashMap<(String, String), HashSet<String>>>,
+    /// What each pod has in the families, by (namespace, pod).
+    pods: Mutex<HashMap<(String, String), PodSeries>>,
+}
+
+/// A pod's call sites that have a label of their own, and its series: removed together when
+/// the pod is gone ([`Metrics::forget`]).
+#[derive(Default)]
+struct PodSeries {
+    sites: HashSet<String>,
+    findings: HashSet<FindingLabels>,
+    objects: HashSet<KindLabels>,
+    unread: HashSet<PodLabels>,
+    files: HashSet<FileLabels>,
 }
 
 impl Metrics {
@@ -139,7 +152,7 @@ impl Metrics {
             files_followed: Gauge::default(),
             follow_errors: Family::default(),
             max_sites,
-            sites: Mutex::new(HashMap::new()),
+            pods: Mutex::new(HashMap::new()),
         };
         // Help texts end without a full stop: the encoder adds one.
         registry.register(
@@ -210,21 +223,49 @@ impl Metrics {
         out
     }
 
+    /// The pod's entry (a poisoned lock only means another thread panicked while inserting:
+    /// the map is still a map).
+    fn with_pod<T>(&self, pod: &PodLabels, f: impl FnOnce(&mut PodSeries) -> T) -> T {
+        let mut pods = self.pods.lock().unwrap_or_else(|e| e.into_inner());
+        f(pods
+            .entry((pod.namespace.clone(), pod.pod.clone()))
+            .or_default())
+    }
+
     /// The `site` label of `site` in `pod`: its own while the pod has fewer than the bound.
     fn site_label(&self, pod: &PodLabels, site: String) -> String {
-        // A poisoned lock only means another thread panicked while inserting: the set is
-        // still a set.
-        let mut sites = self.sites.lock().unwrap_or_else(|e| e.into_inner());
-        let known = sites
-            .entry((pod.namespace.clone(), pod.pod.clone()))
-            .or_default();
-        if known.contains(&site) {
-            site
-        } else if known.len() < self.max_sites {
-            known.insert(site.clone());
-            site
-        } else {
-            OTHER_SITE.to_owned()
+        self.with_pod(pod, |p| {
+            if p.sites.contains(&site) {
+                site
+            } else if p.sites.len() < self.max_sites {
+                p.sites.insert(site.clone());
+                site
+            } else {
+                OTHER_SITE.to_owned()
+            }
+        })
+    }
+
+    /// Removes a pod's series (its files are gone, and Prometheus has scraped their last
+    /// values long since): a node's pods come and go, and their series must not pile up.
+    pub fn forget(&self, namespace: &str, pod: &str) {
+        let gone = {
+            let mut pods = self.pods.lock().unwrap_or_else(|e| e.into_inner());
+            pods.remove(&(namespace.to_owned(), pod.to_owned()))
+        };
+        let Some(gone) = gone else { return };
+        for l in &gone.findings {
+            self.findings.remove(l);
+            self.pooled.remove(l);
+        }
+        for l in &gone.objects {
+            self.objects.remove(l);
+        }
+        for l in &gone.unread {
+            self.unread.remove(l);
+        }
+        for l in &gone.files {
+            self.lines.remove(l);
         }
     }
 
@@ -245,6 +286,7 @@ impl Metrics {
         self.pooled
             .get_or_create(&labels)
             .inc_by(t.pooled_connections);
+        self.with_pod(pod, |p| p.findings.insert(labels));
         for (kind, n) in [
             (Kind::Session, t.sessions),
             (Kind::Connector, t.connectors),
@@ -268,14 +310,14 @@ impl Metrics {
             Kind::Task => "task",
             Kind::UnawaitedClose => "unawaited_close",
         };
-        self.objects
-            .get_or_create(&KindLabels {
-                kind,
-                namespace: pod.namespace.clone(),
-                pod: pod.pod.clone(),
-                container: pod.container.clone(),
-            })
-            .inc_by(n);
+        let labels = KindLabels {
+            kind,
+            namespace: pod.namespace.clone(),
+            pod: pod.pod.clone(),
+            container: pod.container.clone(),
+        };
+        self.objects.get_or_create(&labels).inc_by(n);
+        self.with_pod(pod, |p| p.objects.insert(labels));
     }
 
     /// Sets how many followed paths have a file at them.
@@ -310,7 +352,17 @@ pub struct Observer {
     inputs: Vec<Option<Seen>>,
     /// The input counts were last given for: related objects carry no input of their own.
     current: usize,
+    /// Pods none of whose followed files is there, since when ([`Observer::followed`]).
+    gone: HashMap<(String, String), Instant>,
+    /// When pods were last looked for.
+    pods_checked: Option<Instant>,
 }
+
+/// A pod whose files have all been gone this long has its series removed: Prometheus has
+/// scraped their last values many times by then.
+pub const FORGET_AFTER: Duration = Duration::from_secs(600);
+/// How often the followed paths are looked through for pods that are gone.
+const PODS_EVERY: Duration = Duration::from_secs(10);
 
 impl Observer {
     /// An observer feeding `metrics`.
@@ -319,6 +371,8 @@ impl Observer {
             metrics,
             inputs: Vec::new(),
             current: 0,
+            gone: HashMap::new(),
+            pods_checked: None,
         }
     }
 
@@ -352,14 +406,50 @@ impl Observer {
         let unread = stats.unread_mentions.saturating_sub(seen.unread);
         if lines > 0 || seen.lines == 0 {
             m.lines.get_or_create(&seen.file).inc_by(lines);
+            m.unread.get_or_create(&seen.pod).inc_by(unread);
+            m.with_pod(&seen.pod, |p| {
+                p.files.insert(seen.file.clone());
+                p.unread.insert(seen.pod.clone());
+            });
         }
         m.bytes.inc_by(bytes);
-        if unread > 0 || seen.lines == 0 {
-            m.unread.get_or_create(&seen.pod).inc_by(unread);
-        }
         seen.lines = seen.lines.max(stats.lines);
         seen.bytes = seen.bytes.max(stats.bytes);
         seen.unread = seen.unread.max(stats.unread_mentions);
+    }
+
+    /// The followed paths and whether a file is at each now (`tail`): the followed-files
+    /// gauge; and a pod none of whose files has been there for [`FORGET_AFTER`] has its
+    /// series removed.
+    pub fn followed(&mut self, files: &mut dyn Iterator<Item = (&Path, bool)>, now: Instant) {
+        let due = self
+            .pods_checked
+            .is_none_or(|t| now.saturating_duration_since(t) >= PODS_EVERY);
+        let mut present = 0;
+        let mut pods: HashMap<(String, String), bool> = HashMap::new();
+        for (path, there) in files {
+            present += usize::from(there);
+            if due && let Some(p) = Pod::of_path(&path.to_string_lossy()) {
+                *pods.entry((p.namespace, p.pod)).or_default() |= there;
+            }
+        }
+        self.metrics.set_files_followed(present);
+        if !due {
+            return;
+        }
+        self.pods_checked = Some(now);
+        for (pod, there) in pods {
+            if there {
+                self.gone.remove(&pod);
+                continue;
+            }
+            let since = *self.gone.entry(pod.clone()).or_insert(now);
+            if now.saturating_duration_since(since) >= FORGET_AFTER {
+                self.metrics.forget(&pod.0, &pod.1);
+                // Counted from now again: what its inputs still read comes back as new series.
+                self.gone.insert(pod, now);
+            }
+        }
     }
 
     /// One decision, triaged when it is a finding; `name` names the inputs by index.

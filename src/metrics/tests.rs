@@ -180,3 +180,43 @@ fn both_formats_name_and_explain_every_metric() {
     assert!(open.ends_with("# EOF\n"));
     assert!(!text.contains("# EOF"));
 }
+
+#[test]
+fn a_pods_series_go_once_its_files_have_been_gone_a_while() {
+    let m = Arc::new(Metrics::new(200));
+    let mut obs = Observer::new(Arc::clone(&m));
+    feed(&mut obs, 0, POD_A, PERCALL);
+    feed(&mut obs, 1, POD_B, PERCALL);
+    let t0 = std::time::Instant::now();
+    let (a, b) = (std::path::Path::new(POD_A), std::path::Path::new(POD_B));
+    let has = |labels: &str| {
+        let text = m.encode(false);
+        text.lines()
+            .any(|l| !l.starts_with('#') && l.contains(labels))
+    };
+    // B's file is gone; A's is there.
+    obs.followed(&mut [(a, true), (b, false)].into_iter(), t0);
+    assert!(has(A_LABELS) && has(B_LABELS));
+    obs.followed(
+        &mut [(a, true), (b, false)].into_iter(),
+        t0 + FORGET_AFTER / 2,
+    );
+    assert!(has(B_LABELS), "not yet");
+    obs.followed(&mut [(a, true), (b, false)].into_iter(), t0 + FORGET_AFTER);
+    assert!(has(A_LABELS), "A is there");
+    assert!(!has(B_LABELS), "B's series are gone:\n{}", m.encode(false));
+    assert!(
+        !m.encode(false).contains("worker-5c6d"),
+        "its lines' series too"
+    );
+    // The gauge counts the files there.
+    assert!(m.encode(false).contains("\nunclosed_files_followed 1\n"));
+    // A pod back in time is not forgotten: its absence is counted from its last absence.
+    obs.followed(&mut [(a, false)].into_iter(), t0 + FORGET_AFTER * 2);
+    obs.followed(&mut [(a, true)].into_iter(), t0 + FORGET_AFTER * 3);
+    obs.followed(
+        &mut [(a, false)].into_iter(),
+        t0 + FORGET_AFTER * 3 + FORGET_AFTER / 2,
+    );
+    assert!(has(A_LABELS));
+}
