@@ -351,7 +351,6 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
     // --metrics: served from the runtime while it runs; the tally feeds it.
     let _metrics = metrics::start(&args.metrics, Some(&rt), &mut sink.tally, &mut *io.err)?;
     let result: Result<()> = rt.block_on(async {
-        let mut signals = Signals::new()?;
         let (tx, mut events) = mpsc::channel::<()>(1);
         let mut watches = if args.poll { None } else { Watches::start(tx) };
         if let Some(w) = &mut watches {
@@ -379,6 +378,9 @@ pub fn run(args: &TailArgs, io: &mut Io<'_>) -> Result<i32> {
         // A run busy reading for a while looks once after it, not once per tick missed.
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tail.look_all(&mut sink)?;
+        // The handlers go in once the files already there were looked at (joined at their
+        // end): a process that catches SIGINT has started following (tests wait for that).
+        let mut signals = Signals::new()?;
         // While the watches are paused after an event: when they come back.
         let mut resume: Option<tokio::time::Instant> = None;
         loop {
