@@ -484,6 +484,17 @@ fn rotation_and_pods_coming_and_going_keep_counters_monotonic() {
     let m = tail.metrics().unwrap();
     monotonic(&mut seen, &m);
     assert_eq!(m[truncated], 1.0);
+    // Its files are let go once quiet (the kubelet removed them: the disk space is freed).
+    let fds = format!("/proc/{}/fd", tail.child.id());
+    wait_until("tail to close the deleted pod's files", || {
+        let open: Vec<PathBuf> = std::fs::read_dir(&fds)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .filter(|t| t.to_string_lossy().contains("worker-5c6d"))
+            .collect();
+        same(open, &vec![])
+    });
     // Everything read, and nothing twice: the bytes are every byte written.
     let written = 5 * block.len();
     assert_eq!(m["unclosed_bytes_total"], written as f64);
@@ -546,4 +557,40 @@ fn scan_filter_and_run_serve_metrics_while_reading_live() {
         let want = if args[0] == "run" { 1 } else { 0 };
         assert_eq!(child.wait().unwrap().code(), Some(want), "{args:?}");
     }
+}
+
+/// A file that was quiet a long while before it was rotated away is still read to its end:
+/// its quiet is counted from when it left the path, not from its last bytes (the handle of a
+/// file gone from the path is let go only once it has been quiet that long since).
+#[test]
+fn a_file_rotated_after_a_quiet_spell_is_read_to_its_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_, b) = kubelet_files(dir);
+    let tail = Tail::start(dir, &PATTERNS);
+    let mut seen = BTreeMap::new();
+    tail.until(&mut seen, "unclosed_files_followed", 2.0);
+    let block = fixture("percall_debug_bare.log");
+    append(&b, &block);
+    let findings = |want: f64, seen: &mut BTreeMap<String, f64>| {
+        wait_until(&format!("{want} findings"), || {
+            let now = tail.metrics().ok_or("no answer")?;
+            monotonic(seen, &now);
+            let n: f64 = now
+                .iter()
+                .filter(|(k, _)| k.starts_with("unclosed_findings_total{"))
+                .map(|(_, v)| v)
+                .sum();
+            same(n, &want)
+        })
+    };
+    findings(7.0, &mut seen);
+    // Quiet longer than tail's linger (5 s), then rotated; tail sees the path empty.
+    std::thread::sleep(Duration::from_secs(6));
+    let rotated = b.with_file_name("0.log.20261130-035500");
+    std::fs::rename(&b, &rotated).unwrap();
+    tail.until(&mut seen, "unclosed_files_followed", 1.0);
+    // The writer's last words, before it reopens.
+    append(&rotated, &block);
+    findings(14.0, &mut seen);
 }

@@ -13,7 +13,8 @@
 //!   is read from the copy beside it when there is one, the input ends there cut (a block in
 //!   progress is `unknown`, never joined with what follows), and the file is read again from
 //!   its start as a new input;
-//! - no file at the path: the open handle is read, and kept until a file comes back.
+//! - no file at the path: the open handle is read until it has been quiet for [`LINGER`],
+//!   then closed (a deleted file's space is freed); a file that comes back is a new input.
 //!
 //! The directories are watched with inotify ([`Watches`]); an event reads the files it names
 //! at once, then the watches are off for [`COALESCE`] and everything is looked at when they

@@ -170,15 +170,26 @@ impl<'s> Followed<'s> {
     /// Reads what is new at the path.
     pub(super) fn look(&mut self, cx: &mut Cx<'_>, sink: &mut Sink<'_>) -> Result<()> {
         let at_path = std::fs::metadata(&self.path);
-        self.present = at_path.is_ok();
+        let was_present = std::mem::replace(&mut self.present, at_path.is_ok());
         match at_path {
             Err(_) => {
                 // Renamed away or deleted: what the writer added before is still ours, under
                 // the name the file has now.
                 if let Some(g) = &mut self.current {
                     g.rename_to_where_it_is(&self.path, sink);
-                    if g.read_handle(cx.buf, sink)? == Look::Truncated {
+                    if was_present {
+                        // Its quiet is counted from now, as a file rotated away's is.
+                        g.grew = Instant::now();
+                    }
+                    let look = g.read_handle(cx.buf, sink)?;
+                    let quiet = g.grew.elapsed() >= LINGER && !g.reader.has_more();
+                    if look == Look::Truncated {
                         self.truncated(cx, sink)?;
+                    } else if quiet && let Some(g) = self.current.take() {
+                        // Quiet as long as a file rotated away: ended like one, so that its
+                        // handle, and a deleted file's disk space (a pod's logs the kubelet
+                        // removed), is let go. A file that comes back is a new input.
+                        self.close(g, false, sink)?;
                     }
                 }
             }
