@@ -1,8 +1,8 @@
 //! `unclosed` triages aiohttp's garbage-collection warnings in Python logs.
 //!
-//! The source is six layers; imports run one way, [`cmd`] → [`input`], [`gate`],
-//! [`report`] → [`pipeline`], and [`cmd`], [`report`] → [`audit`] (`tests/code_layers.rs`
-//! checks it):
+//! The source is seven parts; imports run one way, [`cmd`] → [`input`], [`metrics`],
+//! [`gate`], [`report`] → [`pipeline`], and [`cmd`], [`report`] → [`audit`]
+//! (`tests/code_layers.rs` checks it):
 //!
 //! - [`pipeline`]: pure, bytes in and findings out, in the order a log line travels:
 //!   `pipeline::lines` (bytes → physical lines, bounded) → [`pipeline::envelope`] (the text
@@ -17,7 +17,11 @@
 //! - [`report`]: table, list, JSON, NDJSON, SARIF, JUnit, GitHub annotations, and the advice
 //!   each pattern of mistake gets.
 //! - [`gate`]: the CI policy and baselines.
-//! - [`input`]: files, gzip, reader threads, stdin with a flush timeout (tokio).
+//! - [`input`]: files, gzip, reader threads; the one live loop (stdin, `run`'s pipes, followed
+//!   files) with its per-stream flush clock and signal handling; files followed through
+//!   rotation, truncation and moves (tokio, notify).
+//! - [`metrics`]: Prometheus counters of what was read and found, served over HTTP (an edge
+//!   beside [`input`]: the commands feed it, it knows the pipeline's results only).
 //! - [`cmd`]: the commands, the only code that prints, reads the environment or exits; each
 //!   is given its writers and environment ([`cmd::Io`]), so [`cmd::execute`] runs one
 //!   in a test as in the process.
@@ -32,6 +36,7 @@ pub mod audit;
 pub mod cmd;
 pub mod gate;
 pub mod input;
+pub mod metrics;
 pub mod pipeline;
 pub mod report;
 

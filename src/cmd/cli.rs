@@ -254,6 +254,10 @@ pub struct RunArgs {
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+
+    /// Prometheus metrics (for a live standard input).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 const TAIL_AFTER: &str = "Examples:
@@ -377,6 +381,10 @@ pub struct ScanArgs {
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// Prometheus metrics (for a live standard input).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// `tail` arguments.
@@ -411,6 +419,31 @@ pub struct TailArgs {
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// Prometheus metrics.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// `--metrics`: Prometheus metrics of what is read and found, served while reading.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics at http://ADDR/metrics (and /healthz) while reading;
+    /// `--metrics` alone serves on 127.0.0.1:9464. A value needs `=` (`--metrics=0.0.0.0:9464`),
+    /// so that a file after the flag is not taken for one.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "127.0.0.1:9464"
+    )]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Call sites per pod that get a `site` label of their own; the rest are counted as
+    /// `site="other"`, so a log cannot make Prometheus's series grow without end.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub metrics_max_sites: usize,
 }
 
 /// `filter` arguments.
@@ -437,6 +470,10 @@ pub struct FilterArgs {
     /// How logs are read.
     #[command(flatten)]
     pub read: ReadArgs,
+
+    /// Prometheus metrics (for a live standard input).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// `grammars` arguments.

@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use crate::cmd::cli::{DropChoice, FilterArgs, Format, StatsFormat};
 use crate::cmd::io::{self as say, Io, is_broken_pipe};
+use crate::cmd::metrics;
 use crate::cmd::printer::Printer;
 use crate::cmd::setup::Setup;
 use crate::cmd::tally::Tally;
@@ -102,7 +103,13 @@ pub fn run(args: &FilterArgs, io: &mut Io<'_>) -> Result<i32> {
     } else {
         &args.files[..]
     };
-    let mut tally = args.stats.map(|_| Tally::new(setup.rules.clone()));
+    let counted = args.stats.is_some() || args.metrics.metrics.is_some();
+    let mut tally = counted.then(|| Tally::new(setup.rules.clone()));
+    // --metrics: served from a thread while the inputs are read.
+    let _metrics = match &mut tally {
+        Some(t) => metrics::start(&args.metrics, None, t, &mut *io.err)?,
+        None => None,
+    };
     let mut failed = false;
     for path in files {
         let name = if *path == stdin {
@@ -149,7 +156,7 @@ pub fn run(args: &FilterArgs, io: &mut Io<'_>) -> Result<i32> {
             }
         }
     }
-    if let Some(t) = &tally {
+    if let Some(t) = tally.as_ref().filter(|_| args.stats.is_some()) {
         let format = match args.stats {
             Some(StatsFormat::Json) => Format::Json,
             _ => Format::Table,

@@ -10,6 +10,7 @@ mod gate;
 mod generate;
 mod grammars;
 mod io;
+mod metrics;
 mod printer;
 mod run;
 mod scan;

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::cmd::cli::RunArgs;
 use crate::cmd::gate::Gate;
 use crate::cmd::io::{Io, warn_cut};
+use crate::cmd::metrics;
 use crate::cmd::setup::Setup;
 use crate::cmd::tally::Tally;
 use crate::exit;
@@ -380,12 +381,14 @@ pub fn run(args: &RunArgs, io: &mut Io<'_>) -> Result<i32> {
     if std::env::var_os("PYTHONUNBUFFERED").is_none() {
         cmd.env("PYTHONUNBUFFERED", "1");
     }
+    let mut tally = Tally::new(setup.rules.clone());
+    // --metrics: served from a thread (listening before the command starts) until the report.
+    let _metrics = metrics::start(&args.metrics, None, &mut tally, &mut *io.err)?;
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot start {}", program.to_string_lossy()))?;
     let pid = child.id();
 
-    let mut tally = Tally::new(setup.rules.clone());
     let mut output = Output {
         input: tally.add_input(format!("{} (stdout and stderr)", program.to_string_lossy())),
         splitters: [Splitter::new(setup.max_line), Splitter::new(setup.max_line)],

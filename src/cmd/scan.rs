@@ -11,6 +11,7 @@ use anyhow::Result;
 
 use crate::cmd::cli::{Format, ScanArgs};
 use crate::cmd::io::{self as say, Env, Io, is_broken_pipe};
+use crate::cmd::metrics;
 use crate::cmd::printer::Printer;
 use crate::cmd::setup::Setup;
 use crate::cmd::tally::{Show, Tally};
@@ -34,6 +35,8 @@ pub fn run(args: &ScanArgs, io: &mut Io<'_>) -> Result<i32> {
         printer.keep_status_line();
     }
     let mut tally = Tally::new(setup.rules.clone());
+    // --metrics: served from a thread while the inputs are read.
+    let _metrics = metrics::start(&args.metrics, None, &mut tally, &mut **err)?;
     let reading = Reading {
         setup: &setup,
         threads: args.parallel.threads,

@@ -13,7 +13,8 @@
 //!   is read from the copy beside it when there is one, the input ends there cut (a block in
 //!   progress is `unknown`, never joined with what follows), and the file is read again from
 //!   its start as a new input;
-//! - no file at the path: the open handle is read, and kept until a file comes back.
+//! - no file at the path: the open handle is read until it has been quiet for [`LINGER`],
+//!   then closed (a deleted file's space is freed); a file that comes back is a new input.
 //!
 //! The directories are watched with inotify ([`Watches`]); an event reads the files it names
 //! at once, then the watches are off for [`COALESCE`] and everything is looked at when they
@@ -35,6 +36,7 @@ use tokio::time::Instant;
 
 use crate::cmd::cli::{Format, TailArgs};
 use crate::cmd::io::{Io, warn_cut};
+use crate::cmd::metrics;
 use crate::cmd::printer::{Printer, Sink};
 use crate::cmd::setup::Setup;
 use crate::cmd::tally::Tally;
@@ -42,6 +44,7 @@ use crate::exit;
 use crate::input::follow::{self, FileId, Look, Reader, Seen, Watches};
 use crate::input::live::{self, Flusher, Held};
 use crate::input::read::{LineInfo, Splitter};
+use crate::metrics::FollowError;
 use crate::pipeline::scan::{Out, Scanner};
 
 mod followed;
@@ -210,6 +213,7 @@ impl<'s> Tail<'s> {
                     current: None,
                     old: Vec::new(),
                     cut_lines: 0,
+                    present: false,
                 });
             }
         }
@@ -241,6 +245,10 @@ impl<'s> Tail<'s> {
                 f.look_old(&mut cx, sink)?;
             }
         }
+        metrics::followed(
+            &mut sink.tally,
+            &mut self.files.iter().map(|f| (f.path.as_path(), f.present)),
+        );
         Ok(())
     }
 
@@ -374,6 +382,9 @@ async fn follow(args: &TailArgs, setup: &Setup, io: &mut Io<'_>) -> Result<i32> 
     for notice in tail.discover(&mut sink, true)? {
         let _ = writeln!(err, "unclosed: {notice}");
     }
+    // --metrics: served from this runtime while tail runs; the tally feeds it.
+    let handle = tokio::runtime::Handle::current();
+    let _metrics = metrics::start(&args.metrics, Some(&handle), &mut sink.tally, &mut **err)?;
     let mut following = Following::new(&mut tail, &mut sink, args, &mut **err);
     let result = live::drive_source(&mut following).await;
     drop(following);

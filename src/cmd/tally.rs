@@ -3,6 +3,7 @@
 
 use std::io;
 
+use crate::metrics::Observer;
 use crate::pipeline::group::{SiteRules, Summary, Triaged, triage};
 use crate::pipeline::pair::Decided;
 use crate::pipeline::scan::{Out, Scanner};
@@ -35,6 +36,8 @@ pub struct Tally {
     pub inputs: Vec<InputReport>,
     /// Findings so far (for live status lines).
     pub findings: u64,
+    /// Fed what is read and decided, when metrics are served (`--metrics`).
+    pub metrics: Option<Observer>,
 }
 
 impl Tally {
@@ -45,6 +48,7 @@ impl Tally {
             summary: Summary::default(),
             inputs: Vec::new(),
             findings: 0,
+            metrics: None,
         }
     }
 
@@ -74,6 +78,9 @@ impl Tally {
         r.stats = s.stats.clone();
         r.cut_lines = s.cut_lines();
         self.summary.unread_mentions = self.inputs.iter().map(|r| r.stats.unread_mentions).sum();
+        if let Some(m) = &mut self.metrics {
+            m.input(i, &self.inputs[i].name, &s.stats);
+        }
     }
 
     /// Takes what a scanner decided for input `i`: each finding triaged, shown, added up.
@@ -97,6 +104,13 @@ impl Tally {
             show.finding(t, &self.inputs)?;
         }
         self.summary.add(d, t.as_ref());
+        if let Some(m) = &mut self.metrics {
+            // Related objects count for the input last updated (callers update it first).
+            let inputs = &self.inputs;
+            m.decided(d, t.as_ref(), &|i| {
+                inputs.get(i).map_or_else(String::new, |r| r.name.clone())
+            });
+        }
         Ok(())
     }
 

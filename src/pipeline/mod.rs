@@ -8,6 +8,7 @@ pub mod envelope;
 pub(crate) mod escape;
 pub mod filter;
 pub mod group;
+pub mod kube;
 pub(crate) mod lines;
 pub mod pair;
 pub(crate) mod parse;

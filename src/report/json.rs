@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::gate::policy::Verdict;
 use crate::pipeline::group::{Counts, Related, Summary, Triaged};
+use crate::pipeline::kube::Pod;
 use crate::report::render::{InputReport, SCHEMA, SITE_HINT, location};
 
 /// `totals` in the JSON summary.
@@ -198,6 +199,9 @@ pub fn check_json<'a>(
 /// One finding as an NDJSON object (`{"type":"finding",…}`).
 pub fn finding_json(t: &Triaged, inputs: &[InputReport]) -> Value {
     let site = t.site.as_ref();
+    let input = inputs.get(t.input).map(|i| &i.name);
+    // An input named as the kubelet names its files says which pod wrote it.
+    let pod = input.and_then(|i| Pod::of_path(i));
     json!({
         "type": "finding",
         "label": t.label.name(),
@@ -215,9 +219,12 @@ pub fn finding_json(t: &Triaged, inputs: &[InputReport]) -> Value {
         "created_in_function": site
             .and_then(|x| x.created_in.as_ref())
             .and_then(|v| v.function.as_ref()),
-        "input": inputs.get(t.input).map(|i| &i.name),
+        "input": input,
         "input_line": t.line,
         "ts": t.ts,
+        "namespace": pod.as_ref().map(|p| &p.namespace),
+        "pod": pod.as_ref().map(|p| &p.pod),
+        "container": pod.as_ref().map(|p| &p.container),
     })
 }
 

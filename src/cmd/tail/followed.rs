@@ -193,19 +193,34 @@ pub(super) struct Followed<'s> {
     pub(super) old: Vec<Generation<'s>>,
     /// Lines cut at the line limit in the inputs that ended.
     pub(super) cut_lines: u64,
+    /// A file was at the path at the last look (`unclosed_files_followed`).
+    pub(super) present: bool,
 }
 
 impl<'s> Followed<'s> {
     /// Reads what is new at the path.
     pub(super) fn look(&mut self, cx: &mut Cx<'_>, sink: &mut Sink<'_>) -> Result<()> {
-        match std::fs::metadata(&self.path) {
+        let at_path = std::fs::metadata(&self.path);
+        let was_present = std::mem::replace(&mut self.present, at_path.is_ok());
+        match at_path {
             Err(_) => {
                 // Renamed away or deleted: what the writer added before is still ours, under
                 // the name the file has now.
                 if let Some(g) = &mut self.current {
                     g.rename_to_where_it_is(&self.path, sink);
-                    if g.read_handle(cx.buf, sink)? == Look::Truncated {
+                    if was_present {
+                        // Its quiet is counted from now, as a file rotated away's is.
+                        g.grew = Instant::now();
+                    }
+                    let look = g.read_handle(cx.buf, sink)?;
+                    let quiet = g.grew.elapsed() >= LINGER && !g.reader.has_more();
+                    if look == Look::Truncated {
                         self.truncated(cx, sink)?;
+                    } else if quiet && let Some(g) = self.current.take() {
+                        // Quiet as long as a file rotated away: ended like one, so that its
+                        // handle, and a deleted file's disk space (a pod's logs the kubelet
+                        // removed), is let go. A file that comes back is a new input.
+                        self.close(g, false, sink)?;
                     }
                 }
             }
@@ -246,6 +261,7 @@ impl<'s> Followed<'s> {
         sink: &mut Sink<'_>,
     ) -> Result<bool> {
         let Ok(reader) = Reader::open(&self.path) else {
+            metrics::follow_error(&sink.tally, FollowError::Open);
             return Ok(false);
         };
         let input = match self.first_input.take() {
@@ -274,6 +290,7 @@ impl<'s> Followed<'s> {
         let Some(mut g) = self.current.take() else {
             return Ok(());
         };
+        metrics::follow_error(&sink.tally, FollowError::Truncated);
         let dir = match self.path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),

@@ -60,6 +60,7 @@ impl<'a, 's, 'w> Following<'a, 's, 'w> {
             }
         }
         if watches.is_none() && !args.poll {
+            crate::cmd::metrics::follow_error(&sink.tally, crate::metrics::FollowError::Notify);
             let _ = writeln!(
                 err,
                 "unclosed: file notifications unavailable here; polling every {} ms",
@@ -101,6 +102,11 @@ impl live::Source for Following<'_, '_, '_> {
 
     async fn wake(&mut self) -> Option<Wake> {
         let behind = self.tail.has_more();
+        if behind {
+            // Catching up never waits on anything: let the runtime's other tasks (the
+            // `--metrics` endpoint a liveness probe asks) run between two budgets.
+            tokio::task::yield_now().await;
+        }
         tokio::select! {
             _ = std::future::ready(()), if behind => Some(Wake::Further),
             _ = self.ticker.tick() => Some(Wake::Tick),
