@@ -37,7 +37,7 @@ pub struct Frame {
     pub library: bool,
 }
 
-/// One object as the log reported it: by one channel while it is assembled (a [`Block`]),
+/// One object as the log reported it: by one channel while it is assembled (a `Block`),
 /// by one or both once pairing has folded a W block and its L block together
 /// (`crate::pipeline::pair`). The one record every later stage reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
