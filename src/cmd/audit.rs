@@ -40,36 +40,7 @@ pub fn run(args: &AuditArgs, io: &mut Io<'_>) -> Result<i32> {
             Some(Baseline::parse(&text).map_err(|e| anyhow!("{name}: {e}"))?)
         }
     };
-    let (files, mut failed) = walk(args, io.err)?;
-    let mut report = AuditReport::default();
-    let mut audited = Vec::new();
-    for f in files {
-        report.scanned += 1;
-        let audit = match f.outcome {
-            Ok(a) => a,
-            Err(e) => {
-                report.skipped += 1;
-                failed |= f.unreadable;
-                let _ = writeln!(
-                    io.err,
-                    "unclosed: {}: skipped: {}",
-                    terminal(&f.path),
-                    terminal(&e)
-                );
-                continue;
-            }
-        };
-        if let Some((line, column)) = audit.syntax_error {
-            report.parse_errors += 1;
-            let _ = writeln!(
-                io.err,
-                "unclosed: {}:{line}:{column}: syntax error; constructions in the code around it are unknown",
-                terminal(&f.path)
-            );
-        }
-        audited.push((f.path, audit));
-    }
-    resolve_across(&mut audited);
+    let (audited, mut report, mut failed) = audit_paths(args, io.err)?;
     for (path, audit) in audited {
         for c in audit.constructions {
             let fingerprint = c.fingerprint(&path);
@@ -123,6 +94,74 @@ pub fn run(args: &AuditArgs, io: &mut Io<'_>) -> Result<i32> {
     } else {
         exit::OK
     })
+}
+
+/// A file's path and its audit.
+type PathAudit = (String, FileAudit);
+
+/// Walks and audits the paths: each file's audit (factories resolved across them), the
+/// report's file counts, and whether a path could not be walked or read.
+fn audit_paths(
+    args: &AuditArgs,
+    err: &mut dyn Write,
+) -> Result<(Vec<PathAudit>, AuditReport, bool)> {
+    let (files, mut failed) = walk(args, err)?;
+    let mut report = AuditReport::default();
+    let mut audited = Vec::new();
+    for f in files {
+        report.scanned += 1;
+        let audit = match f.outcome {
+            Ok(a) => a,
+            Err(e) => {
+                report.skipped += 1;
+                failed |= f.unreadable;
+                let _ = writeln!(
+                    err,
+                    "unclosed: {}: skipped: {}",
+                    terminal(&f.path),
+                    terminal(&e)
+                );
+                continue;
+            }
+        };
+        if let Some((line, column)) = audit.syntax_error {
+            report.parse_errors += 1;
+            let _ = writeln!(
+                err,
+                "unclosed: {}:{line}:{column}: syntax error; constructions in the code around it are unknown",
+                terminal(&f.path)
+            );
+        }
+        audited.push((f.path, audit));
+    }
+    resolve_across(&mut audited);
+    Ok((audited, report, failed))
+}
+
+/// Audits `paths` as `unclosed audit PATH…` does by default, for `scan`/`check --audit`:
+/// every construction (no policy), and whether a path could not be walked or read.
+pub fn for_sites(paths: &[PathBuf], err: &mut dyn Write) -> Result<(AuditReport, bool)> {
+    use clap::{Args, FromArgMatches};
+    let command = AuditArgs::augment_args(clap::Command::new("audit"));
+    let argv = ["audit".into(), "--".into()]
+        .into_iter()
+        .chain(paths.iter().map(|p| p.clone().into_os_string()));
+    let matches = command.try_get_matches_from(argv)?;
+    let args = AuditArgs::from_arg_matches(&matches)?;
+    let (audited, mut report, failed) = audit_paths(&args, err)?;
+    for (path, audit) in audited {
+        for c in audit.constructions {
+            report.entries.push(Entry {
+                fingerprint: c.fingerprint(&path),
+                file: path.clone(),
+                construction: c,
+                fails: false,
+                baselined: false,
+                confirmed: None,
+            });
+        }
+    }
+    Ok((report, failed))
 }
 
 /// Reads each log like `scan` and marks the constructions its findings point at.
@@ -286,5 +325,7 @@ fn audit_file(path: &Path) -> Audited {
     }
 }
 
+#[cfg(test)]
+mod site_tests;
 #[cfg(test)]
 mod tests;

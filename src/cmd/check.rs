@@ -14,7 +14,13 @@ use crate::exit;
 /// Checks the files (standard input for none) against the policy.
 pub fn run(args: &CheckArgs, io: &mut Io<'_>) -> Result<i32> {
     let setup = Setup::new(&args.read)?;
-    let gate = Gate::new(&args.gate)?;
+    let mut gate = Gate::new(&args.gate)?;
+    let mut audit_failed = false;
+    if !args.audit.is_empty() {
+        let (audit, failed) = crate::cmd::audit::for_sites(&args.audit, &mut *io.err)?;
+        gate.audit = Some(audit);
+        audit_failed = failed;
+    }
     let mut tally = Tally::new(setup.rules.clone());
     let reading = Reading {
         setup: &setup,
@@ -22,7 +28,7 @@ pub fn run(args: &CheckArgs, io: &mut Io<'_>) -> Result<i32> {
         err: &mut *io.err,
         env: &io.env,
     };
-    let failed = reading.files(&args.files, &mut tally, &mut ())?;
+    let failed = reading.files(&args.files, &mut tally, &mut ())? | audit_failed;
     if tally.inputs.is_empty() {
         return Ok(exit::ERROR);
     }

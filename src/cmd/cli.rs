@@ -213,6 +213,12 @@ pub struct CheckArgs {
     #[arg(long)]
     pub allow_empty: bool,
 
+    /// Audit the Python source under this path too (like `unclosed audit PATH`; repeatable)
+    /// and show beside each call site the verdict of the construction it points at (its
+    /// line, its `created_in` frame's, or a line calling into it): `audit` in each JSON site.
+    #[arg(long, value_name = "PATH")]
+    pub audit: Vec<std::path::PathBuf>,
+
     /// The policy and its report.
     #[command(flatten)]
     pub gate: GateArgs,
@@ -385,6 +391,12 @@ pub struct ScanArgs {
     /// Prometheus metrics (for a live standard input).
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    /// Audit the Python source under this path too (like `unclosed audit PATH`; repeatable)
+    /// and show beside each call site the verdict of the construction it points at (its
+    /// line, its `created_in` frame's, or a line calling into it): `audit` in each JSON site.
+    #[arg(long, value_name = "PATH")]
+    pub audit: Vec<std::path::PathBuf>,
 }
 
 /// `tail` arguments.

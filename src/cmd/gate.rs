@@ -12,6 +12,7 @@ use crate::gate::policy::{self, Baseline, Policy};
 use crate::pipeline::classify::{Label, Labels};
 use crate::pipeline::escape::terminal;
 use crate::pipeline::group::Summary;
+use crate::report::audit::{AuditReport, sites};
 use crate::report::{self, InputReport, ci};
 
 /// The policy, the baseline and where the report goes.
@@ -22,6 +23,8 @@ pub struct Gate<'a> {
     /// Documents (JSON, JUnit, SARIF, Markdown) go to stderr when no `--output` names a file:
     /// under `run`, stdout carries the command's own output.
     documents_to_stderr: bool,
+    /// `check --audit`: the constructions whose verdicts the report shows beside its sites.
+    pub audit: Option<AuditReport>,
 }
 
 /// The labels `--fail-on` names (none named: the policy's default).
@@ -62,6 +65,7 @@ impl<'a> Gate<'a> {
             },
             baseline,
             documents_to_stderr: false,
+            audit: None,
         })
     }
 
@@ -134,12 +138,22 @@ impl<'a> Gate<'a> {
                 let mut b = Vec::new();
                 let color = color && self.args.output.is_none();
                 report::write_table(&mut b, summary, inputs, color, doc_width)?;
+                if let Some(audit) = &self.audit {
+                    sites::write_text(&mut b, audit, summary)?;
+                }
                 report::write_verdict(&mut b, &verdict, color, doc_width)?;
                 b
             }
             CheckFormat::Json => {
-                let mut b =
-                    serde_json::to_vec_pretty(&report::check_json(summary, inputs, &verdict))?;
+                let json = report::check_json(summary, inputs, &verdict);
+                let mut b = match &self.audit {
+                    None => serde_json::to_vec_pretty(&json)?,
+                    Some(audit) => {
+                        let mut v = serde_json::to_value(json)?;
+                        sites::add_to_json(&mut v, audit, summary);
+                        serde_json::to_vec_pretty(&v)?
+                    }
+                };
                 b.push(b'\n');
                 b
             }

@@ -8,6 +8,7 @@ use crate::cmd::cli::Format;
 use crate::cmd::tally::{Show, Tally};
 use crate::pipeline::group::Triaged;
 use crate::pipeline::scan::{Out, Scanner};
+use crate::report::audit::{AuditReport, sites};
 use crate::report::{self, InputReport};
 
 /// How often the live status line is redrawn at most.
@@ -24,6 +25,8 @@ pub struct Printer<'w> {
     status: Option<(Option<Instant>, String)>,
     status_shown: bool,
     dirty: bool,
+    /// `--audit`: the constructions whose verdicts the final report shows beside its sites.
+    audit: Option<AuditReport>,
 }
 
 impl<'w> Printer<'w> {
@@ -37,6 +40,7 @@ impl<'w> Printer<'w> {
             status: None,
             status_shown: false,
             dirty: false,
+            audit: None,
         }
     }
 
@@ -70,6 +74,11 @@ impl<'w> Printer<'w> {
         self.out.flush()
     }
 
+    /// Shows, in the final report, each site's audit verdict from these constructions.
+    pub fn set_audit(&mut self, audit: AuditReport) {
+        self.audit = Some(audit);
+    }
+
     /// Changes the format of what comes next (the final report of `tail`).
     pub fn set_format(&mut self, format: Format) {
         self.format = format;
@@ -83,18 +92,22 @@ impl<'w> Printer<'w> {
         }
         let (summary, inputs) = (&tally.summary, &tally.inputs[..]);
         match self.format {
-            Format::Json => {
-                serde_json::to_writer_pretty(
-                    &mut *self.out,
-                    &report::summary_json(summary, inputs, false),
-                )?;
-                writeln!(self.out)?;
-            }
-            Format::Ndjson => {
-                serde_json::to_writer(
-                    &mut *self.out,
-                    &report::summary_json(summary, inputs, true),
-                )?;
+            Format::Json | Format::Ndjson => {
+                let ndjson = self.format == Format::Ndjson;
+                let json = report::summary_json(summary, inputs, ndjson);
+                match &self.audit {
+                    None if ndjson => serde_json::to_writer(&mut *self.out, &json)?,
+                    None => serde_json::to_writer_pretty(&mut *self.out, &json)?,
+                    Some(audit) => {
+                        let mut v = serde_json::to_value(json)?;
+                        sites::add_to_json(&mut v, audit, summary);
+                        if ndjson {
+                            serde_json::to_writer(&mut *self.out, &v)?;
+                        } else {
+                            serde_json::to_writer_pretty(&mut *self.out, &v)?;
+                        }
+                    }
+                }
                 writeln!(self.out)?;
             }
             Format::Table | Format::List => {
@@ -102,6 +115,9 @@ impl<'w> Printer<'w> {
                     writeln!(self.out)?;
                 }
                 report::write_table(self.out, summary, inputs, self.color, self.width)?;
+                if let Some(audit) = &self.audit {
+                    sites::write_text(self.out, audit, summary)?;
+                }
             }
         }
         self.out.flush()

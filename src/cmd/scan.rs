@@ -34,6 +34,12 @@ pub fn run(args: &ScanArgs, io: &mut Io<'_>) -> Result<i32> {
     if env.stdout_terminal && matches!(args.format, Format::Table | Format::List) {
         printer.keep_status_line();
     }
+    let mut audit_failed = false;
+    if !args.audit.is_empty() {
+        let (audit, failed) = crate::cmd::audit::for_sites(&args.audit, &mut **err)?;
+        printer.set_audit(audit);
+        audit_failed = failed;
+    }
     let mut tally = Tally::new(setup.rules.clone());
     // --metrics: served from a thread while the inputs are read.
     let _metrics = metrics::start(&args.metrics, None, &mut tally, &mut **err)?;
@@ -43,7 +49,7 @@ pub fn run(args: &ScanArgs, io: &mut Io<'_>) -> Result<i32> {
         err: &mut **err,
         env,
     };
-    let failed = reading.files(&args.files, &mut tally, &mut printer)?;
+    let failed = reading.files(&args.files, &mut tally, &mut printer)? | audit_failed;
     if tally.inputs.is_empty() {
         return Ok(exit::ERROR);
     }

@@ -2,6 +2,8 @@
 //! GitHub annotations. Paths and source-derived text are untrusted: escaped for each format
 //! by the same writers `check` uses.
 
+pub mod sites;
+
 use serde_json::{Value, json};
 
 use crate::audit::{Construction, VERDICTS, Verdict};

@@ -1,0 +1,112 @@
+//! `scan`/`check --audit PATH`: the audit's verdict beside each call site of a log's
+//! report, joined the way `audit --log` joins ([`SiteJoin`]).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::pipeline::escape::terminal;
+use crate::pipeline::group::{SiteSummary, Summary};
+use crate::report::audit::{AuditReport, SiteJoin};
+use crate::report::render::TABLE_ROWS;
+
+/// A construction a site points at, as `scan`/`check` JSON shows it in a site's `audit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SiteHit {
+    /// The audited file.
+    pub file: String,
+    /// The constructor's line.
+    pub line: u32,
+    /// What it builds.
+    pub constructs: &'static str,
+    /// The audit's verdict.
+    pub verdict: &'static str,
+    /// Who owns it.
+    pub owner: String,
+}
+
+/// The constructions a site points at (none: no construction explains it).
+pub fn hits(r: &AuditReport, join: &SiteJoin<'_>, site: &SiteSummary) -> Vec<SiteHit> {
+    let Some(s) = &site.site else {
+        return Vec::new();
+    };
+    let mut at = join.entries_at(s);
+    at.sort_unstable();
+    at.dedup();
+    at.into_iter()
+        .map(|i| {
+            let e = &r.entries[i];
+            let c = &e.construction;
+            SiteHit {
+                file: e.file.clone(),
+                line: c.line,
+                constructs: c.constructs.name(),
+                verdict: c.verdict.name(),
+                owner: c.owner.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Sets `audit` on each entry of a report's JSON `sites` (built from `s.sites()`, in that
+/// order): the constructions the site points at, `null` when none does.
+pub fn add_to_json(v: &mut Value, r: &AuditReport, s: &Summary) {
+    let join = SiteJoin::new(r);
+    let Some(sites) = v.get_mut("sites").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for (json, site) in sites.iter_mut().zip(s.sites()) {
+        let h = hits(r, &join, site);
+        let audit = if h.is_empty() {
+            Value::Null
+        } else {
+            serde_json::to_value(h).unwrap_or(Value::Null)
+        };
+        if let Some(o) = json.as_object_mut() {
+            o.insert("audit".into(), audit);
+        }
+    }
+}
+
+/// The lines below the table: each site the table shows with a call site, and the verdict
+/// of the constructions it points at (`no construction` when none does).
+pub fn write_text(w: &mut dyn Write, r: &AuditReport, s: &Summary) -> io::Result<()> {
+    let join = SiteJoin::new(r);
+    let sites: Vec<&SiteSummary> = s
+        .sites()
+        .into_iter()
+        .filter(|x| x.site.is_some())
+        .take(TABLE_ROWS)
+        .collect();
+    if sites.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "\nAudit (--audit) of each call site:")?;
+    let keys: Vec<String> = sites
+        .iter()
+        .map(|x| terminal(&x.site.as_ref().map(|s| s.key()).unwrap_or_default()).into_owned())
+        .collect();
+    let pad = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    for (site, key) in sites.into_iter().zip(keys) {
+        let h = hits(r, &join, site);
+        let said = if h.is_empty() {
+            "no construction".to_owned()
+        } else {
+            h.iter()
+                .map(|x| {
+                    format!(
+                        "{} ({} at line {}, {})",
+                        x.verdict,
+                        x.constructs,
+                        x.line,
+                        terminal(&x.owner)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        writeln!(w, "  {key:<pad$}  {said}")?;
+    }
+    Ok(())
+}
