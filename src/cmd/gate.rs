@@ -157,7 +157,13 @@ impl<'a> Gate<'a> {
                 b.push(b'\n');
                 b
             }
-            CheckFormat::Markdown => ci::markdown(&verdict, summary, inputs).into_bytes(),
+            CheckFormat::Markdown => {
+                let mut md = ci::markdown(&verdict, summary, inputs);
+                if let Some(audit) = &self.audit {
+                    md.push_str(&sites::markdown(audit, summary));
+                }
+                md.into_bytes()
+            }
             CheckFormat::Junit => ci::junit(&verdict).into_bytes(),
             CheckFormat::Github => ci::github(&verdict, ws).into_bytes(),
             CheckFormat::Sarif => {

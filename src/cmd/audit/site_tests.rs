@@ -114,7 +114,7 @@ fn scan_and_check_show_each_sites_audit_verdict() {
 }
 
 #[test]
-fn the_table_says_the_verdict_beside_each_site_and_no_audit_leaves_the_json_as_it_was() {
+fn the_table_and_markdown_say_each_sites_verdict_and_no_audit_leaves_the_json_as_it_was() {
     let script = repo("samples/gen/percall.py");
     let log = repo("samples/logs/percall_debug_bare.log");
     let (code, out, err) = unclosed(&["scan", "--audit", &script, &log]);
@@ -129,6 +129,13 @@ fn the_table_says_the_verdict_beside_each_site_and_no_audit_leaves_the_json_as_i
     assert!(
         out.contains("/app/percall.py:34  per_call (ClientSession at line 34"),
         "{out}"
+    );
+    let (_, md, _) = unclosed(&["check", "-f", "markdown", "--audit", &script, &log]);
+    assert!(
+        md.contains(
+            "&#58;26 | per_call (ClientSession at line 26, local session in fetch&#95;price) |"
+        ),
+        "{md}"
     );
     let plain = json(&["scan", "-f", "json", &log]);
     assert!(plain["sites"][0].get("audit").is_none(), "{plain}");

@@ -110,3 +110,38 @@ pub fn write_text(w: &mut dyn Write, r: &AuditReport, s: &Summary) -> io::Result
     }
     Ok(())
 }
+
+/// `check --format markdown`: a section after the report, one row per call site (as many as
+/// the table shows) with the verdicts of the constructions it points at.
+pub fn markdown(r: &AuditReport, s: &Summary) -> String {
+    use crate::report::ci::markdown_text;
+    let join = SiteJoin::new(r);
+    let mut out = String::from("\n### Audit (`--audit`)\n\n| Call site | Audit |\n|---|---|\n");
+    for site in s.sites().into_iter().take(MARKDOWN_ROWS) {
+        let Some(key) = site.site.as_ref().map(|x| x.key()) else {
+            continue;
+        };
+        let h = hits(r, &join, site);
+        let said = if h.is_empty() {
+            "no construction".to_owned()
+        } else {
+            h.iter()
+                .map(|x| {
+                    format!(
+                        "{} ({} at line {}, {})",
+                        x.verdict,
+                        x.constructs,
+                        x.line,
+                        markdown_text(&x.owner)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        out.push_str(&format!("| {} | {said} |\n", markdown_text(&key)));
+    }
+    out
+}
+
+/// Rows of the Markdown section at most (a step summary has a size limit).
+const MARKDOWN_ROWS: usize = 50;
