@@ -71,7 +71,7 @@ pub fn run(args: &AuditArgs, io: &mut Io<'_>) -> Result<i32> {
     match args.format {
         AuditFormat::Text => {
             let color = io.env.color(args.color);
-            out.write_all(write::text(&report, args.all, color).as_bytes())?;
+            out.write_all(write::text(&report, args.all, args.verbose, color).as_bytes())?;
         }
         AuditFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &write::json(&report))?;

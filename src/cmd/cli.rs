@@ -573,6 +573,11 @@ pub struct AuditArgs {
     #[arg(long)]
     pub all: bool,
 
+    /// In the text output, the fix under every construction (by default each verdict's fix
+    /// is said once, at the end).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
     /// Verdicts that fail the audit (exit 1); repeatable [default: bug].
     #[arg(long, value_enum, value_name = "VERDICT")]
     pub fail_on: Vec<AuditFailOn>,

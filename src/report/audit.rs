@@ -127,10 +127,12 @@ fn verdict_color(v: Verdict) -> &'static str {
     }
 }
 
-/// The text report: `path:line:col: VERDICT constructs: why`, then its owner, the fix,
-/// and what the logs showed; problems only unless `all`; a closing summary line.
-pub fn text(r: &AuditReport, all: bool, color: bool) -> String {
+/// The text report: `path:line:col: VERDICT constructs: why`, then its owner and what the
+/// logs showed (and its fix with `verbose`); problems only unless `all`; each shown
+/// verdict's fix once (without `verbose`), and a closing summary line.
+pub fn text(r: &AuditReport, all: bool, verbose: bool, color: bool) -> String {
     let mut out = String::new();
+    let mut fixes: Vec<Verdict> = Vec::new();
     for e in r.entries.iter().filter(|e| all || e.is_problem()) {
         let c = &e.construction;
         let mut tags = String::new();
@@ -161,7 +163,11 @@ pub fn text(r: &AuditReport, all: bool, color: bool) -> String {
             ));
         }
         if c.verdict != Verdict::Ok {
-            out.push_str(&format!("    fix: {}\n", audit_fix(c.verdict)));
+            if verbose {
+                out.push_str(&format!("    fix: {}\n", audit_fix(c.verdict)));
+            } else if !fixes.contains(&c.verdict) {
+                fixes.push(c.verdict);
+            }
         }
     }
     for u in &r.unexplained {
@@ -178,6 +184,15 @@ pub fn text(r: &AuditReport, all: bool, color: bool) -> String {
             paint(color, "33", "unexplained"),
             u.findings,
             u.pooled_connections
+        ));
+    }
+    // Each fix once, for the verdicts shown, in the order totals list them.
+    fixes.sort_by_key(|v| VERDICTS.iter().position(|x| x == v));
+    for v in fixes {
+        out.push_str(&format!(
+            "fix for {}: {}\n",
+            paint(color, verdict_color(v), v.name()),
+            audit_fix(v)
         ));
     }
     let counts: Vec<String> = r

@@ -81,11 +81,26 @@ fn text_lists_problems_like_a_linter_and_exits_1_on_a_bug() {
         "{}",
         r.out
     );
-    assert!(
-        r.out.contains("    fix: Each call runs `asyncio.run()`"),
+    // Each verdict's fix once, at the end; under every entry with --verbose.
+    assert_eq!(
+        r.out
+            .matches("\nfix for asyncio_run_per_call: Each call runs `asyncio.run()`")
+            .count(),
+        1,
         "{}",
         r.out
     );
+    assert_eq!(r.out.matches("fix for per_call: ").count(), 1, "{}", r.out);
+    assert!(!r.out.contains("    fix: "), "{}", r.out);
+    let verbose = run(&["--verbose", &shapes()]);
+    let shown = verbose.out.lines().filter(|l| l.contains(".py:")).count();
+    assert_eq!(
+        verbose.out.matches("\n    fix: ").count(),
+        shown,
+        "{}",
+        verbose.out
+    );
+    assert!(!verbose.out.contains("fix for "), "{}", verbose.out);
     // Problems only: no `ok` line, no look-alike.
     assert!(!r.out.contains(": ok "), "{}", r.out);
     assert!(!r.out.contains("lookalikes.py"), "{}", r.out);
