@@ -9,6 +9,8 @@ mod filter;
 mod gate;
 mod generate;
 mod grammars;
+#[cfg(test)]
+mod in_process;
 mod io;
 mod metrics;
 mod printer;

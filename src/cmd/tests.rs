@@ -7,30 +7,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::cmd::cli::Cli;
-
-/// What a command wrote and the status it gave.
-struct Ran {
-    code: i32,
-    out: String,
-    err: String,
-}
-
-fn run_with(env: Env, args: &[&str]) -> Ran {
-    let cli = Cli::try_parse_from(std::iter::once("unclosed").chain(args.iter().copied()))
-        .expect("arguments parse");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut io = Io {
-        out: &mut out,
-        err: &mut err,
-        env,
-    };
-    let code = execute(cli.command, &mut io);
-    Ran {
-        code,
-        out: String::from_utf8(out).expect("UTF-8 out"),
-        err: String::from_utf8(err).expect("UTF-8 err"),
-    }
-}
+use crate::cmd::in_process::{Ran, run_with};
 
 fn run(args: &[&str]) -> Ran {
     run_with(Env::default(), args)

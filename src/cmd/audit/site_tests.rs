@@ -4,27 +4,14 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
 use serde_json::Value;
 
-use crate::cmd::cli::Cli;
-use crate::cmd::{Env, Io, execute};
+use crate::cmd::Env;
+use crate::cmd::in_process;
 
 fn unclosed(args: &[&str]) -> (i32, String, String) {
-    let cli = Cli::try_parse_from(std::iter::once("unclosed").chain(args.iter().copied()))
-        .expect("arguments parse");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut io = Io {
-        out: &mut out,
-        err: &mut err,
-        env: Env::default(),
-    };
-    let code = execute(cli.command, &mut io);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
+    let r = in_process::run_with(Env::default(), args);
+    (r.code, r.out, r.err)
 }
 
 fn json(args: &[&str]) -> Value {

@@ -3,38 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
 use serde_json::Value;
 
-use crate::cmd::cli::Cli;
-use crate::cmd::{Env, Io, execute};
+use crate::cmd::Env;
+use crate::cmd::in_process::{self, Ran};
 use crate::exit;
 
-struct Ran {
-    code: i32,
-    out: String,
-    err: String,
-}
-
+/// `unclosed audit ARGS…` with `env`.
 fn run_with(env: Env, args: &[&str]) -> Ran {
-    let cli = Cli::try_parse_from(
-        ["unclosed", "audit"]
-            .into_iter()
-            .chain(args.iter().copied()),
-    )
-    .expect("arguments parse");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut io = Io {
-        out: &mut out,
-        err: &mut err,
-        env,
-    };
-    let code = execute(cli.command, &mut io);
-    Ran {
-        code,
-        out: String::from_utf8(out).expect("UTF-8 out"),
-        err: String::from_utf8(err).expect("UTF-8 err"),
-    }
+    in_process::run_with(env, &[&["audit"], args].concat())
 }
 
 fn run(args: &[&str]) -> Ran {
