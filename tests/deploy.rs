@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -153,17 +153,7 @@ fn served_names() -> BTreeSet<String> {
         .spawn()
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0, "tail ended");
-        if let Some(a) = line
-            .trim()
-            .strip_prefix("unclosed: serving metrics at http://")
-        {
-            break a.trim_end_matches("/metrics").to_owned();
-        }
-    };
+    let addr = common::metrics_address(&mut err, "tail");
     // Only a guard against a hang: polled until the fixture's findings are counted.
     let deadline = Instant::now() + Duration::from_secs(120);
     let names = loop {

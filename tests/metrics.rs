@@ -111,8 +111,8 @@ impl Tail {
             for l in err.lines() {
                 let Ok(l) = l else { return };
                 eprintln!("tail: {l}");
-                if let Some(a) = l.strip_prefix("unclosed: serving metrics at http://") {
-                    let _ = atx.send(a.trim_end_matches("/metrics").to_owned());
+                if let Some(a) = common::metrics_address_in(&l) {
+                    let _ = atx.send(a);
                 }
             }
         });
@@ -522,17 +522,7 @@ fn scan_filter_and_run_serve_metrics_while_reading_live() {
             .spawn()
             .unwrap();
         let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            assert!(err.read_line(&mut line).unwrap() > 0, "{args:?} ended");
-            if let Some(a) = line
-                .trim()
-                .strip_prefix("unclosed: serving metrics at http://")
-            {
-                break a.trim_end_matches("/metrics").to_owned();
-            }
-        };
+        let addr = common::metrics_address(&mut err, &format!("{args:?}"));
         std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
         let mut stdin = child.stdin.take().unwrap();
         if args[0] != "run" {

@@ -62,3 +62,22 @@ pub fn stdout_of(cmd: &mut std::process::Command) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// The `host:port` a command started with `--metrics` says it serves at, read from its
+/// stderr up to that line; `what` names the command if it ends first.
+pub fn metrics_address(err: &mut impl std::io::BufRead, what: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "{what} ended");
+        if let Some(a) = metrics_address_in(line.trim()) {
+            return a;
+        }
+    }
+}
+
+/// The address in `line` when it is the one saying where metrics are served.
+pub fn metrics_address_in(line: &str) -> Option<String> {
+    line.strip_prefix("unclosed: serving metrics at http://")
+        .map(|a| a.trim_end_matches("/metrics").to_owned())
+}
