@@ -142,40 +142,25 @@ impl<'t> Audit<'_, 't> {
 
     /// `cond` true ⇒ the place holds nothing live (None, falsy, closed, not a session).
     pub(super) fn absent(&self, c: Node<'t>, t: &str) -> bool {
-        let text = normalize(self.text(c));
-        match c.kind() {
-            "parenthesized_expression" => c.named_child(0).is_some_and(|e| self.absent(e, t)),
-            "not_operator" => c
-                .child_by_field_name("argument")
-                .is_some_and(|a| self.present(a, t)),
-            "boolean_operator" => {
-                let (l, r) = (
-                    c.child_by_field_name("left"),
-                    c.child_by_field_name("right"),
-                );
-                let op = c.child_by_field_name("operator").map(|o| self.text(o));
-                let (l, r) = (
-                    l.is_some_and(|l| self.absent(l, t)),
-                    r.is_some_and(|r| self.absent(r, t)),
-                );
-                if op == Some("or") { l && r } else { l || r }
-            }
-            "comparison_operator" => {
-                text == format!("{t} is None") || text == format!("{t} == None")
-            }
-            "attribute" => text == format!("{t}.closed"),
-            _ => false,
-        }
+        self.tells(c, t, true)
     }
 
     /// `cond` false ⇒ the place holds nothing live.
     pub(super) fn present(&self, c: Node<'t>, t: &str) -> bool {
+        self.tells(c, t, false)
+    }
+
+    /// [`Self::absent`] (`absent`) or [`Self::present`]: the two are each other's negation,
+    /// so `not`, `and` and `or` swap between them (De Morgan).
+    fn tells(&self, c: Node<'t>, t: &str, absent: bool) -> bool {
         let text = normalize(self.text(c));
         match c.kind() {
-            "parenthesized_expression" => c.named_child(0).is_some_and(|e| self.present(e, t)),
+            "parenthesized_expression" => {
+                c.named_child(0).is_some_and(|e| self.tells(e, t, absent))
+            }
             "not_operator" => c
                 .child_by_field_name("argument")
-                .is_some_and(|a| self.absent(a, t)),
+                .is_some_and(|a| self.tells(a, t, !absent)),
             "boolean_operator" => {
                 let (l, r) = (
                     c.child_by_field_name("left"),
@@ -183,16 +168,27 @@ impl<'t> Audit<'_, 't> {
                 );
                 let op = c.child_by_field_name("operator").map(|o| self.text(o));
                 let (l, r) = (
-                    l.is_some_and(|l| self.present(l, t)),
-                    r.is_some_and(|r| self.present(r, t)),
+                    l.is_some_and(|l| self.tells(l, t, absent)),
+                    r.is_some_and(|r| self.tells(r, t, absent)),
                 );
-                if op == Some("or") { l || r } else { l && r }
+                // Absent: both sides of an `or`, either of an `and`; present the other way.
+                if (op == Some("or")) == absent {
+                    l && r
+                } else {
+                    l || r
+                }
+            }
+            "comparison_operator" if absent => {
+                text == format!("{t} is None") || text == format!("{t} == None")
             }
             "comparison_operator" => {
                 text == format!("{t} is not None") || text == format!("{t} != None")
             }
-            "identifier" | "attribute" => text == t,
-            "call" => text.starts_with("isinstance(") && text[11..].starts_with(&format!("{t},")),
+            "attribute" if absent => text == format!("{t}.closed"),
+            "identifier" | "attribute" if !absent => text == t,
+            "call" if !absent => {
+                text.starts_with("isinstance(") && text[11..].starts_with(&format!("{t},"))
+            }
             _ => false,
         }
     }
