@@ -90,22 +90,7 @@ pub fn write_text(w: &mut dyn Write, r: &AuditReport, s: &Summary) -> io::Result
     let pad = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
     for (site, key) in sites.into_iter().zip(keys) {
         let h = hits(r, &join, site);
-        let said = if h.is_empty() {
-            "no construction".to_owned()
-        } else {
-            h.iter()
-                .map(|x| {
-                    format!(
-                        "{} ({} at line {}, {})",
-                        x.verdict,
-                        x.constructs,
-                        x.line,
-                        terminal(&x.owner)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
+        let said = said(&h, |o| terminal(o).into_owned());
         writeln!(w, "  {key:<pad$}  {said}")?;
     }
     Ok(())
@@ -122,25 +107,30 @@ pub fn markdown(r: &AuditReport, s: &Summary) -> String {
             continue;
         };
         let h = hits(r, &join, site);
-        let said = if h.is_empty() {
-            "no construction".to_owned()
-        } else {
-            h.iter()
-                .map(|x| {
-                    format!(
-                        "{} ({} at line {}, {})",
-                        x.verdict,
-                        x.constructs,
-                        x.line,
-                        markdown_text(&x.owner)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
+        let said = said(&h, markdown_text);
         out.push_str(&format!("| {} | {said} |\n", markdown_text(&key)));
     }
     out
+}
+
+/// What a site's line says of the constructions it points at, owners escaped by `escape`
+/// for where the line goes.
+fn said(h: &[SiteHit], escape: impl Fn(&str) -> String) -> String {
+    if h.is_empty() {
+        return "no construction".to_owned();
+    }
+    h.iter()
+        .map(|x| {
+            format!(
+                "{} ({} at line {}, {})",
+                x.verdict,
+                x.constructs,
+                x.line,
+                escape(&x.owner)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Rows of the Markdown section at most (a step summary has a size limit).
