@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use ignore::overrides::OverrideBuilder;
 use ignore::{WalkBuilder, WalkState};
 
@@ -16,7 +16,6 @@ use crate::cmd::scan::Reading;
 use crate::cmd::setup::Setup;
 use crate::cmd::tally::Tally;
 use crate::exit;
-use crate::gate::policy::Baseline;
 use crate::pipeline::escape::terminal;
 use crate::report::audit::{self as write, AuditReport, Entry};
 
@@ -31,15 +30,7 @@ struct Audited {
 /// Audits the paths and reports.
 pub fn run(args: &AuditArgs, io: &mut Io<'_>) -> Result<i32> {
     let fail_on = fail_on(&args.fail_on);
-    let baseline = match &args.baseline {
-        None => None,
-        Some(path) => {
-            let name = path.display();
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("{name}: cannot read the baseline"))?;
-            Some(Baseline::parse(&text).map_err(|e| anyhow!("{name}: {e}"))?)
-        }
-    };
+    let baseline = crate::cmd::gate::read_baseline(args.baseline.as_deref())?;
     let (audited, mut report, mut failed) = audit_paths(args, io.err)?;
     for (path, audit) in audited {
         for c in audit.constructions {

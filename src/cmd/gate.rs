@@ -28,6 +28,17 @@ pub struct Gate<'a> {
 }
 
 /// The labels `--fail-on` names (none named: the policy's default).
+/// The baseline file `path` names, read and parsed (`check` and `audit`); errors name it.
+pub(crate) fn read_baseline(path: Option<&std::path::Path>) -> Result<Option<Baseline>> {
+    let Some(path) = path else { return Ok(None) };
+    let name = path.display();
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{name}: cannot read the baseline"))?;
+    Ok(Some(
+        Baseline::parse(&text).map_err(|e| anyhow!("{name}: {e}"))?,
+    ))
+}
+
 fn fail_on(choices: &[FailOnChoice]) -> Labels {
     if choices.is_empty() {
         return Policy::default().fail_on;
@@ -47,15 +58,7 @@ fn fail_on(choices: &[FailOnChoice]) -> Labels {
 impl<'a> Gate<'a> {
     /// Reads the baseline the options name.
     pub fn new(args: &'a GateArgs) -> Result<Gate<'a>> {
-        let baseline = match &args.baseline {
-            None => None,
-            Some(path) => {
-                let name = path.display();
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("{name}: cannot read the baseline"))?;
-                Some(Baseline::parse(&text).map_err(|e| anyhow!("{name}: {e}"))?)
-            }
-        };
+        let baseline = read_baseline(args.baseline.as_deref())?;
         Ok(Gate {
             args,
             policy: Policy {
