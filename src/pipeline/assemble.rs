@@ -104,6 +104,15 @@ impl Assembler {
         })
     }
 
+    /// The last line of the block in progress when it is a W block that only the rest of
+    /// the same warning could still extend (its echoed source line, tracemalloc's hint or
+    /// frames): the `warnings` module writes all of it at once.
+    pub fn open_warning_end(&self) -> Option<u64> {
+        let o = self.open.as_ref()?;
+        matches!(o.state, State::Warning { .. })
+            .then(|| o.block.lines.last().copied().unwrap_or(o.block.pos.line))
+    }
+
     /// The first line of the block in progress.
     pub fn oldest_line(&self) -> Option<u64> {
         self.open

@@ -31,6 +31,13 @@ pub const MAX_HELD: usize = 16;
 /// diagnostic record before its first one).
 pub const MAX_WARNING_GAP: usize = 8;
 
+/// Physical lines of the whole input, in any stream, that a W block waits for its L block.
+/// Python block-buffers stdout into a pipe (8 KiB), so a record written to stdout right after
+/// a warning on stderr can reach a container's log behind a buffer's worth of stdout lines
+/// (one to two hundred of usual length). Past this the warning is decided alone, so that it
+/// stops keeping every following line of the input from being skipped.
+pub const MAX_WARNING_WAIT: u64 = 256;
+
 #[cfg(test)]
 impl Object {
     /// An object of `kind` logged whole, with nothing else known: for tests.
@@ -166,6 +173,22 @@ impl Pairer {
         match &self.warning {
             Some(w) if w.kind == kind && w.repr.as_deref() == Some(repr) => self.warning.take(),
             _ => None,
+        }
+    }
+
+    /// The last physical line of the W block waiting here for its L block, if any.
+    pub fn warning_end(&self) -> Option<u64> {
+        let w = self.warning.as_ref()?;
+        Some(w.lines.last().copied().unwrap_or(w.pos.line))
+    }
+
+    /// Decides the W block waiting here without its L block: more than [`MAX_WARNING_WAIT`]
+    /// lines of the input went by since it, in whichever stream, and no block is open that
+    /// could be its L. What waits for an adjacent block stays.
+    pub fn give_up_warning(&mut self, out: &mut Vec<Decided>) {
+        self.gap = 0;
+        if let Some(w) = self.warning.take() {
+            self.object(w, out);
         }
     }
 

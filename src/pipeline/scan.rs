@@ -474,6 +474,7 @@ impl<'g> Scanner<'g> {
         }
         if self.streams.len() > 1 {
             self.pair_across_streams(&key, &mut out.decided[from..]);
+            self.give_up_old_warnings(n, &mut out.decided);
         }
         took
     }

@@ -3,7 +3,7 @@
 //! split across two of them.
 
 use crate::pipeline::assemble::Assembler;
-use crate::pipeline::pair::{Decided, Pairer};
+use crate::pipeline::pair::{Decided, MAX_WARNING_WAIT, Pairer};
 
 use super::{Event, Out, Scanner, take_unread};
 
@@ -84,6 +84,42 @@ impl Scanner<'_> {
             });
         if let (Some(w), Some(s)) = (found, self.streams.get_mut(key)) {
             s.pairer.adopt_warning(w);
+        }
+    }
+
+    /// Gives up the W blocks that waited more than [`MAX_WARNING_WAIT`] physical lines of
+    /// the input for their L block (line `n` was just read), in whichever stream those lines
+    /// came, while no block is open that could be that L block. A stream's pairer counts its
+    /// own lines ([`crate::pipeline::pair::MAX_WARNING_GAP`]); this counts every stream's, so
+    /// a warning on stderr does not wait through thousands of stdout lines for stderr's next
+    /// line (keeping all of them from being skipped). A W block still open there is whole by
+    /// then: `warnings` writes it at once.
+    pub(super) fn give_up_old_warnings(&mut self, n: u64, decided: &mut Vec<Decided>) {
+        let old = |end: u64| n > end + MAX_WARNING_WAIT;
+        let mut events = Vec::new();
+        for s in self.streams.values_mut() {
+            if s.assembler.open_warning_end().is_some_and(old) {
+                s.assembler.finish(&mut events);
+                for e in events.drain(..) {
+                    s.pairer.push(e, decided);
+                }
+            }
+        }
+        if self.streams.values().any(|s| s.assembler.is_open()) {
+            return;
+        }
+        let waited: Vec<String> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| s.pairer.warning_end().is_some_and(old))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in waited {
+            let from = decided.len();
+            if let Some(s) = self.streams.get_mut(&k) {
+                s.pairer.give_up_warning(decided);
+            }
+            self.pair_across_streams(&k, &mut decided[from..]);
         }
     }
 

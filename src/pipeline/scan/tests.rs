@@ -2,7 +2,7 @@
 //! examples; envelopes and damage are hand-made edge cases.
 
 use super::*;
-use crate::pipeline::pair::Finding;
+use crate::pipeline::pair::{Finding, MAX_WARNING_GAP, MAX_WARNING_WAIT};
 
 fn scan(input: &[u8]) -> (Vec<Decided>, InputStats, String) {
     let g = Grammar::builtin();
@@ -393,4 +393,82 @@ fn sessions_held_to_the_end_outlast_a_quiet_spell_and_pair_with_their_late_conne
         vec![2],
         "one finding: session and connector"
     );
+}
+
+/// A session's and its connector's W blocks on stderr (`-W default`, raw) in a container log.
+fn wdefault_pair_on_stderr() -> Vec<String> {
+    [
+        "/opt/venv/lib/python3.12/site-packages/aiohttp/client.py:527: ResourceWarning: \
+         Unclosed client session <aiohttp.client.ClientSession object at 0x7facbe776390>",
+        "  _warnings.warn(",
+        "ResourceWarning: Enable tracemalloc to get the object allocation traceback",
+        "/opt/venv/lib/python3.12/site-packages/aiohttp/connector.py:371: ResourceWarning: \
+         Unclosed connector <aiohttp.connector.TCPConnector object at 0x7facc0b009e0>",
+        "  _warnings.warn(f\"Unclosed connector {self!r}\", ResourceWarning, **kwargs)",
+        "ResourceWarning: Enable tracemalloc to get the object allocation traceback",
+    ]
+    .iter()
+    .map(|l| cri("stderr", l))
+    .collect()
+}
+
+fn stdout_lines(n: u64) -> String {
+    (0..n)
+        .map(|i| cri("stdout", &format!("INFO request {i} status=200")) + "\n")
+        .collect()
+}
+
+#[test]
+fn warnings_on_one_stream_stop_waiting_after_lines_of_any_stream() {
+    let g = Grammar::builtin();
+    let pf = Prefilter::default();
+    let mut s = Scanner::new(&g, None, &pf);
+    let mut out = Out::default();
+    push_all(&mut s, &stdout_lines(20), &mut out);
+    push_all(
+        &mut s,
+        &(wdefault_pair_on_stderr().join("\n") + "\n"),
+        &mut out,
+    );
+    // The connector's record may still come on stdout, behind a buffer's worth of lines.
+    push_all(&mut s, &stdout_lines(MAX_WARNING_WAIT), &mut out);
+    assert!(s.busy, "the connector's W block waits for its L block");
+    assert!(findings(&out.decided).is_empty());
+    // No stderr line came, yet after that the warning is decided: the pair, and nothing
+    // keeps the following lines from being skipped.
+    push_all(&mut s, &stdout_lines(1), &mut out);
+    assert!(!s.busy);
+    let f = findings(&out.decided);
+    assert_eq!(f.len(), 1, "{:?}", out.decided);
+    assert_eq!(f[0].objects.len(), 2);
+}
+
+#[test]
+fn a_warning_on_stderr_joins_its_record_behind_a_burst_of_stdout() {
+    let mut text = stdout_lines(20);
+    text += &(wdefault_pair_on_stderr()[..3].join("\n") + "\n");
+    // stdout is block-buffered into a pipe: its lines come in bursts.
+    text += &stdout_lines(MAX_WARNING_WAIT / 2);
+    for l in [
+        "ERROR asyncio: Unclosed client session",
+        "client_session: <aiohttp.client.ClientSession object at 0x7facbe776390>",
+        "source_traceback: Object created at (most recent call last):",
+    ] {
+        text += &(cri("stdout", l) + "\n");
+    }
+    // A creation traceback longer than the gap a W block may wait across in its own stream.
+    for i in 0..3 * MAX_WARNING_GAP {
+        text += &(cri(
+            "stdout",
+            &format!("  File \"/app/m{i}.py\", line {i}, in f{i}"),
+        ) + "\n");
+        text += &(cri("stdout", &format!("    f{}()", i + 1)) + "\n");
+    }
+    text += &stdout_lines(MAX_WARNING_WAIT * 2);
+    let (d, _, g) = scan(text.as_bytes());
+    assert_eq!(g, "cri");
+    let f = findings(&d);
+    assert_eq!(f.len(), 1, "one object, counted once: {d:?}");
+    assert!(f[0].objects[0].warned && f[0].objects[0].logged);
+    assert_eq!(f[0].objects[0].frames.len(), 3 * MAX_WARNING_GAP);
 }
