@@ -594,3 +594,31 @@ fn tail_line_numbers_count_the_lines_it_joined_after_and_restart_with_each_file(
         ]
     );
 }
+
+/// kubelet's layout: `/var/log/containers/<pod>_<ns>_<container>-<id>.log` are symbolic links to
+/// `/var/log/pods/<ns>_<pod>_<uid>/<container>/0.log`. A write to the target is notified in its
+/// own directory, not the link's: with the rescan an hour away, only notifications can bring
+/// the appended blocks in.
+#[test]
+fn tail_reads_through_kubelets_links_on_notifications_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let pods = dir.path().join("pods/default_api-7d4_0b1c/api");
+    let containers = dir.path().join("containers");
+    std::fs::create_dir_all(&pods).unwrap();
+    std::fs::create_dir_all(&containers).unwrap();
+    let target = pods.join("0.log");
+    append(&target, "INFO started\n");
+    std::os::unix::fs::symlink(&target, containers.join("api-7d4_default_api-3f9e.log")).unwrap();
+
+    let r = tail(dir.path(), &["--rescan-ms", "3600000", "containers/*.log"]);
+    append(&target, LEAK);
+    r.findings(1, "a block appended to the link's target");
+    // kubelet's rotation: the file is renamed beside itself and a new one made at the target.
+    std::fs::rename(&target, pods.join("0.log.20261130-101500")).unwrap();
+    append(&target, &format!("INFO new file\n{LEAK}"));
+    r.findings(1, "a block in the new file behind the link");
+    r.signal("-TERM");
+    let (last, code) = r.end();
+    assert_eq!(summary(&last)["totals"]["findings"], 2);
+    assert_eq!(code, 0);
+}

@@ -53,8 +53,6 @@ mod following;
 use followed::{Cx, Followed, Generation};
 use following::Following;
 
-/// How often everything is looked at when notifications work (in case one is missed).
-const SAFETY_TICK: Duration = Duration::from_secs(1);
 /// After an event, the watches are off this long: a burst of writes to many files, which
 /// would be an event per write, costs one look at each file when they are back.
 const COALESCE: Duration = Duration::from_millis(100);
@@ -141,8 +139,9 @@ impl<'s> Tail<'s> {
         follow::normal(&self.cwd.join(p))
     }
 
-    /// The directories whose events matter: where each pattern starts, and each followed
-    /// file's own (a glob's match may be deeper).
+    /// The directories whose events matter: where each pattern starts, each followed
+    /// file's own (a glob's match may be deeper), and the directory a followed link's target
+    /// is in.
     fn dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self
             .patterns
@@ -151,6 +150,9 @@ impl<'s> Tail<'s> {
             .collect();
         for f in &self.files {
             if let Some(d) = self.absolute(&f.path).parent() {
+                dirs.push(d.to_path_buf());
+            }
+            if let Some(d) = f.target.as_deref().and_then(Path::parent) {
                 dirs.push(d.to_path_buf());
             }
         }
@@ -214,10 +216,29 @@ impl<'s> Tail<'s> {
                     old: Vec::new(),
                     cut_lines: 0,
                     present: false,
+                    target: None,
                 });
             }
         }
+        self.resolve_links();
         Ok(notices)
+    }
+
+    /// Finds where the followed paths that are symbolic links lead, for those not known yet:
+    /// a write to a link's target is notified in the target's directory, not the link's, so
+    /// that directory is watched ([`Tail::dirs`]) and events naming the target name the file.
+    fn resolve_links(&mut self) {
+        for (i, f) in self.files.iter_mut().enumerate() {
+            if f.target.is_some()
+                || !std::fs::symlink_metadata(&f.path).is_ok_and(|m| m.file_type().is_symlink())
+            {
+                continue;
+            }
+            if let Ok(target) = std::fs::canonicalize(&f.path) {
+                self.by_abs.entry(target.clone()).or_insert(i);
+                f.target = Some(target);
+            }
+        }
     }
 
     /// Whether file `id` is being read at a followed path, or was until it moved away.

@@ -195,6 +195,9 @@ pub(super) struct Followed<'s> {
     pub(super) cut_lines: u64,
     /// A file was at the path at the last look (`unclosed_files_followed`).
     pub(super) present: bool,
+    /// Where a symbolic link at the path leads (kubelet's `/var/log/containers/*.log` lead
+    /// into `/var/log/pods`), absolute: writes are notified in the target's directory.
+    pub(super) target: Option<PathBuf>,
 }
 
 impl<'s> Followed<'s> {

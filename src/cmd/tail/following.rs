@@ -8,7 +8,7 @@ use anyhow::Result;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{COALESCE, SAFETY_TICK, Tail};
+use super::{COALESCE, Tail};
 use crate::cmd::cli::TailArgs;
 use crate::cmd::printer::Sink;
 use crate::cmd::tally::Show;
@@ -68,7 +68,7 @@ impl<'a, 's, 'w> Following<'a, 's, 'w> {
             );
         }
         let tick = if watches.is_some() {
-            SAFETY_TICK
+            Duration::from_millis(args.rescan_ms.max(10))
         } else {
             Duration::from_millis(args.poll_ms.max(10))
         };
