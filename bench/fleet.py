@@ -4,11 +4,13 @@
 usage: python3 bench/fleet.py [--files 200] [--rate-mb 1.0] [--seconds 20] [--idle-seconds 30]
                               [--bin PATH]
 
-Makes FILES empty files named like the kubelet's (`containers/<pod>_<namespace>_<container>-<id>.log`)
-in a temporary directory and, for each follower in turn,
+Makes FILES empty files in the kubelet's layout in a temporary directory
+(`pods/<namespace>_<pod>_<uid>/<container>/0.log`, each with a symbolic link to it named
+`containers/<pod>_<namespace>_<container>-<id>.log`) and, for each follower in turn,
 
 - `unclosed tail --metrics=127.0.0.1:0 -f ndjson 'DIR/containers/*.log'` (stdout to /dev/null),
-- `tail -F -q FILE...` into /dev/null (GNU coreutils, inotify),
+- `tail -F -q FILE...` of the links' targets into /dev/null (GNU coreutils, inotify; given
+  the links themselves, GNU tail polls once a second instead),
 
 appends the lines of a committed fixture in the kubelet's CRI envelope
 (samples/logs/percall_cri.log: real aiohttp output among the application's ordinary lines, 7
@@ -119,9 +121,18 @@ def main():
     d = tempfile.mkdtemp(prefix="fleet-")
     try:
         os.makedirs(os.path.join(d, "containers"))
-        paths = [os.path.join(d, "containers", f"app-{i:03}-7d9f8b_bench_web-{ID}.log") for i in range(files)]
-        for p in paths:
-            open(p, "wb").close()
+        # kubelet's layout: each container's log in its pod's directory, and a symbolic link
+        # to it in containers/ (the path the DaemonSet follows). Writes go to the targets.
+        links, paths = [], []
+        for i in range(files):
+            pod = os.path.join(d, "pods", f"bench_app-{i:03}-7d9f8b_{ID[:8]}-{i:04}", "web")
+            os.makedirs(pod)
+            target = os.path.join(pod, "0.log")
+            open(target, "wb").close()
+            link = os.path.join(d, "containers", f"app-{i:03}-7d9f8b_bench_web-{ID}.log")
+            os.symlink(target, link)
+            links.append(link)
+            paths.append(target)
 
         results = {}
         for name in ["unclosed tail --metrics", "tail -F"]:

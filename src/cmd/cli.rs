@@ -422,7 +422,7 @@ pub struct TailArgs {
     /// With file notifications: how often every file and glob is looked at anyway, in
     /// milliseconds, in case a notification was missed (a directory a glob reaches that is
     /// not watched yet, a file system that does not notify every change).
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub rescan_ms: u64,
 
     /// How logs are read.

@@ -298,6 +298,7 @@ impl<'s> Tail<'s> {
         }
         let known = self.files.len();
         if all {
+            watches.moved();
             self.look_all(sink)?;
         } else {
             if new_files {

@@ -110,7 +110,7 @@ impl live::Source for Following<'_, '_, '_> {
         tokio::select! {
             _ = std::future::ready(()), if behind => Some(Wake::Further),
             _ = self.ticker.tick() => Some(Wake::Tick),
-            Some(()) = self.events.recv() => Some(Wake::Events),
+            Some(()) = self.events.recv(), if self.resume.is_none() => Some(Wake::Events),
             _ = live::sleep_until(self.resume), if self.resume.is_some() => Some(Wake::Resume),
         }
     }
@@ -120,18 +120,16 @@ impl live::Source for Following<'_, '_, '_> {
         match wake {
             Wake::Further => tail.look_further(sink)?,
             Wake::Tick => {
-                if let Some(w) = &mut self.watches
-                    && !w.is_paused()
-                {
+                if let Some(w) = &mut self.watches {
                     tail.rewatch(w, sink)?;
                 }
                 tail.look_all(sink)?;
             }
             Wake::Events => {
                 if let Some(w) = &mut self.watches {
-                    // What the event names is read now. Then, for COALESCE, a burst of
-                    // writes wakes nothing: the watches are off, and everything is looked
-                    // at once when they are back.
+                    // What the events name is read now. Then, for COALESCE, a burst of
+                    // writes wakes nothing: what it names is gathered and read at once
+                    // when the pause ends.
                     if !w.is_paused() {
                         w.pause();
                         self.resume = Some(Instant::now() + COALESCE);
@@ -143,7 +141,17 @@ impl live::Source for Following<'_, '_, '_> {
             Wake::Resume => {
                 self.resume = None;
                 if let Some(w) = &mut self.watches {
-                    tail.rewatch(w, sink)?;
+                    w.resume();
+                    let seen = w.take();
+                    if !seen.is_empty() {
+                        // Still busy: read what came, and pause again.
+                        w.pause();
+                        self.resume = Some(Instant::now() + COALESCE);
+                        tail.on_events(seen, w, sink)?;
+                    }
+                    if w.need_refresh() {
+                        tail.rewatch(w, sink)?;
+                    }
                 }
             }
         }
@@ -159,11 +167,11 @@ impl live::Source for Following<'_, '_, '_> {
         // first, and only what is still due is decided.
         let (tail, sink) = (&mut *self.tail, &mut *self.sink);
         match &mut self.watches {
-            Some(w) if !w.is_paused() => {
+            Some(w) => {
                 let seen = w.take();
                 tail.on_events(seen, w, sink)?;
             }
-            _ => tail.look_all(sink)?,
+            None => tail.look_all(sink)?,
         }
         tail.decide_due(sink)?;
         self.status()

@@ -26,6 +26,13 @@ pub struct Seen {
     pub rescan: bool,
 }
 
+impl Seen {
+    /// Whether nothing was seen.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty() && !self.rescan
+    }
+}
+
 /// inotify watches (through `notify`) on the directories files are followed in, kept on the
 /// directories the paths name now: a directory moved away, removed or created again is
 /// watched again where the path leads, and while it does not exist its nearest existing
@@ -38,6 +45,9 @@ pub struct Watches {
     /// What is watched now, and which directory it was when the watch was made.
     watched: HashMap<PathBuf, FileId>,
     paused: bool,
+    /// The watches may not be where the wanted directories are: one was wanted, or an
+    /// event showed one moved, since the last [`Watches::refresh`].
+    changed: bool,
 }
 
 impl Watches {
@@ -69,6 +79,7 @@ impl Watches {
             wanted: Vec::new(),
             watched: HashMap::new(),
             paused: false,
+            changed: false,
         })
     }
 
@@ -79,18 +90,33 @@ impl Watches {
             return false;
         }
         self.wanted.push(dir);
+        self.changed = true;
         true
     }
 
-    /// Removes every watch until the next [`Watches::refresh`]. A caller that then looks at
-    /// everything needs no events meanwhile: a burst of writes to many files costs it one
-    /// look at each, not one event per write.
+    /// Stops waking the caller until [`Watches::resume`]; events are still gathered, so a
+    /// burst of writes to many files costs one look at each file they name when the pause
+    /// ends, not one wake per write. (Removing the watches instead would cost a system call
+    /// per watched directory at each pause and each resume: hundreds with kubelet's layout.)
     pub fn pause(&mut self) {
-        for p in self.watched.keys() {
-            let _ = self.watcher.unwatch(p);
-        }
-        self.watched.clear();
         self.paused = true;
+    }
+
+    /// Ends a pause ([`Watches::pause`]).
+    pub fn resume(&mut self) {
+        self.paused = false;
+    }
+
+    /// Whether the watches may not be where the wanted directories are: a directory was
+    /// wanted, or [`Watches::moved`] said one moved, since the last [`Watches::refresh`].
+    pub fn need_refresh(&self) -> bool {
+        self.changed
+    }
+
+    /// Says a wanted directory or one leading to it may have moved, been removed or been
+    /// created ([`Watches::is_structural`]): the next refresh is needed.
+    pub fn moved(&mut self) {
+        self.changed = true;
     }
 
     /// Whether the watches are paused ([`Watches::pause`]).
@@ -113,7 +139,7 @@ impl Watches {
     /// watch was made is watched again, one that is gone is replaced by its nearest existing
     /// ancestor. Returns whether a watch was placed: events may have been missed meanwhile.
     pub fn refresh(&mut self) -> bool {
-        self.paused = false;
+        self.changed = false;
         let mut desired: HashMap<PathBuf, FileId> = HashMap::new();
         for d in &self.wanted {
             let mut at = Some(d.as_path());
