@@ -622,3 +622,36 @@ fn tail_reads_through_kubelets_links_on_notifications_alone() {
     assert_eq!(summary(&last)["totals"]["findings"], 2);
     assert_eq!(code, 0);
 }
+
+/// A glob whose wildcards cross directories (`pods/*/*/*.log`): a new pod's directories are
+/// watched as they appear, so its file is found on notifications alone (the rescan is an hour
+/// away), however quickly the kubelet makes the directories and the file one after another.
+/// A file renamed away is read to its end on the notifications its writer causes, and let go
+/// once quiet.
+#[test]
+fn tail_finds_a_new_pods_file_under_a_glob_of_directories_on_notifications_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("pods")).unwrap();
+    let r = tail(dir.path(), &["--rescan-ms", "3600000", "pods/*/*/*.log"]);
+    for (i, pod) in ["default_api-7d4_0b1c", "default_web-9e2_77aa"]
+        .iter()
+        .enumerate()
+    {
+        let c = dir.path().join("pods").join(pod).join("main");
+        std::fs::create_dir_all(&c).unwrap();
+        append(&c.join("0.log"), LEAK);
+        let f = r.findings(1, &format!("a block in pod {i}'s new file"));
+        assert!(f[0]["input"].as_str().unwrap().contains(pod), "{}", f[0]);
+        // kubelet's rotation, then the writer's last words in the file renamed away.
+        let rotated = c.join("0.log.20261130-101500");
+        std::fs::rename(c.join("0.log"), &rotated).unwrap();
+        // Time to see the path empty first (if it does not, the test proves less, but holds).
+        std::thread::sleep(Duration::from_millis(300));
+        append(&rotated, LEAK);
+        r.findings(1, &format!("a block in pod {i}'s file renamed away"));
+    }
+    r.signal("-TERM");
+    let (last, code) = r.end();
+    assert_eq!(summary(&last)["totals"]["findings"], 4);
+    assert_eq!(code, 0);
+}

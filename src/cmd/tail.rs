@@ -89,12 +89,27 @@ fn watch_dir(pattern: &str) -> PathBuf {
     }
 }
 
+/// The directories a glob's wildcards cross, as patterns: `/var/log/pods/*/*/*.log` crosses
+/// `/var/log/pods/*` and `/var/log/pods/*/*`. A directory created there may come to hold a
+/// file to follow, so it is watched as soon as it appears.
+fn crossed_dirs(abs_glob: &str) -> Vec<String> {
+    let parts: Vec<&str> = abs_glob.split('/').collect();
+    let Some(first) = parts.iter().position(|c| is_glob(c)) else {
+        return Vec::new();
+    };
+    (first..parts.len().saturating_sub(1))
+        .map(|i| parts[..=i].join("/"))
+        .collect()
+}
+
 /// Everything being followed.
 struct Tail<'s> {
     setup: &'s Setup,
     patterns: Vec<String>,
     /// The glob patterns, absolute, to tell which events may name a file to follow.
     globs: Vec<glob::Pattern>,
+    /// The directories the globs' wildcards cross ([`crossed_dirs`]), absolute.
+    dir_globs: Vec<glob::Pattern>,
     files: Vec<Followed<'s>>,
     /// Each followed path, absolute ([`follow::normal`]): which file an event names.
     by_abs: HashMap<PathBuf, usize>,
@@ -121,11 +136,17 @@ impl<'s> Tail<'s> {
                 };
                 glob::Pattern::new(&abs).ok()
             })
+            .collect::<Vec<_>>();
+        let dir_globs = globs
+            .iter()
+            .flat_map(|g| crossed_dirs(g.as_str()))
+            .filter_map(|d| glob::Pattern::new(&d).ok())
             .collect();
         Ok(Tail {
             setup,
             patterns: patterns.to_vec(),
             globs,
+            dir_globs,
             files: Vec::new(),
             by_abs: HashMap::new(),
             followed: HashSet::new(),
@@ -140,8 +161,8 @@ impl<'s> Tail<'s> {
     }
 
     /// The directories whose events matter: where each pattern starts, each followed
-    /// file's own (a glob's match may be deeper), and the directory a followed link's target
-    /// is in.
+    /// file's own (a glob's match may be deeper), the directory a followed link's target is
+    /// in, and those a glob's wildcards cross ([`crossed_dirs`]).
     fn dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self
             .patterns
@@ -154,6 +175,11 @@ impl<'s> Tail<'s> {
             }
             if let Some(d) = f.target.as_deref().and_then(Path::parent) {
                 dirs.push(d.to_path_buf());
+            }
+        }
+        for g in &self.dir_globs {
+            if let Ok(found) = glob::glob(g.as_str()) {
+                dirs.extend(found.flatten().filter(|d| d.is_dir()));
             }
         }
         dirs
@@ -294,8 +320,21 @@ impl<'s> Tail<'s> {
                 all = true;
             } else if self.globs.iter().any(|g| g.matches_path(p)) {
                 new_files = true;
+            } else if self.dir_globs.iter().any(|g| g.matches_path(p)) && p.is_dir() {
+                // A directory that may come to hold files to follow (a new pod's): watched
+                // from the next refresh on, which then looks at everything for what came
+                // before its watch.
+                watches.want(p);
+                new_files = true;
             }
         }
+        // A file renamed away from its path is still read through its handle until it stays
+        // quiet; the events its writer's last words cause name its new name, which maps to
+        // no followed path: any event looks at it.
+        which.extend((0..self.files.len()).filter(|&i| {
+            let f = &self.files[i];
+            !f.present && f.current.is_some()
+        }));
         let known = self.files.len();
         if all {
             watches.moved();
@@ -318,10 +357,15 @@ impl<'s> Tail<'s> {
     /// Watches the directories as they are now; when a watch had to be placed, events may
     /// have been missed: new files are looked for and every file looked at.
     fn rewatch(&mut self, watches: &mut Watches, sink: &mut Sink<'_>) -> Result<()> {
-        for d in self.dirs() {
-            watches.want(&d);
-        }
-        if watches.refresh() {
+        // A look may find directories to watch (one a glob crosses, made before its parent
+        // was watched): again until nothing new is placed, bounded by a path's depth.
+        for _ in 0..8 {
+            for d in self.dirs() {
+                watches.want(&d);
+            }
+            if !watches.refresh() {
+                break;
+            }
             self.look_all(sink)?;
         }
         Ok(())
@@ -352,7 +396,11 @@ impl<'s> Tail<'s> {
         if self.has_more() {
             return None;
         }
-        self.generations().filter_map(Generation::deadline).min()
+        let lingering = self.files.iter().filter_map(Followed::linger_deadline);
+        self.generations()
+            .filter_map(Generation::deadline)
+            .chain(lingering)
+            .min()
     }
 
     /// Decides what the files whose deadline passed hold.
@@ -459,5 +507,19 @@ mod tests {
         assert_eq!(watch_dir("/var/log/*/app.log"), PathBuf::from("/var/log"));
         assert_eq!(watch_dir("app.log"), PathBuf::from("."));
         assert_eq!(watch_dir("logs/app.log"), PathBuf::from("logs"));
+    }
+
+    #[test]
+    fn crossed_dirs_are_the_wildcard_directories_of_a_glob() {
+        assert_eq!(
+            crossed_dirs("/var/log/pods/*/*/*.log"),
+            ["/var/log/pods/*", "/var/log/pods/*/*"]
+        );
+        assert!(crossed_dirs("/var/log/containers/*.log").is_empty());
+        assert!(crossed_dirs("/var/log/app.log").is_empty());
+        assert_eq!(
+            crossed_dirs("/srv/*/logs/app-*.log"),
+            ["/srv/*", "/srv/*/logs"]
+        );
     }
 }

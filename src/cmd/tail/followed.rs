@@ -364,6 +364,14 @@ impl<'s> Followed<'s> {
         self.current.iter().chain(&self.old)
     }
 
+    /// When a file no longer at the path has been quiet for [`LINGER`], unless it grows
+    /// meanwhile: it is then looked at, and let go. No notification would say so (its writer
+    /// stopped; a deleted pod's file has no name left to notify).
+    pub(super) fn linger_deadline(&self) -> Option<Instant> {
+        let away = self.current.iter().filter(|_| !self.present);
+        away.chain(&self.old).map(|g| g.grew + LINGER).min()
+    }
+
     /// Whether a file holds more than was read (the budget ran out).
     pub(super) fn has_more(&self) -> bool {
         self.generations().any(|g| g.reader.has_more())
