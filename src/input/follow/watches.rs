@@ -41,7 +41,7 @@ pub struct Watches {
     watcher: notify::RecommendedWatcher,
     seen: Arc<Mutex<Seen>>,
     /// Directories to keep watched (absolute, [`normal`]).
-    wanted: Vec<PathBuf>,
+    wanted: HashSet<PathBuf>,
     /// What is watched now, and which directory it was when the watch was made.
     watched: HashMap<PathBuf, FileId>,
     paused: bool,
@@ -76,7 +76,7 @@ impl Watches {
         Some(Watches {
             watcher,
             seen,
-            wanted: Vec::new(),
+            wanted: HashSet::new(),
             watched: HashMap::new(),
             paused: false,
             changed: false,
@@ -86,12 +86,9 @@ impl Watches {
     /// Keeps `dir` (absolute) watched from now on; whether it was new.
     pub fn want(&mut self, dir: &Path) -> bool {
         let dir = normal(dir);
-        if self.wanted.contains(&dir) {
-            return false;
-        }
-        self.wanted.push(dir);
-        self.changed = true;
-        true
+        let new = self.wanted.insert(dir);
+        self.changed |= new;
+        new
     }
 
     /// Stops waking the caller until [`Watches::resume`]; events are still gathered, so a
