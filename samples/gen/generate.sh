@@ -33,6 +33,7 @@ mkvenv py312-litellm172 "$PY312" "$GEN/requirements-py312-litellm172.txt"
 mkvenv py313-litellm174 "$PY313" "$GEN/requirements-py313-litellm174.txt"
 mkvenv py313-libs "$PY313" "$GEN/requirements-py313-libs.txt"
 mkvenv py312-cloud "$PY312" "$GEN/requirements-py312-cloud.txt"
+mkvenv py311-sentry "$PY311" "$GEN/requirements-py311-sentry.txt"
 
 HA_NAMES=() OTHER=()
 for a in "$@"; do

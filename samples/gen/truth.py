@@ -215,6 +215,7 @@ def _on_del(kind, frame):
     if _finished[0]:
         _late[0] += 1
     rec["L_seen"] = False
+    rec["_thread"] = threading.get_ident()
     _del_stack.append([id(frame), rec])  # not the frame itself: holding it would
     # delay the object's deallocation into this hook, where profiling is off
     _events.append(rec)
@@ -234,6 +235,7 @@ def _reg_state(frame, text):
 
 def _after_del(frame, rec):
     """Was the W block really printed? (-W default prints a text once per location)"""
+    rec.pop("_thread", None)
     text = rec.pop("_wtext", None)
     pre_ver, pre_has = rec.pop("_wreg", (None, False))
     post_ver, post_has = _reg_state(frame, text)
@@ -283,6 +285,55 @@ def _profile_inner(frame, event, arg):
             _on_del(kind, frame)
         except Exception as e:
             sys.__stderr__.write("truth hook error: %r\n" % (e,)) if os.environ.get("TRUTH_DEBUG") else None
+
+
+class _Watched:
+    """A stream as it was (same bytes, same order), counting the non-empty lines written
+    through it that are not a tracked object's own block (see watch_output)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._open = False      # the last line written so far has text but no newline yet
+
+    def write(self, text):
+        # The lock makes the count's order the order of the writes themselves.
+        with self._lock:
+            rec = None
+            if _del_stack and _del_stack[-1][1].get("_thread") == threading.get_ident():
+                rec = _del_stack[-1][1]
+            first = text.split("\n", 1)[0].rstrip()
+            own = rec is not None and "Unclosed " in first  # its W or L block
+            if own and first.endswith(_L_HEADERS):
+                rec["L_foreign_before"] = _foreign[0]
+            elif not own:
+                parts = text.split("\n")
+                for part in parts[:-1]:
+                    if self._open or part.strip():
+                        _foreign[0] += 1
+                    self._open = False
+                self._open = self._open or bool(parts[-1].strip())
+            return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+_foreign = [0]  # non-empty lines written to the watched stream outside tracked blocks
+_L_HEADERS = ("Unclosed client session", "Unclosed connector", "Unclosed response",
+              "Unclosed connection")
+_WATCHING = [False]
+
+
+def watch_output():
+    """Counts the lines other code (another thread's records) writes to stderr between
+    the L blocks of tracked objects: a session and its connector with lines between them
+    are not adjacent in the log. Call before anything keeps a reference to sys.stderr
+    (logging handlers made later, sentry_sdk.init). Lines written by a tracked object's
+    __del__ (its own W and L blocks) are not counted."""
+    if not _WATCHING[0]:
+        sys.stderr = _Watched(sys.stderr)
+        _WATCHING[0] = True
 
 
 _L_LOGGERS = {"asyncio"}   # loggers whose .error() call during a __del__ is the L block
@@ -363,6 +414,18 @@ def compute(events=None):
             if r.get("connector_owner") and cs in by_serial:
                 f["objs"].append(by_serial[cs])
                 used_connectors.add(cs)
+                c = by_serial[cs]
+                if "L_foreign_before" in r and "L_foreign_before" in c:
+                    # lines other code wrote between the two L blocks (watch_output)
+                    f["lines_between"] = c["L_foreign_before"] - r["L_foreign_before"]
+                if f.get("lines_between") and not (r["L"] and r["st_site"]):
+                    # What the log can tell: another thread's lines stand between the two
+                    # blocks and no creation traceback ties them, so the session reads alone,
+                    # and cannot be told from an idle one followed by an unrelated connector
+                    # (unknown); its connector reads alone, a leak.
+                    findings.append({"objs": [r], "parted": f["lines_between"]})
+                    findings.append({"objs": [c]})
+                    continue
             findings.append(f)
     for r in warned:
         if r["kind"] == "connector" and r["serial"] not in used_connectors:
@@ -394,8 +457,9 @@ def compute(events=None):
                     hidden += o["pooled"]
             elif o["kind"] in ("response", "connection"):
                 label = "leak"
-        if label == "noise" and not _BODY_SHOWN[0]:
+        if label == "noise" and (not _BODY_SHOWN[0] or f.get("parted")):
             # The log drops the body: a session alone cannot be told idle from cut off.
+            # Or it was parted from its connector's block (above).
             label = "unknown"
         head = objs[0]
         f["label"] = label
@@ -436,7 +500,12 @@ def compute(events=None):
         "alive_tracked_objects": len(_records),
         "events": [{k: v for k, v in r.items()} for r in events if r["warns"]],
         "findings_detail": [{"label": f["label"], "site": f["site"], "created_in": f["created_in"],
-                             "objs": [o["serial"] for o in f["objs"]]} for f in findings],
+                             "objs": [o["serial"] for o in f["objs"]],
+                             **{k: f[k] for k in ("lines_between", "parted") if k in f}}
+                            for f in findings],
+        # sessions the log shows apart from their own connector (program truth: one
+        # leak finding each; the log: an unknown session and a lone leak connector)
+        "parted_sessions": [f["parted"] for f in findings if f.get("parted")],
     }
     return out
 
