@@ -5,9 +5,11 @@
 //!   reported by both channels (addresses are reused, so only adjacency makes them one); a
 //!   few ordinary lines between them (another thread's record) do not part them, since
 //!   nothing else may come between;
-//! - a session and a connector next to each other in the same stream, in either order, are
-//!   one finding, unless their creation tracebacks show the connector was not made by that
-//!   session. Any ordinary line between them in the same stream keeps them apart.
+//! - a session and the connector right after it in the same stream are one finding, unless
+//!   their creation tracebacks show the connector was not made by that session. A connector
+//!   is never its session's when it comes first: its `__del__` closes it before it reports, and
+//!   a session whose connector is closed counts as closed and reports nothing. Any ordinary
+//!   line between them in the same stream keeps them apart.
 //!
 //! One more case needs no adjacency: when a session is kept alive after its warning (pytest
 //! keeps it as the warning's `source`), its connector is collected much later, far from it.
@@ -131,7 +133,7 @@ pub struct Pairer {
     warning: Option<Object>,
     /// Ordinary lines read since `warning`: only its own L block joins it across them.
     gap: usize,
-    /// A session or connector that its partner may still follow.
+    /// A session that its connector may still follow.
     waiting: Option<Object>,
     /// Lone sessions with a creation traceback, oldest first.
     held: VecDeque<Object>,
@@ -331,48 +333,36 @@ impl Pairer {
     }
 
     fn object(&mut self, o: Object, out: &mut Vec<Decided>) {
-        let partner = match o.kind {
-            Kind::Session => Kind::Connector,
-            Kind::Connector => Kind::Session,
+        match o.kind {
+            // A session's own connector is reported after it, never before (docs/formats.md
+            // §5): it waits for the next block.
+            Kind::Session => {
+                if let Some(p) = self.waiting.take() {
+                    self.alone(p, out);
+                }
+                self.waiting = Some(o);
+            }
+            Kind::Connector => match self.waiting.take() {
+                Some(s) if s.kind == Kind::Session && belong_together(&s, &o) => {
+                    out.push(Decided::Finding(Finding {
+                        objects: vec![s, o],
+                    }));
+                }
+                waiting => {
+                    if let Some(p) = waiting {
+                        self.alone(p, out);
+                    }
+                    self.alone(o, out);
+                }
+            },
             _ => {
                 if let Some(p) = self.waiting.take() {
                     self.alone(p, out);
                 }
                 out.push(single(o));
-                return;
             }
-        };
-        match self.waiting.take() {
-            Some(p) if p.kind == partner => {
-                let (session, connector) = if o.kind == Kind::Session {
-                    (o, p)
-                } else {
-                    (p, o)
-                };
-                if belong_together(&session, &connector) {
-                    out.push(Decided::Finding(Finding {
-                        objects: vec![session, connector],
-                    }));
-                } else if o_is_session_first(&session, &connector) {
-                    self.alone(session, out);
-                    self.waiting = Some(connector);
-                } else {
-                    self.alone(connector, out);
-                    self.waiting = Some(session);
-                }
-            }
-            Some(p) => {
-                self.alone(p, out);
-                self.waiting = Some(o);
-            }
-            None => self.waiting = Some(o),
         }
     }
-}
-
-/// Which of an unpaired pair came first in the stream (it is decided; the later one waits).
-fn o_is_session_first(session: &Object, connector: &Object) -> bool {
-    session.pos.line <= connector.pos.line
 }
 
 fn single(o: Object) -> Decided {
