@@ -329,7 +329,7 @@ def make(fx, venvs, tmp):
         shows = shows or extra_raw["shows_sites"]
         settings["second_part"] = "shared.py, LOG_STYLE=asctime, no PYTHONASYNCIODEBUG, docker logs --timestamps"
         if raw["invisible_site_findings"] or extra_raw["invisible_site_findings"]:
-            notes.append("some findings have no visible call site")
+            notes.append("some findings have no visible call site.")
     if raw["invisible_site_findings"] and shows:
         notes.append("%d finding(s) have no call site in the log (not in sites)" % raw["invisible_site_findings"])
     for r in [raw] + ([extra_raw] if extra_raw else []):
@@ -377,17 +377,20 @@ def make(fx, venvs, tmp):
         "shows_sites": shows,
         "totals": totals,
     }
-    parted = raw.get("parted_sessions") or []
+    parted = sum((r.get("parted_sessions") or [] for r in [raw] + ([extra_raw] if extra_raw else [])), [])
     if parted:
-        # The program's truth has each of these sessions paired with its connector (one leak
-        # finding); the log shows another thread's lines between the two blocks, so `totals`
-        # says what the log can tell: the session unknown, its connector a lone leak.
-        truth["program_totals"] = dict(totals, findings=totals["findings"] - len(parted),
-                                       unknown=totals["unknown"] - len(parted))
-        truth["parted_sessions"] = {"count": len(parted), "lines_between": parted}
-        notes.append("%d session(s) parted from their connector by %s non-empty line(s) of another "
-                     "thread: unknown in totals, paired leaks in program_totals." % (
-                         len(parted), "/".join(map(str, parted))))
+        # `totals` says what the log can tell: a session followed by a connector's block after
+        # a few lines of other code is unknown. The program's truth: a session parted from its
+        # own connector is one leak finding with it; an idle one followed by an unrelated
+        # connector is noise.
+        own = raw.get("parted_own", 0) + (extra_raw.get("parted_own", 0) if extra_raw else 0)
+        truth["program_totals"] = dict(totals, findings=totals["findings"] - own,
+                                       unknown=totals["unknown"] - len(parted),
+                                       noise=totals["noise"] + len(parted) - own)
+        truth["parted_sessions"] = {"count": len(parted), "own_connector": own, "lines_between": parted}
+        notes.append("%d session(s) followed by a connector's block after %s non-empty line(s) of other "
+                     "code (%d of them their own connector): unknown in totals; program_totals has the "
+                     "program's labels." % (len(parted), "/".join(map(str, parted)), own))
     if shows:
         truth["sites"] = sorted(sites.values(), key=lambda s: s["site"])
     if hidden:

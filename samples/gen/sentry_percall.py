@@ -10,7 +10,7 @@ lines can fall between a session's block and its connector's (the main thread fi
 them one after the other). Three rounds of 4 per-call sessions (one request each, so each
 connector pools one connection) give the worker several chances.
 
-truth.watch_output() counts the lines written to stderr, so the truth knows which
+truth.install(watch=True) counts the lines written to stderr, so the truth knows which
 session's block the worker's lines parted from its connector's.
 """
 import asyncio
@@ -19,8 +19,7 @@ import logging
 import socket
 
 import truth
-truth.install()
-truth.watch_output()
+truth.install(watch=True)
 
 import aiohttp
 import sentry_sdk

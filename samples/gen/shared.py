@@ -9,7 +9,7 @@ import gc
 import logging
 
 import truth
-truth.install()
+truth.install(watch=True)
 
 import aiohttp
 import common

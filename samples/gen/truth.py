@@ -306,6 +306,8 @@ class _Watched:
             own = rec is not None and "Unclosed " in first  # its W or L block
             if own and first.endswith(_L_HEADERS):
                 rec["L_foreign_before"] = _foreign[0]
+                _l_writes[0] += 1
+                rec["L_seq"] = _l_writes[0]
             elif not own:
                 parts = text.split("\n")
                 for part in parts[:-1]:
@@ -320,6 +322,11 @@ class _Watched:
 
 
 _foreign = [0]  # non-empty lines written to the watched stream outside tracked blocks
+_l_writes = [0]  # L blocks written to it, in order
+# A lone session without a creation traceback followed, after at most this many lines of other
+# code, by a connector's block reads as possibly parted from it: the tool's MAX_PARTING_LINES
+# (src/pipeline/pair.rs), which counts physical lines; counted here without empty lines.
+PARTING_LINES = 100
 _L_HEADERS = ("Unclosed client session", "Unclosed connector", "Unclosed response",
               "Unclosed connection")
 _WATCHING = [False]
@@ -340,13 +347,16 @@ _L_LOGGERS = {"asyncio"}   # loggers whose .error() call during a __del__ is the
 _BODY_SHOWN = [True]       # False: the log keeps the L message but drops its body
 
 
-def install(l_loggers=None, body_shown=True):
+def install(l_loggers=None, body_shown=True, watch=False):
     """l_loggers: names of the loggers the loop's exception handler logs through
     (asyncio's default handler: "asyncio"; Home Assistant's: "homeassistant").
     body_shown=False: the handler prints the message but not the context keys
     (Home Assistant), so a connector's `connections:` list never reaches the log:
     its finding is `unknown` and its pool goes to hidden_pooled_connections, as
-    for -W error."""
+    for -W error.
+    watch=True: watch_output() (on the same line, so that programs keep their line numbers)."""
+    if watch:
+        watch_output()
     if l_loggers:
         _L_LOGGERS.update(l_loggers)
     if not body_shown:
@@ -423,7 +433,7 @@ def compute(events=None):
                     # blocks and no creation traceback ties them, so the session reads alone,
                     # and cannot be told from an idle one followed by an unrelated connector
                     # (unknown); its connector reads alone, a leak.
-                    findings.append({"objs": [r], "parted": f["lines_between"]})
+                    findings.append({"objs": [r], "parted": f["lines_between"], "own_connector": True})
                     findings.append({"objs": [c]})
                     continue
             findings.append(f)
@@ -432,6 +442,20 @@ def compute(events=None):
             findings.append({"objs": [r]})
         elif r["kind"] in ("response", "connection"):
             findings.append({"objs": [r]})
+    # A session the log shows alone (no connector of its own after it) whose next L block is a
+    # connector's, after a few lines of other code: the log cannot tell it from a session parted
+    # from its own connector (above), so it is unknown too.
+    by_seq = sorted((r for r in warned if "L_seq" in r), key=lambda r: r["L_seq"])
+    after = {id(a): b for a, b in zip(by_seq, by_seq[1:])}
+    for f in findings:
+        r = f["objs"][0]
+        if len(f["objs"]) != 1 or r["kind"] != "session" or f.get("parted") or (r["L"] and r["st_site"]):
+            continue
+        nxt = after.get(id(r))
+        if nxt is not None and nxt["kind"] == "connector":
+            between = nxt["L_foreign_before"] - r["L_foreign_before"]
+            if 0 < between <= PARTING_LINES:
+                f["parted"] = between
 
     def blank():
         return {"findings": 0, "leak": 0, "noise": 0, "unknown": 0, "sessions": 0,
@@ -503,9 +527,11 @@ def compute(events=None):
                              "objs": [o["serial"] for o in f["objs"]],
                              **{k: f[k] for k in ("lines_between", "parted") if k in f}}
                             for f in findings],
-        # sessions the log shows apart from their own connector (program truth: one
-        # leak finding each; the log: an unknown session and a lone leak connector)
+        # sessions a connector's block follows after a few lines of other code, unknown in the
+        # log: parted from their own connector (program truth: one leak finding each) or idle
+        # sessions followed by an unrelated connector (program truth: noise)
         "parted_sessions": [f["parted"] for f in findings if f.get("parted")],
+        "parted_own": sum(1 for f in findings if f.get("parted") and f.get("own_connector")),
     }
     return out
 
