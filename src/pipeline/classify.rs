@@ -95,7 +95,8 @@ pub fn label(f: &Finding) -> Label {
     let decided = f.objects.iter().all(|o| o.complete);
     match f.objects.first().map(|o| o.kind) {
         Some(Kind::Response | Kind::Connection) if decided => Label::Leak,
-        Some(Kind::Session) if decided => Label::Noise,
+        // A session parted from a connector that may be its own: not shown to hold nothing.
+        Some(Kind::Session) if decided && !f.objects[0].parted => Label::Noise,
         _ => Label::Unknown,
     }
 }
@@ -231,6 +232,19 @@ mod tests {
             }),
             Label::Unknown
         );
+    }
+
+    #[test]
+    fn a_session_parted_from_a_connector_is_unknown_not_noise() {
+        let parted = Finding {
+            objects: vec![Object {
+                parted: true,
+                ..object(Kind::Session, true, None)
+            }],
+        };
+        assert_eq!(label(&parted), Label::Unknown);
+        assert_eq!(Pattern::of(&parted, Label::Unknown), Pattern::Unknown);
+        assert!(!truncated(&parted), "nothing was cut off");
     }
 
     #[test]

@@ -250,6 +250,9 @@ pub struct Triaged {
     pub pooled_connections: u64,
     /// Part of its evidence was cut off.
     pub truncated: bool,
+    /// A session that other lines parted from a connector that may be its own
+    /// ([`crate::pipeline::pair::Object::parted`]).
+    pub parted: bool,
     /// Shown by both the warnings module and asyncio's log.
     pub both_channels: bool,
     /// Where it was created.
@@ -285,6 +288,7 @@ pub fn triage(f: &Finding, input: usize, rules: &SiteRules) -> Triaged {
             .map(|p| p.connections)
             .sum(),
         truncated: classify::truncated(f),
+        parted: f.objects.iter().any(|o| o.parted),
         both_channels: f.objects.iter().all(|o| o.logged && o.warned),
         site: f.objects.iter().find_map(|o| site_of(o, rules)),
         has_traceback: f

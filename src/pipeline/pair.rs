@@ -11,6 +11,11 @@
 //!   a session whose connector is closed counts as closed and reports nothing. Any ordinary
 //!   line between them in the same stream keeps them apart.
 //!
+//! A session without a creation traceback that ordinary lines part from a connector's block
+//! at most [`MAX_PARTING_LINES`] lines later is not `noise`: the lines may be another thread's
+//! output written between the two (sentry-sdk's worker does that), so the connector may be its
+//! own. It is marked [`Object::parted`] (`unknown`); the connector stays a finding of its own.
+//!
 //! One more case needs no adjacency: when a session is kept alive after its warning (pytest
 //! keeps it as the warning's `source`), its connector is collected much later, far from it.
 //! In debug mode the connector's creation traceback is the session's plus aiohttp's
@@ -40,6 +45,16 @@ pub const MAX_WARNING_GAP: usize = 8;
 /// stops keeping every following line of the input from being skipped.
 pub const MAX_WARNING_WAIT: u64 = 256;
 
+/// Physical lines that may stand between a session's block and a connector's block that may
+/// be its own, when no creation traceback ties them (the session is then `unknown`, not
+/// `noise`). What sets it: sentry-sdk's background worker (2.75, debug on, a DSN that refuses)
+/// writes `Sending envelope …` and, for the failed send, `Internal error in sentry_sdk` with
+/// urllib3's chained traceback, 73 lines in all, whenever it gets the GIL; between a session
+/// and its connector, which the main thread reports one after the other, it was seen to write
+/// 1 or 73 lines (samples/logs/sentry_percall_nodebug.log), never more. A longer traceback
+/// (another chain, another Python) fits; a second failed send would not.
+pub const MAX_PARTING_LINES: u64 = 100;
+
 #[cfg(test)]
 impl Object {
     /// An object of `kind` logged whole, with nothing else known: for tests.
@@ -59,6 +74,7 @@ impl Object {
             lines: vec![],
             trace_cut: false,
             bodyless: false,
+            parted: false,
         }
     }
 }
@@ -137,6 +153,14 @@ pub struct Pairer {
     waiting: Option<Object>,
     /// Lone sessions with a creation traceback, oldest first.
     held: VecDeque<Object>,
+    /// A session without a creation traceback that ordinary lines parted from the next block:
+    /// a connector within [`MAX_PARTING_LINES`] may still be its own. It does not keep the
+    /// scanner reading every line (the distance is taken from line numbers), so it is not
+    /// [`Pairer::is_waiting`].
+    parted: Option<Object>,
+    /// Ordinary lines of this stream read since `parted` (fewer than lie between when lines
+    /// are skipped unread): past the bound, it is decided without waiting for the next block.
+    parted_lines: u64,
 }
 
 impl Pairer {
@@ -150,7 +174,12 @@ impl Pairer {
     /// its partner (not the sessions held for a late connector).
     pub fn oldest_waiting_line(&self) -> Option<u64> {
         let first = |o: &Object| o.lines.first().copied().unwrap_or(o.pos.line);
-        self.warning.iter().chain(&self.waiting).map(first).min()
+        self.warning
+            .iter()
+            .chain(&self.waiting)
+            .chain(&self.parted)
+            .map(first)
+            .min()
     }
 
     /// The first line of anything held: a W block, an object waiting for its partner, a
@@ -160,6 +189,7 @@ impl Pairer {
         self.warning
             .iter()
             .chain(&self.waiting)
+            .chain(&self.parted)
             .chain(&self.held)
             .map(first)
             .min()
@@ -232,7 +262,13 @@ impl Pairer {
                     // Its L block may still come: decide nothing yet.
                     self.gap += n;
                 } else {
-                    self.separate(out);
+                    self.part(out);
+                }
+                if self.parted.is_some() {
+                    self.parted_lines += n as u64;
+                    if self.parted_lines > MAX_PARTING_LINES {
+                        self.decide_parted(None, out);
+                    }
                 }
                 if !lines.is_empty() {
                     out.push(Decided::Text(lines));
@@ -240,6 +276,7 @@ impl Pairer {
             }
             Event::Block(b) => {
                 let o = b.object;
+                self.decide_parted(Some(&o), out);
                 if self.gap > 0 {
                     let own_log = !o.warned
                         && self.warning.as_ref().is_some_and(|w| {
@@ -277,6 +314,7 @@ impl Pairer {
     /// connector. With [`Pairer::release_held`] after it: everything held back is decided
     /// (at the end of the input, or after a quiet spell).
     pub fn end_adjacency(&mut self, out: &mut Vec<Decided>) {
+        self.decide_parted(None, out);
         self.separate(out);
     }
 
@@ -285,7 +323,8 @@ impl Pairer {
     /// its other channel's record. A session so marked is `unknown`, not `noise`. Sessions held
     /// for a late connector are not marked: the blocks next to them were read.
     pub fn cut(&mut self) {
-        for o in self.warning.iter_mut().chain(self.waiting.iter_mut()) {
+        let waits = self.warning.iter_mut().chain(self.waiting.iter_mut());
+        for o in waits.chain(self.parted.iter_mut()) {
             o.complete = false;
         }
     }
@@ -306,10 +345,44 @@ impl Pairer {
         }
     }
 
+    /// An ordinary line: as [`Pairer::separate`], except that a session waiting for its
+    /// connector, with no traceback to find it by later, waits on as `parted`.
+    fn part(&mut self, out: &mut Vec<Decided>) {
+        self.gap = 0;
+        if let Some(w) = self.warning.take() {
+            self.object(w, out);
+        }
+        match self.waiting.take() {
+            Some(s) if s.kind == Kind::Session && !is_held(&s) => {
+                self.decide_parted(None, out);
+                self.parted = Some(s);
+                self.parted_lines = 0;
+            }
+            Some(p) => self.alone(p, out),
+            None => {}
+        }
+    }
+
+    /// Decides the parted session, if any, before the block `next` of its stream (`None`: no
+    /// block came within the bound, or none will). A connector close enough that could be its
+    /// own, had they been adjacent, leaves it `parted`; anything else leaves it alone.
+    fn decide_parted(&mut self, next: Option<&Object>, out: &mut Vec<Decided>) {
+        let Some(mut s) = self.parted.take() else {
+            return;
+        };
+        let end = s.lines.last().copied().unwrap_or(s.pos.line);
+        s.parted = next.is_some_and(|c| {
+            c.kind == Kind::Connector
+                && c.pos.line.saturating_sub(end + 1) <= MAX_PARTING_LINES
+                && belong_together(&s, c)
+        });
+        out.push(single(s));
+    }
+
     /// Decides an object that no adjacent block pairs with.
     fn alone(&mut self, o: Object, out: &mut Vec<Decided>) {
         match o.kind {
-            Kind::Session if o.trace == Some(Trace::Source) && !o.trace_cut => {
+            Kind::Session if is_held(&o) => {
                 if self.held.len() >= MAX_HELD
                     && let Some(old) = self.held.pop_front()
                 {
@@ -363,6 +436,12 @@ impl Pairer {
             }
         }
     }
+}
+
+/// Whether a session left alone is held for a late connector: its creation traceback can
+/// prove the pair wherever that connector comes.
+fn is_held(s: &Object) -> bool {
+    s.trace == Some(Trace::Source) && !s.trace_cut
 }
 
 fn single(o: Object) -> Decided {
@@ -488,5 +567,7 @@ fn extends(longer: &[Frame], prefix: &[Frame]) -> bool {
         && longer[prefix.len()..].iter().all(|f| f.library)
 }
 
+#[cfg(test)]
+mod parted_tests;
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,9 @@ use crate::pipeline::classify::Pattern;
 pub fn advice(p: Pattern) -> &'static str {
     match p {
         Pattern::Unknown => {
-            "The log does not show what these objects held (a block cut off or printed without its body). \
-                 Run with `unclosed run` to get complete blocks with call sites."
+            "The log does not show what these objects held (a block cut off or printed without its body, or a \
+                 session that other lines parted from a connector that may be its own). Run with `unclosed run` \
+                 to get complete blocks with call sites."
         }
         Pattern::IdleSession => {
             "A ClientSession was garbage-collected without close(), but its connector held no socket: harmless \

@@ -19,6 +19,7 @@ struct TotalsJson {
     #[serde(flatten)]
     related: Related,
     truncated: u64,
+    parted: u64,
     unread_mentions: u64,
 }
 
@@ -92,6 +93,7 @@ pub fn summary_json<'a>(
             counts: s.totals,
             related: s.related,
             truncated: s.truncated,
+            parted: s.parted,
             unread_mentions: s.unread_mentions,
         },
         sites: s
@@ -211,6 +213,7 @@ pub fn finding_json(t: &Triaged, inputs: &[InputReport]) -> Value {
         "connections": t.connections,
         "pooled_connections": t.pooled_connections,
         "truncated": t.truncated,
+        "parted": t.parted,
         "site": site.map(|x| x.key()),
         "file": site.map(|x| &x.file),
         "line": site.map(|x| x.line),

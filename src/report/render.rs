@@ -45,7 +45,7 @@ pub const LABELS: [(&str, &str); 3] = [
     ),
     (
         "unknown",
-        "the log does not show enough to tell (a block cut off or without its body)",
+        "the log does not show enough to tell (a block cut off or without its body, a session parted from a connector by other lines)",
     ),
 ];
 
@@ -167,6 +167,7 @@ pub fn write_list_line(
         }
     }
     let held = match (t.connectors, t.label) {
+        (0, _) if t.parted => ", parted from a connector by other lines".into(),
         (0, _) => String::new(),
         (_, Label::Unknown) => ", pooled connections not shown".into(),
         _ => format!(

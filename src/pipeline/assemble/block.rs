@@ -64,6 +64,10 @@ pub struct Object {
     pub trace_cut: bool,
     /// The log drops the body by design (Home Assistant): not complete, yet not cut.
     pub bodyless: bool,
+    /// A session that ordinary lines parted from a connector's block a few lines after it
+    /// (another thread's output): that connector may be its own, so it is neither noise nor
+    /// paired (`crate::pipeline::pair::MAX_PARTING_LINES`).
+    pub parted: bool,
     /// Whether the log carried the lines that decide it (the `client_session:` line, the
     /// `connections:` line, …). A header whose body never came is not complete.
     pub complete: bool,
@@ -112,6 +116,7 @@ impl Block {
                 frames_dropped: 0,
                 trace_cut: false,
                 bodyless: false,
+                parted: false,
                 complete: false,
                 location: None,
                 pos,

@@ -72,6 +72,8 @@ pub struct Summary {
     pub totals: Counts,
     /// Findings whose evidence was cut off.
     pub truncated: u64,
+    /// Sessions other lines parted from a connector that may be their own (`unknown`).
+    pub parted: u64,
     /// Findings that carried a creation traceback.
     pub with_traceback: u64,
     /// Findings whose traceback had no frame left once library frames and `--skip-frames`
@@ -107,6 +109,7 @@ impl Summary {
     fn add_finding(&mut self, t: &Triaged) {
         self.totals.add(t);
         self.truncated += u64::from(t.truncated);
+        self.parted += u64::from(t.parted);
         self.with_traceback += u64::from(t.has_traceback);
         self.all_frames_skipped += u64::from(t.has_traceback && t.site.is_none());
         let key = t.site.as_ref().map(|s| (s.file.clone(), s.line));

@@ -384,6 +384,15 @@ pub fn write_table(
             finding_word(s.truncated)
         ))?;
     }
+    if s.parted > 0 {
+        out.line(&format!(
+            "{} session{} parted by other lines from a connector a few lines later: unknown, as \
+             it may be {} own (asyncio debug mode's creation tracebacks would tell).",
+            s.parted,
+            plural(s.parted),
+            if s.parted == 1 { "its" } else { "their" },
+        ))?;
+    }
     write_related(&mut out, s)?;
     out.line("Labels:")?;
     for (label, meaning) in LABELS {
