@@ -1,6 +1,7 @@
 //! Block texts follow docs/formats.md §1–§5; the traceback frames are hand-made in asyncio's layout.
 
 use super::*;
+use crate::pipeline::assemble::Frame;
 
 fn decide(lines: &[&str]) -> Vec<Decided> {
     // The pairer sees the assembler's events in order, as it would line by line.
