@@ -195,17 +195,26 @@ impl Assembler {
                 self.close(out);
             }
         }
+        let mark = out.len();
         let took = self.start(line, text, pos, out);
         if !took && parse::mentions_header(text) && !is_pytest_summary_entry(text) {
             // A paste that joined the block's lines: read them as the lines they were.
             if let Some(parts) = crate::pipeline::clean::split_joined(text) {
                 let mut took = false;
+                let mut read = Vec::new();
                 for p in parts.iter().filter(|p| p.len() < text.len()) {
-                    took |= self.push(p, pos, names, out);
+                    took |= self.push(p, pos, names, &mut read);
                 }
                 if took {
+                    // Not an ordinary line after all: it parts nothing (the block before it
+                    // and the one it holds may be a session and its connector).
+                    if matches!(out.get(mark), Some(Event::Text(l)) if l.is_empty()) {
+                        out.truncate(mark);
+                    }
+                    out.append(&mut read);
                     return true;
                 }
+                out.append(&mut read);
             }
             self.unread_at(pos.line);
         }

@@ -98,6 +98,28 @@ fn unquote(text: &str) -> &str {
     t
 }
 
+/// Each header with the context key aiohttp prints first under it (keys are sorted): a
+/// rendered page that lost the line break between them glues the two
+/// (`Unclosed client sessionclient_session: <…>`), and no other text has them so.
+const GLUED: [(&str, usize); 4] = [
+    (
+        "Unclosed client sessionclient_session: ",
+        "Unclosed client session".len(),
+    ),
+    (
+        "Unclosed connectorconnections: ",
+        "Unclosed connector".len(),
+    ),
+    (
+        "Unclosed responseclient_response: ",
+        "Unclosed response".len(),
+    ),
+    (
+        "Unclosed connectionclient_connection: ",
+        "Unclosed connection".len(),
+    ),
+];
+
 /// Headers, context keys and traceback lines that start a line of a block. In a paste that
 /// joined the lines with spaces, a line starts before each.
 const LINE_STARTS: [&str; 12] = [
@@ -117,8 +139,9 @@ const LINE_STARTS: [&str; 12] = [
 
 /// A pasted block that lost its line breaks, as the lines it was: split at a lone CR, at a
 /// literal `\n`
-/// (a string's repr, a JSON value pasted raw), or before each context key when the lines
-/// were joined with spaces. `None` when `text` is not such a paste.
+/// (a string's repr, a JSON value pasted raw), before each context key when the lines
+/// were joined with spaces, or between a header and its first key glued together ([`GLUED`]).
+/// `None` when `text` is not such a paste.
 pub fn split_joined(text: &str) -> Option<Vec<String>> {
     // Old Mac files and some serial consoles end lines with a lone CR: the reader's lines are
     // then many lines each (numbered as the physical line they came in).
@@ -133,25 +156,29 @@ pub fn split_joined(text: &str) -> Option<Vec<String>> {
             .collect();
         return (parts.len() > 1).then_some(parts);
     }
-    let mut cuts: Vec<usize> = LINE_STARTS
+    // Where a line starts, and how many bytes of separator go before it (the joining space).
+    let mut cuts: Vec<(usize, usize)> = LINE_STARTS
         .iter()
-        .flat_map(|k| text.match_indices(k).map(|(i, _)| i))
+        .flat_map(|k| text.match_indices(k).map(|(i, _)| (i, 1)))
+        .chain(GLUED.iter().flat_map(|&(glued, header)| {
+            text.match_indices(glued).map(move |(i, _)| (i + header, 0))
+        }))
         .collect();
     cuts.sort_unstable();
-    cuts.dedup();
+    cuts.dedup_by_key(|c| c.0);
     // A header starts a line only after another line of a block: before that it is the
     // first line's message, after its record prefix (`… Error doing job: Unclosed …`).
     let first_key = cuts
         .iter()
-        .copied()
+        .map(|c| c.0)
         .find(|&at| !text[at..].starts_with(" Unclosed"));
-    cuts.retain(|&at| first_key.is_some_and(|k| at >= k));
+    cuts.retain(|&(at, _)| first_key.is_some_and(|k| at >= k));
     if cuts.is_empty() {
         return None;
     }
     let mut parts = Vec::with_capacity(cuts.len() + 1);
     let mut from = 0;
-    for at in cuts {
+    for (at, gap) in cuts {
         // Home Assistant glues the first creation frame to its message: `…session:   File "…`.
         let part = text[from..at].trim_end();
         let part = match part.strip_suffix(':') {
@@ -164,7 +191,7 @@ pub fn split_joined(text: &str) -> Option<Vec<String>> {
             _ => part,
         };
         parts.push(part.to_string());
-        from = at + 1;
+        from = at + gap;
     }
     parts.push(text[from..].to_string());
     // A frame joined by spaces: `File "…", line N, in f    code`. Frames need their two-space
@@ -239,6 +266,46 @@ mod tests {
             ]
         );
         assert_eq!(split_joined("Unclosed client session"), None);
+    }
+
+    #[test]
+    fn a_header_glued_to_its_first_key_is_split_there() {
+        assert_eq!(
+            split_joined("error: `Unclosed client sessionclient_session: <aiohttp.client.ClientSession object at 0x1>`, see").unwrap(),
+            ["error: `Unclosed client session", "client_session: <aiohttp.client.ClientSession object at 0x1>`, see"]
+        );
+        // Glued there, the rest joined with spaces.
+        assert_eq!(
+            split_joined("Unclosed connectorconnections: ['[(<a>, 1.0)]'] connector: <b>").unwrap(),
+            [
+                "Unclosed connector",
+                "connections: ['[(<a>, 1.0)]']",
+                "connector: <b>"
+            ]
+        );
+        assert_eq!(
+            split_joined(
+                "Unclosed connectionclient_connection: Connection<ConnectionKey(host='a')>"
+            )
+            .unwrap(),
+            [
+                "Unclosed connection",
+                "client_connection: Connection<ConnectionKey(host='a')>"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_header_with_its_own_first_key_counts_as_glued() {
+        // Another kind's key, a key without its colon, or the words in prose: not a block.
+        for text in [
+            "Unclosed client sessionconnector: <aiohttp.connector.TCPConnector object at 0x1>",
+            "Unclosed connectorclient_session: <aiohttp.client.ClientSession object at 0x1>",
+            "grep for Unclosed client sessionclient_session in the logs",
+            "Unclosed client sessions client_session",
+        ] {
+            assert_eq!(split_joined(text), None, "{text}");
+        }
     }
 }
 

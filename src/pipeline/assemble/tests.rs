@@ -257,3 +257,24 @@ fn a_folded_repeated_frame_stays_in_the_traceback() {
     assert!(!b[0].trace_cut);
     assert_eq!(b[1].kind, Kind::Connector);
 }
+
+#[test]
+fn a_line_read_as_the_lines_of_a_joined_paste_parts_nothing() {
+    // A session's block, then its connector's with the header glued to its first key (a
+    // rendered page that lost the line break): no ordinary line between them.
+    let ev = run(&[
+        "Unclosed client session",
+        "client_session: <aiohttp.client.ClientSession object at 0x7ffa63c5dc70>",
+        "Unclosed connectorconnections: ['deque([(<aiohttp.client_proto.ResponseHandler object at 0x7ffa63b5a570>, 8194.964655556)])']",
+        "connector: <aiohttp.connector.TCPConnector object at 0x7ffa63c5e1e0>",
+    ]);
+    assert!(ev.iter().all(|e| matches!(e, Event::Block(_))), "{ev:?}");
+    assert_eq!(blocks(&ev).len(), 2);
+    // A line that only mentions a header stays an ordinary line.
+    let ev = run(&[
+        "Unclosed client session",
+        "client_session: <aiohttp.client.ClientSession object at 0x7ffa63c5dc70>",
+        "grep for Unclosed client sessionclient_session in the logs",
+    ]);
+    assert!(matches!(ev.last(), Some(Event::Text(_))), "{ev:?}");
+}
