@@ -102,6 +102,16 @@ fn crossed_dirs(abs_glob: &str) -> Vec<String> {
         .collect()
 }
 
+/// How a followed file is looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum How {
+    /// Through its path: whatever file is there now (rotation, a file created or removed).
+    Path,
+    /// Through the file open at the path, when only writes named it since the last look:
+    /// no path to walk (through kubelet's link) for each of a busy file's looks.
+    Handle,
+}
+
 /// Everything being followed.
 struct Tail<'s> {
     setup: &'s Setup,
@@ -276,15 +286,25 @@ impl<'s> Tail<'s> {
     }
 
     /// Looks at the files `which` (indices), and at every file that lingers.
-    fn look_at(&mut self, which: impl Iterator<Item = usize>, sink: &mut Sink<'_>) -> Result<()> {
+    fn look_at(
+        &mut self,
+        which: impl Iterator<Item = (usize, How)>,
+        sink: &mut Sink<'_>,
+    ) -> Result<()> {
         let mut cx = Cx {
             buf: &mut self.buf,
             followed: &self.followed,
         };
+        let mut which: Vec<(usize, How)> = which.collect();
+        // A file named both ways is looked at through its path, once.
+        which.sort_unstable();
         let mut looked = BTreeSet::new();
-        for i in which {
+        for (i, how) in which {
             if looked.insert(i) {
-                self.files[i].look(&mut cx, sink)?;
+                match how {
+                    How::Path => self.files[i].look(&mut cx, sink)?,
+                    How::Handle => self.files[i].look_written(&mut cx, sink)?,
+                }
             }
         }
         for (i, f) in self.files.iter_mut().enumerate() {
@@ -302,7 +322,7 @@ impl<'s> Tail<'s> {
     /// Finds new files and looks at every file.
     fn look_all(&mut self, sink: &mut Sink<'_>) -> Result<()> {
         self.discover(sink, false)?;
-        self.look_at(0..self.files.len(), sink)
+        self.look_at((0..self.files.len()).map(|i| (i, How::Path)), sink)
     }
 
     /// Looks at what the events name: a followed file is read (once, however many events
@@ -313,9 +333,13 @@ impl<'s> Tail<'s> {
         let mut all = seen.rescan;
         let mut new_files = false;
         let mut which = Vec::new();
-        for p in &seen.paths {
+        for (p, only_written) in seen
+            .paths
+            .iter()
+            .map(|p| (Path::new(p), !seen.changed.contains(p)))
+        {
             if let Some(&i) = self.by_abs.get(p) {
-                which.push(i);
+                which.push((i, if only_written { How::Handle } else { How::Path }));
             } else if watches.is_structural(p) {
                 all = true;
             } else if self.globs.iter().any(|g| g.matches_path(p)) {
@@ -331,10 +355,11 @@ impl<'s> Tail<'s> {
         // A file renamed away from its path is still read through its handle until it stays
         // quiet; the events its writer's last words cause name its new name, which maps to
         // no followed path: any event looks at it.
-        which.extend((0..self.files.len()).filter(|&i| {
-            let f = &self.files[i];
-            !f.present && f.current.is_some()
-        }));
+        which.extend(
+            (0..self.files.len())
+                .filter(|&i| !self.files[i].present && self.files[i].current.is_some())
+                .map(|i| (i, How::Path)),
+        );
         let known = self.files.len();
         if all {
             watches.moved();
@@ -343,7 +368,8 @@ impl<'s> Tail<'s> {
             if new_files {
                 self.discover(sink, false)?;
             }
-            self.look_at(which.into_iter().chain(known..self.files.len()), sink)?;
+            let new = (known..self.files.len()).map(|i| (i, How::Path));
+            self.look_at(which.into_iter().chain(new), sink)?;
         }
         // A new file's directory is watched from the next refresh on.
         for f in &self.files[known..] {
@@ -379,8 +405,9 @@ impl<'s> Tail<'s> {
 
     /// Looks at the files that hold bytes not read yet.
     fn look_further(&mut self, sink: &mut Sink<'_>) -> Result<()> {
-        let which: Vec<usize> = (0..self.files.len())
+        let which: Vec<(usize, How)> = (0..self.files.len())
             .filter(|&i| self.files[i].has_more())
+            .map(|i| (i, How::Path))
             .collect();
         self.look_at(which.into_iter(), sink)
     }
@@ -459,7 +486,7 @@ async fn follow(args: &TailArgs, setup: &Setup, io: &mut Io<'_>) -> Result<i32> 
     let result = live::drive_source(&mut following).await;
     drop(following);
     // The end: read what is left, decide everything, print the summary.
-    tail.look_at(0..tail.files.len(), &mut sink)?;
+    tail.look_at((0..tail.files.len()).map(|i| (i, How::Path)), &mut sink)?;
     // What the files held beyond a look's budget too, within reason: a writer that never
     // stops would keep the run from ending.
     for _ in 0..64 {

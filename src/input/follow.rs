@@ -170,7 +170,11 @@ impl Reader {
         // cannot tell, the bytes read can: the file's first ones and those just before the
         // position. (A rewrite that puts the very same bytes in both places reads on as if
         // nothing happened: nothing tells it from an append.)
-        if stamp.len < self.pos || !self.still_has(true)? || !self.still_has(false)? {
+        // (The first bytes are checked after a read, when there is something to read.)
+        if stamp.len < self.pos
+            || !self.still_has(true)?
+            || (stamp.len == self.pos && !self.still_has(false)?)
+        {
             return Ok(Look::Truncated);
         }
         // Up to the size seen, so that a writer faster than the reader does not keep it here:

@@ -256,6 +256,21 @@ impl<'s> Followed<'s> {
         self.look_old(cx, sink)
     }
 
+    /// Reads what is new in the file open at the path, through its handle, when only writes
+    /// were notified since the last look (nothing moved, created or removed at the path);
+    /// otherwise as [`Followed::look`].
+    pub(super) fn look_written(&mut self, cx: &mut Cx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        match &mut self.current {
+            Some(g) if self.present => {
+                if g.read_handle(cx.buf, sink)? == Look::Truncated {
+                    self.truncated(cx, sink)?;
+                }
+                self.look_old(cx, sink)
+            }
+            _ => self.look(cx, sink),
+        }
+    }
+
     /// Opens the file at the path as the next input; false when it is gone again.
     pub(super) fn open(
         &mut self,

@@ -95,7 +95,7 @@ fn a_look_reads_no_more_than_its_budget_and_the_next_reads_on() {
 fn sees(w: &Watches, path: &Path) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::time::Instant::now() < deadline {
-        if w.take().paths.contains(path) {
+        if w.take().paths.contains(path.as_os_str()) {
             return true;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));

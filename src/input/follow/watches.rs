@@ -20,8 +20,13 @@ pub fn normal(p: &Path) -> PathBuf {
 /// What the watches saw since the last look.
 #[derive(Debug, Default)]
 pub struct Seen {
-    /// The paths events named.
-    pub paths: HashSet<PathBuf>,
+    /// The paths events named, as bytes: a busy file is named by an event per write, and
+    /// comparing paths as paths (component by component) cost more than reading the file.
+    pub paths: rustc_hash::FxHashSet<std::ffi::OsString>,
+    /// Those of them named by an event other than a write of data (created, moved,
+    /// removed, attributes changed): a path named only by writes still leads to the file
+    /// open there, which can be looked at through its handle.
+    pub changed: rustc_hash::FxHashSet<std::ffi::OsString>,
     /// Events may have been lost (the kernel's queue overflowed): look at everything.
     pub rescan: bool,
 }
@@ -64,7 +69,17 @@ impl Watches {
                 Ok(e) if matches!(e.kind, notify::EventKind::Access(_)) => return,
                 Ok(e) => {
                     s.rescan |= e.need_rescan();
-                    s.paths.extend(e.paths);
+                    let written = matches!(
+                        e.kind,
+                        notify::EventKind::Modify(notify::event::ModifyKind::Data(_))
+                    );
+                    for p in e.paths {
+                        let p = p.into_os_string();
+                        if !written {
+                            s.changed.insert(p.clone());
+                        }
+                        s.paths.insert(p);
+                    }
                 }
                 Err(_) => s.rescan = true,
             }
