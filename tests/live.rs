@@ -617,9 +617,22 @@ fn tail_reads_through_kubelets_links_on_notifications_alone() {
     std::fs::rename(&target, pods.join("0.log.20261130-101500")).unwrap();
     append(&target, &format!("INFO new file\n{LEAK}"));
     r.findings(1, "a block in the new file behind the link");
+    // A pod that starts after tail did: its directory, its file, then its link.
+    let later = dir.path().join("pods/default_web-9e2_77aa/web");
+    std::fs::create_dir_all(&later).unwrap();
+    append(&later.join("0.log"), "");
+    std::os::unix::fs::symlink(
+        later.join("0.log"),
+        containers.join("web-9e2_default_web-1a2b.log"),
+    )
+    .unwrap();
+    append(&later.join("0.log"), LEAK);
+    r.findings(1, "a block in a pod's file linked after the start");
+    append(&later.join("0.log"), &format!("INFO more\n{LEAK}"));
+    r.findings(1, "a block appended after that");
     r.signal("-TERM");
     let (last, code) = r.end();
-    assert_eq!(summary(&last)["totals"]["findings"], 2);
+    assert_eq!(summary(&last)["totals"]["findings"], 4);
     assert_eq!(code, 0);
 }
 

@@ -371,9 +371,13 @@ impl<'s> Tail<'s> {
             let new = (known..self.files.len()).map(|i| (i, How::Path));
             self.look_at(which.into_iter().chain(new), sink)?;
         }
-        // A new file's directory is watched from the next refresh on.
+        // A new file's directory, and its link's target's, are watched from the next
+        // refresh on (at the end of the pause), which looks at everything once placed.
         for f in &self.files[known..] {
             if let Some(d) = self.absolute(&f.path).parent() {
+                watches.want(d);
+            }
+            if let Some(d) = f.target.as_deref().and_then(Path::parent) {
                 watches.want(d);
             }
         }

@@ -17,7 +17,7 @@ use crate::input::read::{LineInfo, Splitter};
 pub const PARTIAL_LINE_GRACE: Duration = Duration::from_secs(5);
 
 /// Bytes read from standard input at a time.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
 
 /// What consumes live lines.
 pub trait Consumer: Held {
@@ -66,8 +66,9 @@ pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
 /// its chunks. The thread looks for gzip's magic bytes first, so that a first read that
 /// blocks (an idle pipe, a terminal) blocks there, not where signals are to be handled. It
 /// ends at the end of input or when nobody listens.
-pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> Incoming {
     let (tx, rx) = mpsc::channel(16);
+    let (spent, returned) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {
         let mut reader = match crate::input::read::sniff(raw) {
             Ok(r) => r,
@@ -77,7 +78,10 @@ pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> mpsc::Receiver<io::Re
             }
         };
         loop {
-            let mut buf = vec![0u8; CHUNK];
+            // A chunk the consumer is done with is read into again: only the part past
+            // what it held last time is zeroed (nothing, after a full read).
+            let mut buf = returned.try_recv().unwrap_or_default();
+            buf.resize(CHUNK, 0);
             match reader.read(&mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
@@ -94,7 +98,27 @@ pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> mpsc::Receiver<io::Re
             }
         }
     });
-    rx
+    Incoming {
+        chunks: rx,
+        spent: Some(spent),
+    }
+}
+
+/// The chunks a reader thread reads, and where the consumer gives each back once split
+/// into lines, to be read into again.
+pub struct Incoming {
+    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    spent: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+}
+
+impl From<mpsc::Receiver<io::Result<Vec<u8>>>> for Incoming {
+    /// Chunks from elsewhere (tests), not given back.
+    fn from(chunks: mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
+        Incoming {
+            chunks,
+            spent: None,
+        }
+    }
 }
 
 /// Signals that end a live run.
@@ -353,7 +377,7 @@ pub async fn drive_source_with<S: Source>(
 
 /// Feeds `chunks` to `consumer` line by line until the end of input or a signal.
 pub fn drive(
-    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunks: impl Into<Incoming>,
     consumer: &mut dyn Consumer,
     max_line: usize,
     flush_after: Duration,
@@ -364,7 +388,7 @@ pub fn drive(
 
 /// A reader thread's chunks, split into lines for a consumer.
 struct Chunks<'c> {
-    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    incoming: Incoming,
     splitter: Splitter,
     consumer: &'c mut dyn Consumer,
     flusher: Flusher,
@@ -385,12 +409,17 @@ impl Source for Chunks<'_> {
     type Wake = io::Result<Vec<u8>>;
 
     fn wake(&mut self) -> impl Future<Output = Option<Self::Wake>> {
-        self.chunks.recv()
+        self.incoming.chunks.recv()
     }
 
     fn take(&mut self, chunk: Self::Wake) -> anyhow::Result<()> {
-        self.split(&chunk?)?;
+        let chunk = chunk?;
+        self.split(&chunk)?;
         self.flusher.took(&*self.consumer);
+        if let Some(spent) = &self.incoming.spent {
+            // The reader may have ended: then nobody reads into it again.
+            let _ = spent.send(chunk);
+        }
         Ok(())
     }
 
@@ -407,7 +436,7 @@ impl Source for Chunks<'_> {
     fn signal(&mut self, _sig: i32) -> anyhow::Result<bool> {
         // What was read before the signal is not lost: lines already queued are taken in
         // and decided as at the end of input.
-        while let Ok(Ok(bytes)) = self.chunks.try_recv() {
+        while let Ok(Ok(bytes)) = self.incoming.chunks.try_recv() {
             self.split(&bytes)?;
         }
         Ok(true)
@@ -419,13 +448,13 @@ impl Source for Chunks<'_> {
 /// whole input holds (lines kept to choose the envelope, pieces of a line) when the whole
 /// input has.
 pub async fn drive_async(
-    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunks: impl Into<Incoming>,
     consumer: &mut dyn Consumer,
     max_line: usize,
     flush_after: Duration,
 ) -> anyhow::Result<Stop> {
     let mut source = Chunks {
-        chunks,
+        incoming: chunks.into(),
         splitter: Splitter::new(max_line),
         consumer,
         flusher: Flusher::new(flush_after),
