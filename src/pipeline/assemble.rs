@@ -238,6 +238,27 @@ impl Assembler {
         }
     }
 
+    /// Marks the block in progress as cut ([`Assembler::cut`]) when its traceback stops after
+    /// a frame's `File` line, before the code line that frame's file has, as the frames before
+    /// it show: read at the end of the input or a quiet spell, it was cut there (a file rotated
+    /// in the middle of a block; the rest, its connector perhaps, is in the next file), so it
+    /// is `unknown` and names no call site. A last frame whose file shows no code anywhere
+    /// (`<frozen …>`, sources not shipped) is taken as the traceback's end.
+    pub fn stopped_in_frame(&mut self) {
+        let Some(open) = &mut self.open else { return };
+        if !matches!(open.state, State::AfterFrame(_)) {
+            return;
+        }
+        let frames = &open.block.frames;
+        let Some((last, before)) = frames.split_last() else {
+            return;
+        };
+        let shown = |f: &Frame| !f.path.starts_with('<') && f.code.is_some();
+        if last.code.is_none() && !last.path.starts_with('<') && before.iter().any(shown) {
+            open.cut = true;
+        }
+    }
+
     /// Marks the block in progress as cut: the input stopped at a point after which lines
     /// may be missing (a file truncated under `tail` before it was read to its end), so its
     /// body and its traceback may not be whole. When it ends it is not complete (`unknown`,

@@ -30,6 +30,8 @@ impl Stream {
         let mut events = Vec::new();
         if cut {
             self.assembler.cut();
+        } else {
+            self.assembler.stopped_in_frame();
         }
         self.assembler.finish(&mut events);
         for e in events {

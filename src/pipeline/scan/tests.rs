@@ -472,3 +472,36 @@ fn a_warning_on_stderr_joins_its_record_behind_a_burst_of_stdout() {
     assert!(f[0].objects[0].warned && f[0].objects[0].logged);
     assert_eq!(f[0].objects[0].frames.len(), 3 * MAX_WARNING_GAP);
 }
+
+#[test]
+fn a_file_ending_after_a_frames_file_line_cut_the_block() {
+    // A file rotated in the middle of a session's traceback: the frames before the last had
+    // their code, the last has none. The rest (its connector perhaps) is in the next file.
+    let cut_here = TRACED_SESSION.find("    session = ").unwrap();
+    assert_eq!(
+        labels_when(&TRACED_SESSION[..cut_here], false),
+        vec![("unknown", 0, true, None)]
+    );
+    // A last frame whose file shows no code (frozen, or sources not shipped) ends it.
+    let frozen = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7ffa63c5dc70>
+source_traceback: Object created at (most recent call last):
+  File \"/app/percall.py\", line 66, in <module>
+    common.run(main())
+  File \"<frozen runpy>\", line 88, in _run_code
+";
+    assert_eq!(
+        labels_when(frozen, false),
+        vec![("noise", 0, false, Some(66))]
+    );
+    let no_sources = "Unclosed client session
+client_session: <aiohttp.client.ClientSession object at 0x7ffa63c5dc70>
+source_traceback: Object created at (most recent call last):
+  File \"/app/percall.py\", line 66, in <module>
+  File \"/app/percall.py\", line 26, in fetch_price
+";
+    assert_eq!(
+        labels_when(no_sources, false),
+        vec![("noise", 0, false, Some(26))]
+    );
+}
