@@ -706,3 +706,34 @@ fn filter_reads_files_one_after_the_other() {
     assert_eq!(stats["totals"]["leak"], 1);
     assert_eq!(stats["inputs"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn the_metrics_address_may_name_a_host_and_its_options_need_it() {
+    // A name the system resolves is taken (its first address), on standard input read live.
+    let out = unclosed()
+        .args(["scan", "--metrics=localhost:0", "-f", "json"])
+        .write_stdin(LEAK)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("serving metrics at http://127.0.0.1:")
+            || err.contains("serving metrics at http://[::1]:"),
+        "{err}"
+    );
+    assert_eq!(json_of(&out.stdout)["totals"]["findings"], 1);
+    // An address that is neither, and an option of --metrics without it: usage errors.
+    unclosed()
+        .args(["scan", "--metrics=not an address", "-"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected IP:PORT or HOST:PORT"));
+    unclosed()
+        .args(["scan", "--metrics-max-sites", "5", "-"])
+        .write_stdin(LEAK)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--metrics"));
+}

@@ -454,14 +454,31 @@ pub struct MetricsArgs {
         value_name = "ADDR",
         num_args = 0..=1,
         require_equals = true,
-        default_missing_value = "127.0.0.1:9464"
+        default_missing_value = "127.0.0.1:9464",
+        value_parser = listen_address
     )]
     pub metrics: Option<std::net::SocketAddr>,
 
     /// Call sites per pod that get a `site` label of their own; the rest are counted as
     /// `site="other"`, so a log cannot make Prometheus's series grow without end.
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    #[arg(long, value_name = "N", default_value_t = 200, requires = "metrics")]
     pub metrics_max_sites: usize,
+}
+
+/// `IP:PORT`, or `HOST:PORT` with a name the system resolves (`localhost:9464`): its first
+/// address.
+fn listen_address(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let expected = "expected IP:PORT or HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464";
+    match s.to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("{s}: no address; {expected}")),
+        Err(e) => Err(format!("{e}; {expected}")),
+    }
 }
 
 /// `filter` arguments.

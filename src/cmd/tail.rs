@@ -480,12 +480,13 @@ async fn follow(args: &TailArgs, setup: &Setup, io: &mut Io<'_>) -> Result<i32> 
         sink.printer.keep_status_line();
     }
     let mut tail = Tail::new(setup, &args.patterns, args.from_start)?;
+    // --metrics: served from this runtime while tail runs; the tally feeds it. Started first,
+    // so that an address that cannot be used is the first (and only) thing said.
+    let handle = tokio::runtime::Handle::current();
+    let _metrics = metrics::start(&args.metrics, Some(&handle), &mut sink.tally, &mut **err)?;
     for notice in tail.discover(&mut sink, true)? {
         let _ = writeln!(err, "unclosed: {notice}");
     }
-    // --metrics: served from this runtime while tail runs; the tally feeds it.
-    let handle = tokio::runtime::Handle::current();
-    let _metrics = metrics::start(&args.metrics, Some(&handle), &mut sink.tally, &mut **err)?;
     let mut following = Following::new(&mut tail, &mut sink, args, &mut **err);
     let result = live::drive_source(&mut following).await;
     drop(following);

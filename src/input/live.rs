@@ -6,6 +6,8 @@
 //! SIGINT and SIGTERM end the run like the end of input, so the summary is still printed.
 
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -69,6 +71,8 @@ pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
 pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> Incoming {
     let (tx, rx) = mpsc::channel(16);
     let (spent, returned) = std::sync::mpsc::channel::<Vec<u8>>();
+    let read = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&read);
     std::thread::spawn(move || {
         let mut reader = match crate::input::read::sniff(raw) {
             Ok(r) => r,
@@ -86,6 +90,7 @@ pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> Incoming {
                 Ok(0) => return,
                 Ok(n) => {
                     buf.truncate(n);
+                    counted.fetch_add(1, Ordering::Release);
                     if tx.blocking_send(Ok(buf)).is_err() {
                         return;
                     }
@@ -101,6 +106,8 @@ pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> Incoming {
     Incoming {
         chunks: rx,
         spent: Some(spent),
+        read: Some(read),
+        taken: 0,
     }
 }
 
@@ -109,6 +116,27 @@ pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> Incoming {
 pub struct Incoming {
     chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
     spent: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    /// Chunks the reader thread has read, counted before it hands each over.
+    read: Option<Arc<AtomicU64>>,
+    /// Chunks taken from `chunks`.
+    taken: u64,
+}
+
+impl Incoming {
+    /// The next chunk already handed over, if any.
+    fn try_next(&mut self) -> Option<io::Result<Vec<u8>>> {
+        let c = self.chunks.try_recv().ok()?;
+        self.taken += 1;
+        Some(c)
+    }
+
+    /// Whether the reader thread has read a chunk it has not handed over yet (it is on
+    /// its way: a signal must not lose it).
+    fn has_one_coming(&self) -> bool {
+        self.read
+            .as_ref()
+            .is_some_and(|r| r.load(Ordering::Acquire) > self.taken)
+    }
 }
 
 impl From<mpsc::Receiver<io::Result<Vec<u8>>>> for Incoming {
@@ -117,6 +145,8 @@ impl From<mpsc::Receiver<io::Result<Vec<u8>>>> for Incoming {
         Incoming {
             chunks,
             spent: None,
+            read: None,
+            taken: 0,
         }
     }
 }
@@ -408,8 +438,10 @@ impl Chunks<'_> {
 impl Source for Chunks<'_> {
     type Wake = io::Result<Vec<u8>>;
 
-    fn wake(&mut self) -> impl Future<Output = Option<Self::Wake>> {
-        self.incoming.chunks.recv()
+    async fn wake(&mut self) -> Option<Self::Wake> {
+        let c = self.incoming.chunks.recv().await;
+        self.incoming.taken += 1;
+        c
     }
 
     fn take(&mut self, chunk: Self::Wake) -> anyhow::Result<()> {
@@ -436,8 +468,17 @@ impl Source for Chunks<'_> {
     fn signal(&mut self, _sig: i32) -> anyhow::Result<bool> {
         // What was read before the signal is not lost: lines already queued are taken in
         // and decided as at the end of input.
-        while let Ok(Ok(bytes)) = self.incoming.chunks.try_recv() {
-            self.split(&bytes)?;
+        // Also a chunk the reader thread read just before the signal and is handing over.
+        let until = std::time::Instant::now() + Duration::from_millis(500);
+        loop {
+            match self.incoming.try_next() {
+                Some(Ok(bytes)) => self.split(&bytes)?,
+                Some(Err(_)) => break,
+                None if self.incoming.has_one_coming() && std::time::Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                None => break,
+            }
         }
         Ok(true)
     }

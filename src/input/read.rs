@@ -118,19 +118,23 @@ pub fn open_input(path: &Path, parallel: bool) -> io::Result<Input> {
 
 /// Wraps a reader, decoding it when it starts with the gzip magic bytes.
 pub fn sniff(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
-    let mut magic = [0u8; 2];
+    // The first read takes what is there (not just the two magic bytes), so that it comes
+    // out as one piece: bytes read from a pipe and left behind in a buffer would be lost
+    // to a signal that came before the next read.
+    let mut first = vec![0u8; BUFFER];
     let mut have = 0;
     while have < 2 {
-        match raw.read(&mut magic[have..]) {
+        match raw.read(&mut first[have..]) {
             Ok(0) => break,
             Ok(n) => have += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    let head = io::Cursor::new(magic[..have].to_vec());
-    let joined = head.chain(raw);
-    if have == 2 && magic == [0x1f, 0x8b] {
+    first.truncate(have);
+    let gzip = first.starts_with(&[0x1f, 0x8b]);
+    let joined = io::Cursor::new(first).chain(raw);
+    if gzip {
         Ok(Box::new(BufReader::with_capacity(
             BUFFER,
             MultiGzDecoder::new(joined),
