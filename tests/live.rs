@@ -668,3 +668,17 @@ fn tail_finds_a_new_pods_file_under_a_glob_of_directories_on_notifications_alone
     assert_eq!(summary(&last)["totals"]["findings"], 4);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn tail_of_a_glob_that_never_matched_says_no_file_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Running::start(&["tail", "nothing-*.log"], dir.path());
+    r.ready();
+    r.signal("-TERM");
+    let (last, code) = r.end();
+    assert_eq!(
+        last, "No aiohttp garbage-collection warnings: no file was read.",
+        "not `… in 0 lines of .`"
+    );
+    assert_eq!(code, 0);
+}

@@ -231,7 +231,10 @@ pub fn write_table(
         .collect::<Vec<_>>()
         .join(", ");
     if t.findings == 0 {
-        if s.unread_mentions > 0 {
+        if inputs.is_empty() {
+            // `tail` of a glob that never matched a file.
+            out.line("No aiohttp garbage-collection warnings: no file was read.")?;
+        } else if s.unread_mentions > 0 {
             out.line(&format!(
                 "No block read in {lines} line{} of {}, but {} line{} aiohttp's `Unclosed …` header in a form not read: see the warning above.",
                 plural(lines),
