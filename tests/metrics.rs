@@ -147,6 +147,24 @@ impl Tail {
             same(now.get(sample).copied(), &Some(want))
         });
     }
+
+    /// Polls /metrics until the findings of every series add up to `want`, checking each
+    /// scrape monotonic as [`Tail::until`] does.
+    fn until_findings(&self, seen: &mut BTreeMap<String, f64>, want: f64) {
+        wait_until(&format!("{want} findings"), || {
+            let now = self.metrics().ok_or("no answer")?;
+            monotonic(seen, &now);
+            same(findings_sum(&now), &want)
+        });
+    }
+}
+
+/// The findings of every `unclosed_findings_total` series, added up.
+fn findings_sum(m: &BTreeMap<String, f64>) -> f64 {
+    m.iter()
+        .filter(|(k, _)| k.starts_with("unclosed_findings_total{"))
+        .map(|(_, v)| v)
+        .sum()
 }
 
 impl Drop for Tail {
@@ -308,14 +326,21 @@ fn kubelet_files(dir: &Path) -> (PathBuf, PathBuf) {
 
 const PATTERNS: [&str; 2] = ["containers/*.log", "pods/*/*/*.log"];
 
-#[test]
-fn prometheus_scrapes_what_scan_finds_per_pod_and_site() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+/// `tail` of kubelet's two layouts in `dir` ([`kubelet_files`]), once it follows both: the
+/// tail, the two files, and the metrics it served so far.
+fn following_kubelet_files(dir: &Path) -> (Tail, PathBuf, PathBuf, BTreeMap<String, f64>) {
     let (a, b) = kubelet_files(dir);
     let tail = Tail::start(dir, &PATTERNS);
     let mut seen = BTreeMap::new();
     tail.until(&mut seen, "unclosed_files_followed", 2.0);
+    (tail, a, b, seen)
+}
+
+#[test]
+fn prometheus_scrapes_what_scan_finds_per_pod_and_site() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (tail, a, b, _) = following_kubelet_files(dir);
     let prom = Prometheus::start(dir, &tail.addr);
 
     // Two pods' container logs in CRI's envelope, as the kubelet writes them; a's in two
@@ -426,24 +451,11 @@ fn prometheus_scrapes_what_scan_finds_per_pod_and_site() {
 fn rotation_and_pods_coming_and_going_keep_counters_monotonic() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (a, b) = kubelet_files(dir);
-    let tail = Tail::start(dir, &PATTERNS);
-    let mut seen = BTreeMap::new();
-    tail.until(&mut seen, "unclosed_files_followed", 2.0);
+    let (tail, a, b, mut seen) = following_kubelet_files(dir);
     let block = fixture("percall_debug_bare.log");
     let per_copy = 7.0; // samples/logs/percall_debug_bare.truth.json: 7 findings
-    let findings = |m: &BTreeMap<String, f64>| -> f64 {
-        m.iter()
-            .filter(|(k, _)| k.starts_with("unclosed_findings_total{"))
-            .map(|(_, v)| v)
-            .sum()
-    };
     let total_findings = |want: f64, seen: &mut BTreeMap<String, f64>| {
-        wait_until(&format!("{want} findings"), || {
-            let now = tail.metrics().ok_or("no answer")?;
-            monotonic(seen, &now);
-            same(findings(&now), &want)
-        });
+        tail.until_findings(seen, want);
     };
 
     append(&b, &block);
@@ -532,13 +544,8 @@ fn scan_filter_and_run_serve_metrics_while_reading_live() {
         wait_until(&format!("{args:?}: 7 findings"), || {
             let (_, body) = get(&addr, "/metrics", None).ok_or("no answer")?;
             let m = samples(&body);
-            let findings: f64 = m
-                .iter()
-                .filter(|(k, _)| k.starts_with("unclosed_findings_total{"))
-                .map(|(_, v)| v)
-                .sum();
             same(
-                (findings, m.get("unclosed_bytes_total").copied()),
+                (findings_sum(&m), m.get("unclosed_bytes_total").copied()),
                 &(7.0, Some(block.len() as f64)),
             )
         });
@@ -556,25 +563,10 @@ fn scan_filter_and_run_serve_metrics_while_reading_live() {
 fn a_file_rotated_after_a_quiet_spell_is_read_to_its_end() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (_, b) = kubelet_files(dir);
-    let tail = Tail::start(dir, &PATTERNS);
-    let mut seen = BTreeMap::new();
-    tail.until(&mut seen, "unclosed_files_followed", 2.0);
+    let (tail, _, b, mut seen) = following_kubelet_files(dir);
     let block = fixture("percall_debug_bare.log");
     append(&b, &block);
-    let findings = |want: f64, seen: &mut BTreeMap<String, f64>| {
-        wait_until(&format!("{want} findings"), || {
-            let now = tail.metrics().ok_or("no answer")?;
-            monotonic(seen, &now);
-            let n: f64 = now
-                .iter()
-                .filter(|(k, _)| k.starts_with("unclosed_findings_total{"))
-                .map(|(_, v)| v)
-                .sum();
-            same(n, &want)
-        })
-    };
-    findings(7.0, &mut seen);
+    tail.until_findings(&mut seen, 7.0);
     // Quiet longer than tail's linger (5 s), then rotated; tail sees the path empty.
     std::thread::sleep(Duration::from_secs(6));
     let rotated = b.with_file_name("0.log.20261130-035500");
@@ -582,5 +574,5 @@ fn a_file_rotated_after_a_quiet_spell_is_read_to_its_end() {
     tail.until(&mut seen, "unclosed_files_followed", 1.0);
     // The writer's last words, before it reopens.
     append(&rotated, &block);
-    findings(14.0, &mut seen);
+    tail.until_findings(&mut seen, 14.0);
 }
