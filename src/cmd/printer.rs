@@ -144,6 +144,10 @@ impl Show for Printer<'_> {
         }
     }
 
+    fn shows_each(&self) -> bool {
+        matches!(self.format, Format::Ndjson | Format::List)
+    }
+
     fn status(&mut self, text: &dyn Fn() -> String) -> io::Result<()> {
         let Some((drawn, shown)) = &mut self.status else {
             return Ok(());

@@ -20,6 +20,8 @@ use crate::input::live::{self, Consumer, Held, Stop};
 use crate::input::read::{self, LineInfo};
 use crate::pipeline::scan::{Out, Scanner};
 
+mod parts;
+
 /// Scans the files (standard input for none) and prints the report.
 pub fn run(args: &ScanArgs, io: &mut Io<'_>) -> Result<i32> {
     let setup = Setup::new(&args.read)?;
@@ -56,6 +58,10 @@ pub fn run(args: &ScanArgs, io: &mut Io<'_>) -> Result<i32> {
     printer.finish(&tally)?;
     buffered.flush()?;
     Ok(if failed { exit::ERROR } else { exit::OK })
+}
+
+fn file_len(file: &std::fs::File) -> u64 {
+    file.metadata().map_or(0, |m| m.len())
 }
 
 /// How `scan` and `check` read their inputs.
@@ -104,6 +110,8 @@ impl Reading<'_> {
                 }
             };
             let i = tally.add_input(name.clone());
+            // A report that shows each finding as it comes needs them in order.
+            let in_parts = !show.shows_each();
             let mut input = ScanInput {
                 scanner: setup.scanner(),
                 tally: &mut *tally,
@@ -120,14 +128,39 @@ impl Reading<'_> {
                     .read_through(|f| read::read_into(&mut *r, setup.max_line, f))
                     .map(|()| Stop::Eof),
                 read::Input::File(file) => {
-                    let journald = setup.may_be_journald(&file);
-                    let prefilter = &setup.prefilter;
-                    let survey = |chunk: &[u8]| prefilter.survey(chunk, journald);
-                    input
-                        .read_through(|f| {
-                            read::read_file_parallel(&file, setup.max_line, threads, &survey, f)
-                        })
-                        .map(|()| Stop::Eof)
+                    // A file large enough is read in parts, one thread each.
+                    let len = file_len(&file);
+                    let sizes = parts::Sizes::DEFAULT;
+                    let n = sizes.parts(len, threads);
+                    let (tally, show) = (&mut *input.tally, &mut *input.show);
+                    let joined = if in_parts
+                        && n > 1
+                        && parts::pays(&file, len, &setup.prefilter).unwrap_or(false)
+                    {
+                        parts::read_in_parts(&file, len, n, sizes, setup, tally, i, show)
+                    } else {
+                        Ok(false)
+                    };
+                    match joined {
+                        Ok(true) => Ok(Stop::Eof),
+                        Err(e) => Err(e),
+                        Ok(false) => {
+                            let journald = setup.may_be_journald(&file);
+                            let prefilter = &setup.prefilter;
+                            let survey = |chunk: &[u8]| prefilter.survey(chunk, journald);
+                            input
+                                .read_through(|f| {
+                                    read::read_file_parallel(
+                                        &file,
+                                        setup.max_line,
+                                        threads,
+                                        &survey,
+                                        f,
+                                    )
+                                })
+                                .map(|()| Stop::Eof)
+                        }
+                    }
                 }
             };
             match result {

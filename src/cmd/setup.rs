@@ -84,6 +84,12 @@ impl Setup {
         Scanner::new(&self.grammars, self.forced, &self.prefilter).max_line(self.max_line)
     }
 
+    /// A scanner for one input read with grammar `g`, chosen elsewhere (a part of a file
+    /// whose first part chose it).
+    pub fn scanner_with(&self, g: usize) -> Scanner<'_> {
+        Scanner::new(&self.grammars, Some(g), &self.prefilter).max_line(self.max_line)
+    }
+
     /// Whether the survey of a file must look for journald's byte-array words: the grammar
     /// forced is journald's, or the file's leading bytes, from which its envelope is chosen,
     /// allow journald JSON (when unsure, yes).

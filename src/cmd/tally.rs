@@ -6,7 +6,7 @@ use std::io;
 use crate::metrics::Observer;
 use crate::pipeline::group::{SiteRules, Summary, Triaged, triage};
 use crate::pipeline::pair::Decided;
-use crate::pipeline::scan::{Out, Scanner};
+use crate::pipeline::scan::{InputStats, Out, Scanner};
 use crate::report::InputReport;
 
 /// Where findings are shown as they are decided ([`crate::cmd::printer::Printer`]); `()`
@@ -19,11 +19,21 @@ pub trait Show {
     fn status(&mut self, _text: &dyn Fn() -> String) -> io::Result<()> {
         Ok(())
     }
+
+    /// Whether each finding is shown as it is decided, in order (a list, NDJSON): a file
+    /// is then read in order rather than in parts.
+    fn shows_each(&self) -> bool {
+        true
+    }
 }
 
 impl Show for () {
     fn finding(&mut self, _: &Triaged, _: &[InputReport]) -> io::Result<()> {
         Ok(())
+    }
+
+    fn shows_each(&self) -> bool {
+        false
     }
 }
 
@@ -71,16 +81,27 @@ impl Tally {
 
     /// Refreshes an input's counts from its scanner.
     pub fn update_input(&mut self, i: usize, s: &Scanner<'_>) {
+        self.set_input(i, s.grammar(), s.stats.clone(), s.cut_lines());
+    }
+
+    /// Sets what is known of input `i`: its grammar, counts and cut lines.
+    pub fn set_input(&mut self, i: usize, grammar: &str, stats: InputStats, cut_lines: u64) {
         let r = &mut self.inputs[i];
-        if r.grammar != s.grammar() {
-            r.grammar = s.grammar().to_string();
+        if r.grammar != grammar {
+            r.grammar = grammar.to_string();
         }
-        r.stats = s.stats.clone();
-        r.cut_lines = s.cut_lines();
+        r.stats = stats;
+        r.cut_lines = cut_lines;
         self.summary.unread_mentions = self.inputs.iter().map(|r| r.stats.unread_mentions).sum();
         if let Some(m) = &mut self.metrics {
-            m.input(i, &self.inputs[i].name, &s.stats);
+            m.input(i, &self.inputs[i].name, &self.inputs[i].stats);
         }
+    }
+
+    /// Adds what `later` found (its inputs aside) after what this tally found.
+    pub fn merge(&mut self, later: Tally) {
+        self.summary.merge(later.summary);
+        self.findings += later.findings;
     }
 
     /// Takes what a scanner decided for input `i`: each finding triaged, shown, added up.

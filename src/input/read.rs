@@ -261,6 +261,70 @@ where
     })
 }
 
+/// Reads `file` from byte `from` to its end into `sink`, like [`read_into`], on this thread:
+/// one thread's part of a file read by several ([`line_start`] finds where a part starts).
+/// Each chunk is checked as UTF-8 at once, so its lines reach the sink as text.
+pub fn read_from<S>(file: &File, from: u64, max: usize, sink: &mut S) -> Result<(), S::Error>
+where
+    S: LineSink + ?Sized,
+    S::Error: From<io::Error>,
+{
+    let mut splitter = Splitter::new(max);
+    let mut buf = vec![0u8; CHUNK];
+    let mut at = from;
+    loop {
+        let n = read_full_at(file, &mut buf, at)?;
+        let chunk = &buf[..n];
+        // A chunk cut in the middle of a character is checked line by line instead.
+        let text = std::str::from_utf8(chunk).ok();
+        split_chunk(&mut splitter, chunk, text, None, sink)?;
+        if n < CHUNK {
+            return splitter
+                .finish(&mut |raw: &[u8], line: &[u8], info| sink.line(raw, line, info));
+        }
+        at += n as u64;
+    }
+}
+
+/// The first line start at or after byte `at` of `file`: `at` itself when the byte before it
+/// is a `\n`, else the byte after the next `\n`; the file's length when no line starts there.
+pub fn line_start(file: &File, at: u64) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    if at == 0 {
+        return Ok(0);
+    }
+    let mut pos = at - 1;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read_at(&mut buf, pos)?;
+        if n == 0 {
+            return Ok(pos);
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            return Ok(pos + i as u64 + 1);
+        }
+        pos += n as u64;
+    }
+}
+
+/// How many lines end in the first `upto` bytes of `file` (the number of the line that
+/// starts at `upto`, less one).
+pub fn count_lines(file: &File, upto: u64) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; BUFFER];
+    let (mut pos, mut lines) = (0u64, 0u64);
+    while pos < upto {
+        let want = ((upto - pos) as usize).min(buf.len());
+        let n = file.read_at(&mut buf[..want], pos)?;
+        if n == 0 {
+            break;
+        }
+        lines += bytecount::count(&buf[..n], b'\n') as u64;
+        pos += n as u64;
+    }
+    Ok(lines)
+}
+
 /// A chunk read by a reader thread: text when it is UTF-8 throughout.
 enum Chunk {
     Text(String),

@@ -362,6 +362,14 @@ impl RichJoiner {
         self.pending.is_some()
     }
 
+    /// What the joiner carries to the next line when it holds none: what it learnt of the
+    /// column. `None` while it holds a line.
+    pub fn rest(&self) -> Option<(bool, usize)> {
+        self.pending
+            .is_none()
+            .then_some((self.last_full, self.width))
+    }
+
     /// Reads physical line `n`; pushes the lines it completes to `out`. `hold` says whether
     /// the line may matter (a block is open, or it holds a word that starts one): a line that
     /// does not is given on at once rather than held for its continuation.

@@ -65,7 +65,18 @@ impl<'g> Unwrapper<'g> {
         self.chosen = Some(chosen);
     }
 
-    /// The name of the grammar tried first.
+    /// The chosen grammar, once chosen.
+    pub fn chosen(&self) -> Option<usize> {
+        self.chosen
+    }
+
+    /// What the unwrapper carries to the next line when it holds no piece: the stream and
+    /// column an indented continuation would belong to. `None` while it holds a piece.
+    pub fn rest(&self) -> Option<Option<(String, usize, Option<String>)>> {
+        self.pieces.is_empty().then(|| self.indent.clone())
+    }
+
+    /// The chosen grammar's name (`bare` before detection).
     pub fn grammar_name(&self) -> &str {
         self.chosen
             .map_or("bare", |i| self.grammars[i].name.as_str())

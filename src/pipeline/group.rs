@@ -231,6 +231,31 @@ impl Counts {
         self.connections += t.connections;
         self.pooled_connections += t.pooled_connections;
     }
+
+    /// Adds `o`'s counts to these.
+    pub fn merge(&mut self, o: &Counts) {
+        // Named one by one: a field added to `Counts` must be added here too.
+        let Counts {
+            findings,
+            leak,
+            noise,
+            unknown,
+            sessions,
+            connectors,
+            responses,
+            connections,
+            pooled_connections,
+        } = o;
+        self.findings += findings;
+        self.leak += leak;
+        self.noise += noise;
+        self.unknown += unknown;
+        self.sessions += sessions;
+        self.connectors += connectors;
+        self.responses += responses;
+        self.connections += connections;
+        self.pooled_connections += pooled_connections;
+    }
 }
 
 /// A finding with everything a report says of it.

@@ -164,11 +164,41 @@ pub struct Pairer {
     parted_lines: u64,
 }
 
+/// The sessions a pairer holds, by their lines ([`Pairer::held_lines`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HeldLines {
+    /// The sessions held for a late connector.
+    pub held: Vec<(u64, u64)>,
+    /// The parted session and the lines read since it.
+    pub parted: Option<((u64, u64), u64)>,
+}
+
+impl HeldLines {
+    /// Nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty() && self.parted.is_none()
+    }
+}
+
 impl Pairer {
     /// Whether anything waits for the very next block (held sessions wait for no line in
     /// particular, so they do not count).
     pub fn is_waiting(&self) -> bool {
         self.warning.is_some() || self.waiting.is_some()
+    }
+
+    /// What the pairer carries to its next line besides what waits for the very next block:
+    /// each session held for a late connector, oldest first, and the parted session with the
+    /// lines read since it, each session by its first and last physical line.
+    pub fn held_lines(&self) -> HeldLines {
+        let lines = |o: &Object| {
+            let first = o.lines.first().copied().unwrap_or(o.pos.line);
+            (first, o.lines.last().copied().unwrap_or(first))
+        };
+        HeldLines {
+            held: self.held.iter().map(lines).collect(),
+            parted: self.parted.as_ref().map(|o| (lines(o), self.parted_lines)),
+        }
     }
 
     /// The first line of what waits for the very next block: a W block, an object waiting for

@@ -17,9 +17,11 @@ use crate::pipeline::pair::Decided;
 
 mod ending;
 mod prefilter;
+mod rest;
 mod streams;
 
 pub use prefilter::Prefilter;
+pub use rest::Rest;
 use streams::Stream;
 
 /// Streams tracked per input (containers' stdout/stderr, journald units, pids); past that,
@@ -71,6 +73,8 @@ pub struct Scanner<'g> {
     /// Leading lines kept until the grammar is chosen.
     pending: Option<(Vec<(String, u64)>, usize)>,
     streams: HashMap<String, Stream>,
+    /// The most streams it has had at once.
+    peak_streams: usize,
     busy: bool,
     track: bool,
     /// Prefix of stream keys: which pipe of a process the lines come from (`run`).
@@ -100,6 +104,7 @@ impl<'g> Scanner<'g> {
             prefilter,
             pending: forced.is_none().then(|| (Vec::new(), 0)),
             streams: HashMap::default(),
+            peak_streams: 0,
             busy: false,
             track: false,
             channel: "",
@@ -438,6 +443,7 @@ impl<'g> Scanner<'g> {
                 if before >= MAX_STREAMS {
                     self.evict(out);
                 }
+                self.peak_streams = self.peak_streams.max(before + 1);
                 self.streams.entry(key.to_string()).or_default()
             }
         };

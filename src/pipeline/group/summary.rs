@@ -170,6 +170,96 @@ impl Summary {
         }
     }
 
+    /// Adds up what `later` found after what this summary found, as if its findings had
+    /// been added here one by one after these (two threads' halves of one file). The one
+    /// difference: when `later` alone had more than [`MAX_SITES`] sites, its findings at
+    /// the sites it could not list are overflow here too, even at a site listed here.
+    pub fn merge(&mut self, later: Summary) {
+        // Named one by one: a field added to `Summary` must be added here too.
+        let Summary {
+            totals,
+            truncated,
+            parted,
+            with_traceback,
+            all_frames_skipped,
+            related,
+            unawaited,
+            sites,
+            index: _,
+            overflow,
+            unread_mentions,
+            notes,
+        } = later;
+        self.totals.merge(&totals);
+        self.truncated += truncated;
+        self.parted += parted;
+        self.with_traceback += with_traceback;
+        self.all_frames_skipped += all_frames_skipped;
+        let Related {
+            transports,
+            sockets,
+            tasks,
+            unawaited_closes,
+        } = related;
+        let r = &mut self.related;
+        r.transports += transports;
+        r.sockets += sockets;
+        r.tasks += tasks;
+        r.unawaited_closes += unawaited_closes;
+        for (loc, n) in unawaited {
+            if let Some((_, m)) = self.unawaited.iter_mut().find(|(l, _)| *l == loc) {
+                *m += n;
+            } else if self.unawaited.len() < MAX_SITES {
+                self.unawaited.push((loc, n));
+            }
+        }
+        for s in sites {
+            let key = s.site.as_ref().map(|x| (x.file.clone(), x.line));
+            let i = match self.index.get(&key) {
+                Some(&i) => i,
+                None if self.sites.len() >= MAX_SITES => {
+                    self.overflow.merge(&s.counts);
+                    continue;
+                }
+                None => {
+                    self.index.insert(key, self.sites.len());
+                    self.sites.push(s);
+                    continue;
+                }
+            };
+            let SiteSummary {
+                site: _,
+                counts,
+                first_seen,
+                last_seen,
+                first_at: _,
+                pattern,
+                parts,
+            } = s;
+            let mine = &mut self.sites[i];
+            mine.counts.merge(&counts);
+            mine.pattern = mine.pattern.max(pattern);
+            for p in parts {
+                if mine.parts.len() < MAX_PARTS && !mine.parts.contains(&p) {
+                    mine.parts.push(p);
+                }
+            }
+            if mine.first_seen.is_none() {
+                mine.first_seen = first_seen;
+            }
+            if last_seen.is_some() {
+                mine.last_seen = last_seen;
+            }
+        }
+        self.overflow.merge(&overflow);
+        self.unread_mentions += unread_mentions;
+        for n in notes {
+            if !self.notes.contains(&n) {
+                self.notes.push(n);
+            }
+        }
+    }
+
     /// Renames the parts sites were seen in (`rename` gives a part's new name, `None` keeps
     /// it), merging names that become one: a test first known by its failure section's
     /// header (`test_x`) and later by its id (`tests/test_a.py::test_x`) is one test.
