@@ -8,8 +8,6 @@
 
 use std::borrow::Cow;
 
-use rustc_hash::FxHashMap as HashMap;
-
 use crate::pipeline::assemble::{Assembler, Event, Interner, Pos};
 use crate::pipeline::envelope::{self, Grammar, Logical, Unwrapper};
 use crate::pipeline::lines::{Ahead, LineInfo, Lookahead};
@@ -22,7 +20,7 @@ mod streams;
 
 pub use prefilter::Prefilter;
 pub use rest::Rest;
-use streams::Stream;
+use streams::{Stream, Streams};
 
 /// Streams tracked per input (containers' stdout/stderr, journald units, pids); past that,
 /// the stream idle longest is decided and forgotten.
@@ -72,7 +70,9 @@ pub struct Scanner<'g> {
     prefilter: &'g Prefilter,
     /// Leading lines kept until the grammar is chosen.
     pending: Option<(Vec<(String, u64)>, usize)>,
-    streams: HashMap<String, Stream>,
+    streams: Streams,
+    /// Where the plain stream was last found in `streams`.
+    plain_at: usize,
     /// The most streams it has had at once.
     peak_streams: usize,
     busy: bool,
@@ -103,7 +103,8 @@ impl<'g> Scanner<'g> {
             grammars,
             prefilter,
             pending: forced.is_none().then(|| (Vec::new(), 0)),
-            streams: HashMap::default(),
+            streams: Streams::default(),
+            plain_at: 0,
             peak_streams: 0,
             busy: false,
             track: false,
@@ -359,7 +360,7 @@ impl<'g> Scanner<'g> {
                 lines: Vec::new(),
             };
             if self.channel.is_empty()
-                && let Some(s) = self.streams.get_mut(PLAIN_STREAM)
+                && let Some(s) = plain_stream(&mut self.streams, &mut self.plain_at)
                 && s.assembler.take_known(text, &pos, &self.names)
             {
                 s.last_used = n;
@@ -484,6 +485,19 @@ impl<'g> Scanner<'g> {
         }
         took
     }
+}
+
+/// The stream of lines without an envelope's stream, looked for first where it was last.
+fn plain_stream<'s>(streams: &'s mut Streams, at: &mut usize) -> Option<&'s mut Stream> {
+    if streams
+        .get_index(*at)
+        .is_some_and(|(k, _)| k == PLAIN_STREAM)
+    {
+        return streams.get_index_mut(*at).map(|(_, s)| s);
+    }
+    let (i, _, s) = streams.get_full_mut(PLAIN_STREAM)?;
+    *at = i;
+    Some(s)
 }
 
 /// Whether an envelope splits long lines into pieces.

@@ -7,6 +7,9 @@ use crate::pipeline::pair::{Decided, MAX_WARNING_WAIT, Pairer};
 
 use super::{Event, Out, Scanner, take_unread};
 
+/// Each stream's state, in the order the streams came.
+pub(super) type Streams = indexmap::IndexMap<String, Stream, rustc_hash::FxBuildHasher>;
+
 #[derive(Debug, Default)]
 pub(super) struct Stream {
     pub(super) assembler: Assembler,
@@ -151,7 +154,7 @@ impl Scanner<'_> {
             .min_by_key(|(k, s)| (s.last_used, (*k).clone()))
             .map(|(k, _)| k.clone());
         if let Some(k) = oldest
-            && let Some(mut s) = self.streams.remove(&k)
+            && let Some(mut s) = self.streams.shift_remove(&k)
         {
             s.finish(out);
             take_unread(&mut self.stats, &mut s.assembler);
