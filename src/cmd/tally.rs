@@ -98,6 +98,12 @@ impl Tally {
         }
     }
 
+    /// Moves the input lines it names `n` lines on (a part of a file read with its lines
+    /// numbered from its start).
+    pub fn shift_lines(&mut self, n: u64) {
+        self.summary.shift_lines(n);
+    }
+
     /// Adds what `later` found (its inputs aside) after what this tally found.
     pub fn merge(&mut self, later: Tally) {
         self.summary.merge(later.summary);

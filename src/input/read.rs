@@ -307,24 +307,6 @@ pub fn line_start(file: &File, at: u64) -> io::Result<u64> {
     }
 }
 
-/// How many lines end in the first `upto` bytes of `file` (the number of the line that
-/// starts at `upto`, less one).
-pub fn count_lines(file: &File, upto: u64) -> io::Result<u64> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; BUFFER];
-    let (mut pos, mut lines) = (0u64, 0u64);
-    while pos < upto {
-        let want = ((upto - pos) as usize).min(buf.len());
-        let n = file.read_at(&mut buf[..want], pos)?;
-        if n == 0 {
-            break;
-        }
-        lines += bytecount::count(&buf[..n], b'\n') as u64;
-        pos += n as u64;
-    }
-    Ok(lines)
-}
-
 /// A chunk read by a reader thread: text when it is UTF-8 throughout.
 enum Chunk {
     Text(String),

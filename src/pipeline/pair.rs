@@ -133,6 +133,15 @@ pub enum Decided {
 }
 
 impl Decided {
+    /// Moves it `n` lines on (a part of a file read with its lines numbered from its start).
+    pub fn shift_lines(&mut self, n: u64) {
+        match self {
+            Decided::Finding(f) => f.objects.iter_mut().for_each(|o| o.shift_lines(n)),
+            Decided::Related(o) => o.shift_lines(n),
+            Decided::Text(lines) => lines.iter_mut().for_each(|l| *l += n),
+        }
+    }
+
     /// The physical lines this decision covers.
     pub fn lines(&self) -> Box<dyn Iterator<Item = u64> + '_> {
         match self {

@@ -11,6 +11,10 @@
 //! that line. When no such line comes within the next part's window, the part before reads
 //! that part too (the answer stays exact; only the time is lost). The joined answer is the
 //! one a single thread gives, which the tests below check at every join.
+//!
+//! A part numbers its lines from its own start: counting the lines before it would cost a
+//! pass over them first. The part that joins it knows how many lines lie before the join
+//! (it read them), and the answer moves the later part's lines on by that many.
 
 use std::fs::File;
 use std::io;
@@ -97,6 +101,9 @@ struct Window {
 struct Join {
     part: usize,
     at: usize,
+    /// Lines the joining part had read there beyond those part `part` had: what moves
+    /// the joined part's line numbers onto the joining part's.
+    shift: u64,
 }
 
 /// What a part found up to where it stopped.
@@ -226,6 +233,8 @@ fn join_answers(
     let mut cut = 0;
     let (mut from, mut from_cut) = (InputStats::default(), 0);
     let mut first_unread = f.stats.first_unread;
+    // Lines before the part `f` (which numbers its lines from its start).
+    let mut shift = 0;
     loop {
         stats.lines += f.stats.lines - from.lines;
         stats.bytes += f.stats.bytes - from.bytes;
@@ -238,18 +247,22 @@ fn join_answers(
             .get()
             .ok_or_else(|| anyhow!("part {} of the file has no window", j.part))?;
         let p = &window.points[j.at];
-        let next = take(j.part)?;
+        let mut next = take(j.part)?;
+        shift += j.shift;
         // Unread mentions of the next part: those after the join in its window, then the
         // first one after its window.
         let after = window.unread.iter().filter(|(at, _)| *at > p.pos);
         let first_next = after.map(|(_, n)| *n).chain(next.stats.first_unread).min();
-        first_unread = first_unread.or(first_next);
+        first_unread = first_unread.or(first_next.map(|n| n + shift));
         (from, from_cut) = (p.stats.clone(), p.cut);
+        let mut decided = window.decided[p.decided..].to_vec();
+        decided.iter_mut().for_each(|d| d.shift_lines(shift));
         let mut out = Out {
-            decided: window.decided[p.decided..].to_vec(),
+            decided,
             free: Vec::new(),
         };
         tally.take(&mut out, input, show)?;
+        next.tally.shift_lines(shift);
         f = next;
     }
     stats.first_unread = first_unread;
@@ -270,13 +283,10 @@ fn read_part(
     let scanner = if k == 0 {
         setup.scanner()
     } else {
-        let skipped = read::count_lines(shared.file, start)?;
-        let chosen = setup.forced.or(*shared.grammar.wait());
-        let s = match chosen {
+        match setup.forced.or(*shared.grammar.wait()) {
             Some(g) => setup.scanner_with(g),
             None => setup.scanner(),
-        };
-        s.start_after(skipped)
+        }
     };
     let window = (k > 0).then(|| Window {
         end: (start + sizes.window).min(shared.starts[k + 1]),
@@ -444,7 +454,11 @@ impl Part<'_, '_> {
                 continue;
             };
             if p.pos == self.pos {
-                if self.scanner.rest().as_ref() == Some(&p.rest) {
+                // Each part numbers lines from its own start.
+                let shift = self.scanner.stats.lines.checked_sub(p.stats.lines);
+                if let Some(shift) = shift
+                    && self.scanner.rest() == Some(p.rest.shifted(shift))
+                {
                     let at = *i;
                     let shared = self.shared;
                     let _deciding = shared.deciding.lock();
@@ -458,6 +472,7 @@ impl Part<'_, '_> {
                         self.join = Some(Join {
                             part: self.target,
                             at,
+                            shift,
                         });
                         self.joining = None;
                         self.stop = true;

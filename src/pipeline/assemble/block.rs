@@ -141,7 +141,21 @@ impl Block {
     }
 }
 
+impl Pos {
+    /// Moves it `n` lines on (a part of a file read with its lines numbered from its start).
+    pub fn shift_lines(&mut self, n: u64) {
+        self.line += n;
+        self.lines.iter_mut().for_each(|l| *l += n);
+    }
+}
+
 impl Object {
+    /// Moves it `n` lines on, with every line it was read from.
+    pub fn shift_lines(&mut self, n: u64) {
+        self.pos.shift_lines(n);
+        self.lines.iter_mut().for_each(|l| *l += n);
+    }
+
     /// Records the physical lines a logical line came from.
     pub(super) fn take_lines(&mut self, pos: &Pos) {
         let own = [pos.line];

@@ -260,6 +260,14 @@ impl Summary {
         }
     }
 
+    /// Moves the input lines it names `n` lines on (a part of a file read with its lines
+    /// numbered from its start).
+    pub fn shift_lines(&mut self, n: u64) {
+        for s in &mut self.sites {
+            s.first_at.1 += n;
+        }
+    }
+
     /// Renames the parts sites were seen in (`rename` gives a part's new name, `None` keeps
     /// it), merging names that become one: a test first known by its failure section's
     /// header (`test_x`) and later by its id (`tests/test_a.py::test_x`) is one test.

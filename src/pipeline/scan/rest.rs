@@ -24,6 +24,22 @@ pub struct Rest {
     held: Vec<(String, HeldLines)>,
 }
 
+impl Rest {
+    /// The same rest `n` lines on: what a scanner that numbers lines `n` more would carry.
+    pub fn shifted(&self, n: u64) -> Rest {
+        let mut r = self.clone();
+        for (_, h) in &mut r.held {
+            h.held
+                .iter_mut()
+                .for_each(|(a, b)| (*a, *b) = (*a + n, *b + n));
+            if let Some(((a, b), _)) = &mut h.parted {
+                (*a, *b) = (*a + n, *b + n);
+            }
+        }
+        r
+    }
+}
+
 impl Scanner<'_> {
     /// Whether it has had so many streams at once that it may have let one go
     /// ([`MAX_STREAMS`]) where another scanner, which did not see them all, would not: two
