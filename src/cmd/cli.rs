@@ -187,8 +187,9 @@ pub struct GateArgs {
 /// Reader threads, for `scan` and `check`.
 #[derive(Debug, Args)]
 pub struct Parallel {
-    /// Threads that read a large file ahead of the scan: 0 is one per core (at most 4), 1
-    /// reads on the main thread. The answer is the same either way.
+    /// Threads that read a large file ahead of the scan, or read its parts when its warnings
+    /// come close together: 0 is one per core (at most 4), 1 reads on the main thread. The
+    /// answer is the same either way.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     pub threads: usize,
 }

@@ -110,8 +110,9 @@ impl Reading<'_> {
                 }
             };
             let i = tally.add_input(name.clone());
-            // A report that shows each finding as it comes needs them in order.
-            let in_parts = !show.shows_each();
+            // A report that shows each finding as it comes needs them in order, and so do
+            // metrics (each is observed as it is decided).
+            let in_parts = !show.shows_each() && tally.metrics.is_none();
             let mut input = ScanInput {
                 scanner: setup.scanner(),
                 tally: &mut *tally,

@@ -166,6 +166,29 @@ fn a_log_of_more_streams_than_a_part_may_keep_is_left_to_be_read_whole() {
 }
 
 #[test]
+fn parts_pay_where_warnings_are_close_together_and_not_where_they_are_far_apart() {
+    use super::pays;
+    let setup = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dense = dir.path().join("dense.log");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/logs/aiohttp_retry_percall_debug.log");
+    let blocks = std::fs::read(fixture).expect("fixture reads");
+    std::fs::write(&dense, blocks.repeat(1 + (1 << 20) / blocks.len())).expect("temp log");
+    // Hand-made: ordinary lines with one warning block in the middle.
+    let sparse = dir.path().join("sparse.log");
+    let ordinary = "2025-06-28 09:43:04,785 INFO app: request served in 12 ms\n".repeat(20_000);
+    let text = [ordinary.as_bytes(), &blocks[..], ordinary.as_bytes()].concat();
+    std::fs::write(&sparse, text).expect("temp log");
+    for (path, expected) in [(&dense, true), (&sparse, false)] {
+        let file = File::open(path).expect("the log opens");
+        let len = file.metadata().expect("metadata").len();
+        let got = pays(&file, len, &setup.prefilter).expect("samples read");
+        assert_eq!(got, expected, "{}", path.display());
+    }
+}
+
+#[test]
 fn a_file_shorter_than_two_parts_is_read_whole() {
     let sizes = Sizes::DEFAULT;
     assert_eq!(sizes.parts(sizes.min_part * 2 - 1, 4), 1);
