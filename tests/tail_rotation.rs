@@ -665,7 +665,8 @@ fn moving_and_removing_the_directory_loses_nothing() {
             1 => std::fs::remove_dir_all(&logs).unwrap(),
             _ => {
                 std::fs::rename(&logs, d.join("logs.moved-again")).unwrap();
-                std::fs::create_dir(&logs).unwrap();
+                // The writer, finding its file gone, may have made the directory first.
+                std::fs::create_dir_all(&logs).unwrap();
             }
         },
         |_| wait_until("tail to open the new logs/app.log", || tail.has_open(&log)),
