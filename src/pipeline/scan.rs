@@ -62,6 +62,19 @@ pub struct Out {
     pub free: Vec<u64>,
 }
 
+/// Lines kept, at most, before the grammar is chosen from them.
+const DETECT_MAX_HELD: usize = 16 << 10;
+
+/// The leading lines kept until the grammar is chosen.
+#[derive(Debug, Default)]
+struct Detecting {
+    held: Vec<(String, u64)>,
+    /// Their bytes, line ends included.
+    bytes: usize,
+    /// How many are not blank.
+    nonblank: usize,
+}
+
 /// The pipeline state of one input.
 #[derive(Debug)]
 pub struct Scanner<'g> {
@@ -69,7 +82,7 @@ pub struct Scanner<'g> {
     grammars: &'g [Grammar],
     prefilter: &'g Prefilter,
     /// Leading lines kept until the grammar is chosen.
-    pending: Option<(Vec<(String, u64)>, usize)>,
+    pending: Option<Detecting>,
     streams: Streams,
     /// Where the plain stream was last found in `streams`.
     plain_at: usize,
@@ -102,7 +115,7 @@ impl<'g> Scanner<'g> {
             unwrapper: Unwrapper::new(grammars, forced),
             grammars,
             prefilter,
-            pending: forced.is_none().then(|| (Vec::new(), 0)),
+            pending: forced.is_none().then(Detecting::default),
             streams: Streams::default(),
             plain_at: 0,
             peak_streams: 0,
@@ -152,7 +165,7 @@ impl<'g> Scanner<'g> {
         let detecting = self
             .pending
             .as_ref()
-            .and_then(|(held, _)| held.first().map(|(_, n)| *n));
+            .and_then(|d| d.held.first().map(|(_, n)| *n));
         let streams = self.streams.values().filter_map(|s| {
             let pairer = if self.hold_to_end {
                 s.pairer.oldest_waiting_line()
@@ -187,12 +200,24 @@ impl<'g> Scanner<'g> {
         self.stats.bytes += info.raw_len;
         self.stats.cut_lines += u64::from(info.cut);
         let n = self.stats.lines + self.line_offset;
-        if let Some((held, bytes)) = &mut self.pending {
+        if let Some(d) = &mut self.pending {
             let text = decode(strip_cr(line)).into_owned();
-            *bytes += text.len();
-            held.push((text, n));
-            if held.iter().filter(|(t, _)| !t.trim().is_empty()).count() >= envelope::DETECT_LINES
-                || *bytes >= DETECT_BYTES
+            let blank = text.trim().is_empty();
+            if blank && d.nonblank == 0 {
+                // Nothing can be open before the first line with text: a blank line there is
+                // free now, as it would be once the grammar is chosen.
+                if self.track {
+                    out.free.push(n);
+                }
+                return;
+            }
+            d.nonblank += usize::from(!blank);
+            // Line ends count: a flood of blank lines ends detection too.
+            d.bytes += text.len() + 1;
+            d.held.push((text, n));
+            if d.nonblank >= envelope::DETECT_LINES
+                || d.bytes >= DETECT_BYTES
+                || d.held.len() >= DETECT_MAX_HELD
             {
                 self.choose(out);
             }
@@ -289,7 +314,7 @@ impl<'g> Scanner<'g> {
     }
 
     fn choose(&mut self, out: &mut Out) {
-        let Some((held, _)) = self.pending.take() else {
+        let Some(Detecting { held, .. }) = self.pending.take() else {
             return;
         };
         let g = envelope::detect(self.grammars, held.iter().map(|(t, _)| t.as_str()));

@@ -505,3 +505,35 @@ source_traceback: Object created at (most recent call last):
         vec![("noise", 0, false, Some(26))]
     );
 }
+
+#[test]
+fn blank_lines_before_the_grammar_is_chosen_are_not_kept_without_bound() {
+    // Hand-made: a log that starts with blank lines, then text and more blank lines. Each
+    // line once cost a pass over every line kept for detection (100,000 blank lines: 17 s).
+    let g = Grammar::builtin();
+    let pf = Prefilter::default();
+    let mut s = Scanner::new(&g, None, &pf);
+    let mut out = Out::default();
+    let info = LineInfo {
+        raw_len: 1,
+        cut: false,
+    };
+    for _ in 0..1000 {
+        s.push_line(b"", info, &mut out);
+    }
+    assert_eq!(s.oldest_held(), None, "leading blank lines are not kept");
+    s.push_line(b"starting", info, &mut out);
+    assert_eq!(s.oldest_held(), Some(1001), "text is kept for detection");
+    for _ in 0..DETECT_MAX_HELD {
+        s.push_line(b"", info, &mut out);
+    }
+    assert_eq!(
+        s.oldest_held(),
+        None,
+        "detection ends after a bounded number of lines"
+    );
+    let (d, stats, _) = scan(&[&b"\n".repeat(50_000)[..], BLOCKS.as_bytes()].concat());
+    assert_eq!(findings(&d).len(), 1, "the blocks after them are read");
+    assert_eq!(pooled(&d), 3);
+    assert_eq!(stats.lines, 50_000 + BLOCKS.lines().count() as u64);
+}
