@@ -346,6 +346,17 @@ source_traceback: Object created at (most recent call last):
     connector = TCPConnector(
 ";
 
+/// A scanner over the shipped grammars, detecting the envelope.
+fn scanner() -> Scanner<'static> {
+    static GRAMMARS: std::sync::OnceLock<Vec<Grammar>> = std::sync::OnceLock::new();
+    static PREFILTER: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
+    Scanner::new(
+        GRAMMARS.get_or_init(Grammar::builtin),
+        None,
+        PREFILTER.get_or_init(Prefilter::default),
+    )
+}
+
 fn push_all(s: &mut Scanner<'_>, text: &str, out: &mut Out) {
     for line in text.lines() {
         let info = LineInfo {
@@ -420,9 +431,7 @@ fn stdout_lines(n: u64) -> String {
 
 #[test]
 fn warnings_on_one_stream_stop_waiting_after_lines_of_any_stream() {
-    let g = Grammar::builtin();
-    let pf = Prefilter::default();
-    let mut s = Scanner::new(&g, None, &pf);
+    let mut s = scanner();
     let mut out = Out::default();
     push_all(&mut s, &stdout_lines(20), &mut out);
     push_all(
@@ -510,23 +519,13 @@ source_traceback: Object created at (most recent call last):
 fn blank_lines_before_the_grammar_is_chosen_are_not_kept_without_bound() {
     // Hand-made: a log that starts with blank lines, then text and more blank lines. Each
     // line once cost a pass over every line kept for detection (100,000 blank lines: 17 s).
-    let g = Grammar::builtin();
-    let pf = Prefilter::default();
-    let mut s = Scanner::new(&g, None, &pf);
+    let mut s = scanner();
     let mut out = Out::default();
-    let info = LineInfo {
-        raw_len: 1,
-        cut: false,
-    };
-    for _ in 0..1000 {
-        s.push_line(b"", info, &mut out);
-    }
+    push_all(&mut s, &"\n".repeat(1000), &mut out);
     assert_eq!(s.oldest_held(), None, "leading blank lines are not kept");
-    s.push_line(b"starting", info, &mut out);
+    push_all(&mut s, "starting\n", &mut out);
     assert_eq!(s.oldest_held(), Some(1001), "text is kept for detection");
-    for _ in 0..DETECT_MAX_HELD {
-        s.push_line(b"", info, &mut out);
-    }
+    push_all(&mut s, &"\n".repeat(DETECT_MAX_HELD), &mut out);
     assert_eq!(
         s.oldest_held(),
         None,
