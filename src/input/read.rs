@@ -191,7 +191,7 @@ where
     S::Error: From<io::Error>,
 {
     use std::sync::mpsc;
-    type Read = io::Result<(Chunk, Survey)>;
+    type Read = io::Result<(Vec<u8>, Survey, bool)>;
     let workers = workers.max(1);
     std::thread::scope(|scope| {
         let mut full: Vec<mpsc::Receiver<Read>> = Vec::new();
@@ -213,22 +213,12 @@ where
                     let read = read_full_at(file, &mut buf, at).map(|n| {
                         buf.truncate(n);
                         let s = survey(&buf);
-                        // Checked here, off the scanning thread; a chunk cut in the middle
-                        // of a character (or not UTF-8) is checked line by line instead. A
-                        // chunk the survey found nothing in is mostly skipped unread: the
-                        // few lines the sink reads are checked one by one.
+                        // A chunk the survey found nothing in is mostly skipped unread: the
+                        // few lines the sink reads are checked as UTF-8 one by one.
                         let quiet = s.hits.is_empty() && s.complete_to >= buf.len();
-                        let chunk = if quiet {
-                            Chunk::Bytes(buf)
-                        } else {
-                            match String::from_utf8(buf) {
-                                Ok(text) => Chunk::Text(text),
-                                Err(e) => Chunk::Bytes(e.into_bytes()),
-                            }
-                        };
-                        (chunk, s)
+                        (buf, s, quiet)
                     });
-                    let last = !matches!(&read, Ok((c, _)) if c.bytes().len() == CHUNK);
+                    let last = !matches!(&read, Ok((b, _, _)) if b.len() == CHUNK);
                     if tx.send(read).is_err() || last {
                         return;
                     }
@@ -244,14 +234,17 @@ where
                 // A worker ends only after sending its last chunk or an error.
                 return Err(io::Error::other("reader thread ended early").into());
             };
-            let (chunk, survey) = read?;
-            let n = chunk.bytes().len();
-            let text = match &chunk {
-                Chunk::Text(t) => Some(t.as_str()),
-                Chunk::Bytes(_) => None,
+            let (chunk, survey, quiet) = read?;
+            let n = chunk.len();
+            // Checked as a whole (SIMD, a few percent of the time std's check takes); a chunk
+            // cut in the middle of a character, or not UTF-8, is checked line by line instead.
+            let text = if quiet {
+                None
+            } else {
+                simdutf8::basic::from_utf8(&chunk).ok()
             };
-            split_chunk(&mut splitter, chunk.bytes(), text, Some(&survey), sink)?;
-            let _ = spent[w].send(chunk.into_bytes());
+            split_chunk(&mut splitter, &chunk, text, Some(&survey), sink)?;
+            let _ = spent[w].send(chunk);
             if n < CHUNK {
                 return splitter
                     .finish(&mut |raw: &[u8], line: &[u8], info| sink.line(raw, line, info));
@@ -276,7 +269,7 @@ where
         let n = read_full_at(file, &mut buf, at)?;
         let chunk = &buf[..n];
         // A chunk cut in the middle of a character is checked line by line instead.
-        let text = std::str::from_utf8(chunk).ok();
+        let text = simdutf8::basic::from_utf8(chunk).ok();
         split_chunk(&mut splitter, chunk, text, None, sink)?;
         if n < CHUNK {
             return splitter
@@ -304,28 +297,6 @@ pub fn line_start(file: &File, at: u64) -> io::Result<u64> {
             return Ok(pos + i as u64 + 1);
         }
         pos += n as u64;
-    }
-}
-
-/// A chunk read by a reader thread: text when it is UTF-8 throughout.
-enum Chunk {
-    Text(String),
-    Bytes(Vec<u8>),
-}
-
-impl Chunk {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Chunk::Text(t) => t.as_bytes(),
-            Chunk::Bytes(b) => b,
-        }
-    }
-
-    fn into_bytes(self) -> Vec<u8> {
-        match self {
-            Chunk::Text(t) => t.into_bytes(),
-            Chunk::Bytes(b) => b,
-        }
     }
 }
 

@@ -569,7 +569,7 @@ struct Piece<'a> {
 /// The line as text: borrowed when it is valid UTF-8 (the fast check), else with
 /// replacement characters.
 fn decode(line: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(line) {
+    match simdutf8::basic::from_utf8(line) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(line),
     }
