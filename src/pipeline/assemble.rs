@@ -12,6 +12,7 @@ mod interner;
 
 pub use block::{Block, Frame, Object, Pos};
 pub use interner::Interner;
+use interner::Read;
 
 /// Frames kept per block; the outermost few and the innermost rest, which is where call
 /// sites are.
@@ -87,6 +88,9 @@ pub struct Assembler {
     pub unread: u64,
     /// The first of them.
     pub first_unread: Option<u64>,
+    /// The known line ([`Interner::known`]) [`Assembler::take_known`] took last, while the
+    /// lines it takes follow one another.
+    last_known: Option<u32>,
 }
 
 impl Assembler {
@@ -124,27 +128,39 @@ impl Assembler {
     /// line under one, read before: as it was read then, without parsing it again (a
     /// traceback repeats the same lines block after block). Such a line completes nothing,
     /// so it is all [`Assembler::push`] would do with it. Returns whether it took the line.
-    pub fn take_known(&mut self, text: &str, pos: &Pos, names: &Interner) -> bool {
+    pub fn take_known(&mut self, text: &str, pos: &Pos, names: &mut Interner) -> bool {
+        let last = self.last_known.take();
         let Some(open) = &mut self.open else {
             return false;
         };
-        match open.state {
-            State::Frames(t) | State::AfterFrame(t) if let Some(f) = names.known_frame(text) => {
+        let (State::Frames(t) | State::AfterFrame(t)) = open.state else {
+            return false;
+        };
+        let guess = last.and_then(|id| names.next_after(id));
+        let Some((id, read)) = names.known(text, guess) else {
+            return false;
+        };
+        match (read, open.state) {
+            (Read::Frame(f), _) => {
                 if Some(t) == open.block.trace {
-                    open.block.add_frame(f);
+                    open.block.add_frame(f.clone());
                 }
                 open.state = State::AfterFrame(t);
             }
-            State::AfterFrame(t) if let Some(code) = names.known_code(text) => {
+            (Read::Code(code), State::AfterFrame(_)) => {
                 if Some(t) == open.block.trace
-                    && let Some(last) = open.block.frames.last_mut()
+                    && let Some(f) = open.block.frames.last_mut()
                 {
-                    last.code = Some(code);
+                    f.code = Some(code.clone());
                 }
                 open.state = State::Frames(t);
             }
-            _ => return false,
+            (Read::Code(_), _) => return false,
         }
+        if let Some(prev) = last {
+            names.followed(prev, id);
+        }
+        self.last_known = Some(id);
         open.take_blanks();
         open.block.take_lines(pos);
         true

@@ -386,7 +386,7 @@ impl<'g> Scanner<'g> {
             };
             if self.channel.is_empty()
                 && let Some(s) = plain_stream(&mut self.streams, &mut self.plain_at)
-                && s.assembler.take_known(text, &pos, &self.names)
+                && s.assembler.take_known(text, &pos, &mut self.names)
             {
                 s.last_used = n;
                 return;

@@ -13,62 +13,106 @@ const MAX_INTERNED: usize = 4096;
 /// whether each path is a library's, so that a traceback line costs a hash lookup rather
 /// than allocations and a path walk. Bounded: past `MAX_INTERNED` texts of a kind it
 /// starts afresh (frames already made keep their copies).
+///
+/// Frame lines and the source lines under them are remembered as they were read, each with
+/// the known line that came after it last time: a traceback repeated block after block is
+/// then read by comparing each line with the one expected, without hashing it.
 #[derive(Debug, Default)]
 pub struct Interner {
     paths: FxHashMap<Arc<str>, bool>,
     texts: FxHashMap<Arc<str>, ()>,
-    /// Frame lines read before, as they were read (without their source line).
-    frames: FxHashMap<Box<str>, Frame>,
-    /// Source lines read before under a frame line, as they were read.
-    codes: FxHashMap<Box<str>, Arc<str>>,
+    /// Frame lines and source lines read before; a line's id is its place here.
+    known: Vec<Known>,
+    /// Where each known line is in `known`.
+    ids: FxHashMap<Box<str>, u32>,
+}
+
+/// A frame line or a source line read before.
+#[derive(Debug)]
+struct Known {
+    line: Box<str>,
+    read: Read,
+    /// The known line read after it last time, in the same block.
+    next: Option<u32>,
+}
+
+/// What a known line was read as.
+#[derive(Clone, Debug)]
+pub(super) enum Read {
+    /// A frame line: the frame, without its source line.
+    Frame(Frame),
+    /// A source line under a frame line.
+    Code(Arc<str>),
 }
 
 /// Frame lines longer than this are parsed every time rather than remembered.
 const MAX_REMEMBERED_LINE: usize = 512;
+/// Frame and source lines remembered before starting afresh.
+const MAX_KNOWN_LINES: usize = 2 * MAX_INTERNED;
 
 impl Interner {
-    /// The frame `line` was read as before, if it was.
-    pub(super) fn known_frame(&self, line: &str) -> Option<Frame> {
-        if !line.starts_with("  File \"") {
-            return None;
+    /// What `line` was read as before, if it was, and its id: `guess` (the line that came
+    /// after the one before it last time) is compared first, the hash looked up only when
+    /// it is not the line.
+    pub(super) fn known(&self, line: &str, guess: Option<u32>) -> Option<(u32, &Read)> {
+        if let Some(k) = guess.and_then(|g| self.known.get(g as usize))
+            && *k.line == *line
+        {
+            return guess.map(|g| (g, &k.read));
         }
-        self.frames.get(line).cloned()
+        let &id = self.ids.get(line)?;
+        Some((id, &self.known[id as usize].read))
     }
 
-    /// What `line`, read under a frame line before, was read as: the frame's source line.
-    /// Only lines that read as one there are remembered ([`Interner::remember_code`]), and
-    /// reading one depends on nothing but its text.
-    pub(super) fn known_code(&self, line: &str) -> Option<Arc<str>> {
-        if self.codes.is_empty() {
-            return None;
+    /// Known line `next` came right after known line `prev` in a block.
+    pub(super) fn followed(&mut self, prev: u32, next: u32) {
+        if let Some(k) = self.known.get_mut(prev as usize) {
+            k.next = Some(next);
         }
-        self.codes.get(line).cloned()
+    }
+
+    /// The known line that came after known line `id` last time.
+    pub(super) fn next_after(&self, id: u32) -> Option<u32> {
+        self.known.get(id as usize).and_then(|k| k.next)
     }
 
     /// Remembers that `line`, under a frame line, was read as the source line `code`.
+    /// Only lines that read as one there are remembered, and reading one depends on nothing
+    /// but its text.
     pub(super) fn remember_code(&mut self, line: &str, code: &Arc<str>) {
-        if line.len() > MAX_REMEMBERED_LINE {
-            return;
-        }
-        if self.codes.len() >= MAX_INTERNED {
-            self.codes.clear();
-        }
-        self.codes.insert(line.into(), code.clone());
+        self.remember(line, Read::Code(code.clone()));
     }
 
     /// Remembers what frame `line` was read as.
     pub(super) fn remember_frame(&mut self, line: &str, frame: &Frame) {
-        if line.len() > MAX_REMEMBERED_LINE {
-            return;
-        }
-        if self.frames.len() >= MAX_INTERNED {
-            self.frames.clear();
-        }
         let frame = Frame {
             code: None,
             ..frame.clone()
         };
-        self.frames.insert(line.into(), frame);
+        self.remember(line, Read::Frame(frame));
+    }
+
+    fn remember(&mut self, line: &str, read: Read) {
+        if line.len() > MAX_REMEMBERED_LINE {
+            return;
+        }
+        if let Some(&id) = self.ids.get(line) {
+            self.known[id as usize].read = read;
+            return;
+        }
+        if self.known.len() >= MAX_KNOWN_LINES {
+            // Ids held by assemblers may now name other lines: they are only guesses, each
+            // checked against the line itself.
+            self.known.clear();
+            self.ids.clear();
+        }
+        let id = self.known.len() as u32;
+        self.known.push(Known {
+            line: line.into(),
+            read,
+            next: None,
+        });
+        self.ids.insert(line.into(), id);
     }
 
     /// The shared copy of a frame's path (cut to [`MAX_FRAME_TEXT`]), and whether it is a

@@ -278,3 +278,78 @@ fn a_line_read_as_the_lines_of_a_joined_paste_parts_nothing() {
     ]);
     assert!(matches!(ev.last(), Some(Event::Text(_))), "{ev:?}");
 }
+
+/// A session block whose creation traceback has `frames` (each a frame line and its source
+/// line).
+fn session_with(frames: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+    let mut lines = vec![
+        "Unclosed client session",
+        "client_session: <aiohttp.client.ClientSession object at 0x7fbdd9d79d50>",
+        "source_traceback: Object created at (most recent call last):",
+    ];
+    for (frame, code) in frames {
+        lines.extend([*frame, *code]);
+    }
+    lines
+}
+
+#[test]
+fn tracebacks_read_by_guessing_each_next_line_read_as_they_did_the_first_time() {
+    // Hand-made: two tracebacks that share their outer frames and then differ, read in turn,
+    // so that the line guessed from the traceback before is wrong at some point in each.
+    let main = (
+        "  File \"/app/main.py\", line 30, in <module>",
+        "    asyncio.run(main())",
+    );
+    let fetch = (
+        "  File \"/app/main.py\", line 22, in fetch",
+        "    session = aiohttp.ClientSession()",
+    );
+    let retry = (
+        "  File \"/app/retry.py\", line 9, in again",
+        "    return await fetch()",
+    );
+    let a = session_with(&[main, fetch]);
+    let b = session_with(&[main, retry, fetch]);
+    let c = session_with(&[retry, main]);
+    let alone = |lines: &[&str]| blocks(&run(lines))[0].frames.clone();
+    let order = [&a, &b, &a, &a, &b, &b, &c, &a, &c, &b];
+    let mut all: Vec<&str> = Vec::new();
+    for t in order {
+        all.extend(t.iter());
+    }
+    all.push("next record");
+    let ev = run(&all);
+    let got = blocks(&ev);
+    assert_eq!(got.len(), order.len());
+    for (block, t) in got.iter().zip(order) {
+        assert_eq!(block.frames, alone(t));
+    }
+}
+
+#[test]
+fn a_guessed_line_is_taken_only_when_it_is_the_line() {
+    let mut names = Interner::default();
+    let frame = Frame::at("/app/main.py", 22, "fetch");
+    let code: std::sync::Arc<str> = "session = aiohttp.ClientSession()".into();
+    names.remember_frame("  File \"/app/main.py\", line 22, in fetch", &frame);
+    names.remember_code("    session = aiohttp.ClientSession()", &code);
+    let (frame_id, _) = names
+        .known("  File \"/app/main.py\", line 22, in fetch", None)
+        .expect("remembered");
+    // A wrong guess (the frame line's id for its source line) is not trusted.
+    match names.known("    session = aiohttp.ClientSession()", Some(frame_id)) {
+        Some((id, Read::Code(c))) => {
+            assert_ne!(id, frame_id);
+            assert_eq!(c, &code);
+        }
+        other => panic!("read as {other:?}"),
+    }
+    // Nor is a guess that names no line at all (the interner started afresh since).
+    assert!(names.known("  not a known line", Some(u32::MAX)).is_none());
+    assert!(
+        names
+            .known("    session = aiohttp.ClientSession()", Some(u32::MAX))
+            .is_some()
+    );
+}
