@@ -91,7 +91,7 @@ impl Via {
 }
 
 /// Where a finding's objects were created.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Site {
     /// Path of the innermost application frame, as Python printed it.
     pub file: Arc<str>,
@@ -101,8 +101,8 @@ pub struct Site {
     pub function: Option<Arc<str>>,
     /// Its source line, when the log shows it.
     pub code: Option<Arc<str>>,
-    /// The outermost application frame (`path:line`), when it differs: the entry point.
-    pub outer: Option<String>,
+    /// The outermost application frame, when it differs: the entry point.
+    pub outer: Option<Via>,
     /// The innermost frame outside aiohttp, asyncio and the standard library, when it is not
     /// the site itself: the installed library's line that built the object (LiteLLM's
     /// `http_handler.py` for a LiteLLM user).
@@ -189,7 +189,12 @@ pub fn site_of(o: &Object, rules: &SiteRules) -> Option<Site> {
         line: inner.line,
         function: inner.function.clone(),
         code: inner.code.clone(),
-        outer: outer.map(|f| format!("{}:{}", f.path, f.line)),
+        // Named as `path:line` only when reported: this runs for every finding.
+        outer: outer.map(|f| Via {
+            file: f.path.clone(),
+            line: f.line,
+            function: f.function.clone(),
+        }),
         created_in,
     })
 }
@@ -300,8 +305,9 @@ pub struct Triaged {
 pub fn triage(f: &Finding, input: usize, rules: &SiteRules) -> Triaged {
     let count = |k: Kind| f.objects.iter().filter(|o| o.kind == k).count() as u64;
     let first = &f.objects[0];
+    let label = classify::label(f);
     Triaged {
-        label: classify::label(f),
+        label,
         sessions: count(Kind::Session),
         connectors: count(Kind::Connector),
         responses: count(Kind::Response),
@@ -323,7 +329,7 @@ pub fn triage(f: &Finding, input: usize, rules: &SiteRules) -> Triaged {
         input,
         line: first.pos.line,
         ts: first.pos.ts.clone(),
-        pattern: Pattern::of(f, classify::label(f)),
+        pattern: Pattern::of(f, label),
         part: None,
     }
 }

@@ -41,7 +41,12 @@ pub fn is_installed(path: &str) -> bool {
 /// Home Assistant's integrations are the code its users write or pick: a frame in one counts
 /// as the application even when Home Assistant is installed as a package.
 pub fn is_integration(path: &str) -> bool {
-    let p = path.replace('\\', "/");
+    // Asked of every installed frame of every finding: no copy unless the path needs one.
+    let p = if path.contains('\\') {
+        std::borrow::Cow::Owned(path.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    };
     p.contains("/homeassistant/components/") || p.contains("custom_components/")
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::gate::policy::Verdict;
-use crate::pipeline::group::{Counts, Related, Summary, Triaged};
+use crate::pipeline::group::{Counts, Related, Summary, Triaged, Via};
 use crate::pipeline::kube::Pod;
 use crate::report::render::{InputReport, SCHEMA, SITE_HINT, location};
 
@@ -31,7 +31,7 @@ struct SiteJson<'a> {
     line: Option<u32>,
     function: Option<&'a str>,
     code: Option<&'a str>,
-    outer: Option<&'a str>,
+    outer: Option<String>,
     created_in: Option<String>,
     created_in_function: Option<&'a str>,
     label: &'static str,
@@ -107,7 +107,7 @@ pub fn summary_json<'a>(
                     line: site.map(|x| x.line),
                     function: site.and_then(|x| x.function.as_deref()),
                     code: site.and_then(|x| x.code.as_deref()),
-                    outer: site.and_then(|x| x.outer.as_deref()),
+                    outer: site.and_then(|x| x.outer.as_ref()).map(Via::key),
                     created_in: site.and_then(|x| x.created_in.as_ref()).map(|v| v.key()),
                     created_in_function: site
                         .and_then(|x| x.created_in.as_ref())

@@ -45,7 +45,7 @@ fn site_is_the_applications_innermost_frame_with_the_library_line_beside_it() {
     assert_eq!(s.key(), "/app/llm.py:61");
     assert_eq!(s.function.as_deref(), Some("run_sync"));
     assert_eq!(s.code.as_deref(), Some("code 61"));
-    assert_eq!(s.outer.as_deref(), Some("/app/main.py:40"));
+    assert_eq!(s.outer.map(|o| o.key()).as_deref(), Some("/app/main.py:40"));
     let via = s.created_in.unwrap();
     assert_eq!(
         via.key(),
