@@ -74,7 +74,7 @@ pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> Incoming {
     let read = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&read);
     std::thread::spawn(move || {
-        let mut reader = match crate::input::read::sniff(raw) {
+        let mut reader = match crate::input::read::sniff_read(raw) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
@@ -82,16 +82,15 @@ pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> Incoming {
             }
         };
         loop {
-            // A chunk the consumer is done with is read into again: only the part past
-            // what it held last time is zeroed (nothing, after a full read).
+            // A chunk the consumer is done with is read into again; it kept its length,
+            // so nothing is zeroed again.
             let mut buf = returned.try_recv().unwrap_or_default();
             buf.resize(CHUNK, 0);
             match reader.read(&mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
-                    buf.truncate(n);
                     counted.fetch_add(1, Ordering::Release);
-                    if tx.blocking_send(Ok(buf)).is_err() {
+                    if tx.blocking_send(Ok(Filled { buf, len: n })).is_err() {
                         return;
                     }
                 }
@@ -111,10 +110,31 @@ pub fn spawn_sniffing_reader(raw: Box<dyn Read + Send>) -> Incoming {
     }
 }
 
+/// A buffer a reader thread read into, and how many of its bytes it read.
+pub struct Filled {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Filled {
+    /// The bytes read.
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl From<Vec<u8>> for Filled {
+    /// Bytes from elsewhere (tests), all of them read.
+    fn from(buf: Vec<u8>) -> Self {
+        let len = buf.len();
+        Filled { buf, len }
+    }
+}
+
 /// The chunks a reader thread reads, and where the consumer gives each back once split
 /// into lines, to be read into again.
 pub struct Incoming {
-    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunks: mpsc::Receiver<io::Result<Filled>>,
     spent: Option<std::sync::mpsc::Sender<Vec<u8>>>,
     /// Chunks the reader thread has read, counted before it hands each over.
     read: Option<Arc<AtomicU64>>,
@@ -124,7 +144,7 @@ pub struct Incoming {
 
 impl Incoming {
     /// The next chunk already handed over, if any.
-    fn try_next(&mut self) -> Option<io::Result<Vec<u8>>> {
+    fn try_next(&mut self) -> Option<io::Result<Filled>> {
         let c = self.chunks.try_recv().ok()?;
         self.taken += 1;
         Some(c)
@@ -139,9 +159,9 @@ impl Incoming {
     }
 }
 
-impl From<mpsc::Receiver<io::Result<Vec<u8>>>> for Incoming {
+impl From<mpsc::Receiver<io::Result<Filled>>> for Incoming {
     /// Chunks from elsewhere (tests), not given back.
-    fn from(chunks: mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
+    fn from(chunks: mpsc::Receiver<io::Result<Filled>>) -> Self {
         Incoming {
             chunks,
             spent: None,
@@ -436,7 +456,7 @@ impl Chunks<'_> {
 }
 
 impl Source for Chunks<'_> {
-    type Wake = io::Result<Vec<u8>>;
+    type Wake = io::Result<Filled>;
 
     async fn wake(&mut self) -> Option<Self::Wake> {
         let c = self.incoming.chunks.recv().await;
@@ -446,11 +466,11 @@ impl Source for Chunks<'_> {
 
     fn take(&mut self, chunk: Self::Wake) -> anyhow::Result<()> {
         let chunk = chunk?;
-        self.split(&chunk)?;
+        self.split(chunk.bytes())?;
         self.flusher.took(&*self.consumer);
         if let Some(spent) = &self.incoming.spent {
             // The reader may have ended: then nobody reads into it again.
-            let _ = spent.send(chunk);
+            let _ = spent.send(chunk.buf);
         }
         Ok(())
     }
@@ -472,7 +492,7 @@ impl Source for Chunks<'_> {
         let until = std::time::Instant::now() + Duration::from_millis(500);
         loop {
             match self.incoming.try_next() {
-                Some(Ok(bytes)) => self.split(&bytes)?,
+                Some(Ok(chunk)) => self.split(chunk.bytes())?,
                 Some(Err(_)) => break,
                 None if self.incoming.has_one_coming() && std::time::Instant::now() < until => {
                     std::thread::sleep(Duration::from_millis(1));

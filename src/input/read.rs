@@ -116,8 +116,14 @@ pub fn open_input(path: &Path, parallel: bool) -> io::Result<Input> {
     sniff(Box::new(file)).map(Input::Stream)
 }
 
-/// Wraps a reader, decoding it when it starts with the gzip magic bytes.
-pub fn sniff(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+/// Wraps a reader, decoding it when it starts with the gzip magic bytes, and buffers it.
+pub fn sniff(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+    Ok(Box::new(BufReader::with_capacity(BUFFER, sniff_read(raw)?)))
+}
+
+/// Wraps a reader, decoding it when it starts with the gzip magic bytes; unbuffered, for a
+/// reader that reads large chunks itself (a buffer would only copy each byte once more).
+pub fn sniff_read(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     // The first read takes what is there (not just the two magic bytes), so that it comes
     // out as one piece: bytes read from a pipe and left behind in a buffer would be lost
     // to a signal that came before the next read.
@@ -135,12 +141,9 @@ pub fn sniff(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send
     let gzip = first.starts_with(&[0x1f, 0x8b]);
     let joined = io::Cursor::new(first).chain(raw);
     if gzip {
-        Ok(Box::new(BufReader::with_capacity(
-            BUFFER,
-            MultiGzDecoder::new(joined),
-        )))
+        Ok(Box::new(MultiGzDecoder::new(joined)))
     } else {
-        Ok(Box::new(BufReader::with_capacity(BUFFER, joined)))
+        Ok(Box::new(joined))
     }
 }
 

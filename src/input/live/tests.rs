@@ -98,7 +98,9 @@ async fn live(lines: &[(u64, String)], forced: &str, flush_ms: u64) -> Vec<Seen>
     let writer = async move {
         for (at, line) in schedule {
             tokio::time::sleep_until(start + Duration::from_millis(at)).await;
-            tx.send(Ok(format!("{line}\n").into_bytes())).await.unwrap();
+            tx.send(Ok(format!("{line}\n").into_bytes().into()))
+                .await
+                .unwrap();
         }
         // Input stays open a while after the last line, as a live stream does.
         tokio::time::sleep(Duration::from_secs(60)).await;
