@@ -109,6 +109,39 @@ impl FollowError {
     }
 }
 
+/// `text` with each counter's and gauge's series in label order: the encoder writes a
+/// family's series in its hash map's order, which changes from one scrape to the next, so two
+/// scrapes of the same state would not read (or diff) the same. Other types keep their order
+/// (a histogram's buckets must stay in `le` order).
+fn sorted_series(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run: Vec<&str> = Vec::new();
+    let mut sortable = false;
+    let flush = |run: &mut Vec<&str>, sortable: bool, out: &mut String| {
+        if sortable {
+            run.sort_unstable();
+        }
+        for l in run.drain(..) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    };
+    for line in text.lines() {
+        if line.starts_with('#') {
+            flush(&mut run, sortable, &mut out);
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                sortable = matches!(rest.rsplit(' ').next(), Some("counter" | "gauge"));
+            }
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            run.push(line);
+        }
+    }
+    flush(&mut run, sortable, &mut out);
+    out
+}
+
 /// The metric families and the registry that serves them.
 pub struct Metrics {
     registry: Registry,
@@ -220,7 +253,7 @@ impl Metrics {
         } else {
             prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
         };
-        out
+        sorted_series(&out)
     }
 
     /// The pod's entry (a poisoned lock only means another thread panicked while inserting:

@@ -220,3 +220,39 @@ fn a_pods_series_go_once_its_files_have_been_gone_a_while() {
     );
     assert!(has(A_LABELS));
 }
+
+#[test]
+fn each_familys_series_come_in_label_order_whatever_order_they_were_made_in() {
+    // Two pods' findings fed in both orders: the expositions are the same text, and each
+    // family's series are sorted.
+    let expose = |first: &str, second: &str, openmetrics: bool| {
+        let m = Arc::new(Metrics::new(200));
+        let mut obs = Observer::new(Arc::clone(&m));
+        feed(&mut obs, 0, first, PERCALL);
+        feed(&mut obs, 1, second, PERCALL);
+        m.encode(openmetrics)
+    };
+    for openmetrics in [false, true] {
+        let text = expose(POD_A, POD_B, openmetrics);
+        assert_eq!(text, expose(POD_B, POD_A, openmetrics));
+        let mut run: Vec<&str> = Vec::new();
+        for line in text.lines().chain(["# end"]) {
+            if line.starts_with('#') {
+                assert!(run.is_sorted(), "{run:#?}");
+                run.clear();
+            } else {
+                run.push(line);
+            }
+        }
+    }
+}
+
+#[test]
+fn series_of_other_types_keep_their_order() {
+    // Hand-made: a histogram's buckets must stay in `le` order, which is not text order.
+    let text = "# TYPE a counter\na{x=\"b\"} 1\na{x=\"a\"} 2\n# TYPE h histogram\nh_bucket{le=\"5\"} 1\nh_bucket{le=\"10\"} 2\n# EOF\n";
+    assert_eq!(
+        super::sorted_series(text),
+        "# TYPE a counter\na{x=\"a\"} 2\na{x=\"b\"} 1\n# TYPE h histogram\nh_bucket{le=\"5\"} 1\nh_bucket{le=\"10\"} 2\n# EOF\n"
+    );
+}
