@@ -22,6 +22,13 @@
 //! `ClientSession.__init__`, which proves the pair; so sessions left alone that carry a
 //! traceback are held (at most [`MAX_HELD`]) until such a connector comes or the input ends.
 //!
+//! A run of sessions back to back, without tracebacks, followed at once by a connector is
+//! not a run of idle sessions: Python finalizes a batch of garbage (a cycle, a module's list
+//! of sessions at exit) all sessions first, then their connectors, so the connectors after
+//! the run may be any of theirs. The session right before the connector pairs with it as
+//! always; the others are marked [`Object::parted`] (`unknown`), never `noise`. A run that
+//! anything else follows is what it looks like: each session held nothing.
+//!
 //! Everything else is a finding of its own.
 
 use crate::pipeline::assemble::Event;
@@ -30,8 +37,13 @@ use crate::pipeline::parse::{Kind, Trace};
 
 use std::collections::VecDeque;
 
-/// Lone sessions with a creation traceback held for a late connector, per stream.
+/// Lone sessions with a creation traceback held for a late connector, per stream. One that
+/// more push out is `unknown` (its connector may still come), never `noise`.
 pub const MAX_HELD: usize = 16;
+
+/// Sessions without a creation traceback kept in a run of sessions back to back, per stream
+/// ([`Pairer`]'s `run`); one that more push out is `unknown`.
+pub const MAX_RUN: usize = 64;
 
 /// Ordinary lines that may stand between a W block and its own L block: another thread's
 /// record, or a handler's one-off line (Google Cloud's `StructuredLogHandler` writes a
@@ -161,6 +173,9 @@ pub struct Pairer {
     gap: usize,
     /// A session that its connector may still follow.
     waiting: Option<Object>,
+    /// Sessions without a traceback, each followed at once by another session, before
+    /// `waiting`: decided with it (oldest first; at most [`MAX_RUN`]).
+    run: VecDeque<Object>,
     /// Lone sessions with a creation traceback, oldest first.
     held: VecDeque<Object>,
     /// A session without a creation traceback that ordinary lines parted from the next block:
@@ -216,6 +231,7 @@ impl Pairer {
         let first = |o: &Object| o.lines.first().copied().unwrap_or(o.pos.line);
         self.warning
             .iter()
+            .chain(&self.run)
             .chain(&self.waiting)
             .chain(&self.parted)
             .map(first)
@@ -228,6 +244,7 @@ impl Pairer {
         let first = |o: &Object| o.lines.first().copied().unwrap_or(o.pos.line);
         self.warning
             .iter()
+            .chain(&self.run)
             .chain(&self.waiting)
             .chain(&self.parted)
             .chain(&self.held)
@@ -363,7 +380,11 @@ impl Pairer {
     /// its other channel's record. A session so marked is `unknown`, not `noise`. Sessions held
     /// for a late connector are not marked: the blocks next to them were read.
     pub fn cut(&mut self) {
-        let waits = self.warning.iter_mut().chain(self.waiting.iter_mut());
+        let waits = self
+            .warning
+            .iter_mut()
+            .chain(self.run.iter_mut())
+            .chain(self.waiting.iter_mut());
         for o in waits.chain(self.parted.iter_mut()) {
             o.complete = false;
         }
@@ -380,8 +401,19 @@ impl Pairer {
         if let Some(w) = self.warning.take() {
             self.object(w, out);
         }
+        self.end_run(false, out);
         if let Some(p) = self.waiting.take() {
             self.alone(p, out);
+        }
+    }
+
+    /// Decides the run of sessions before the waiting one: `parted` when a connector came
+    /// right after it (that connector, or the ones after it, may be theirs), else each held
+    /// nothing.
+    fn end_run(&mut self, parted: bool, out: &mut Vec<Decided>) {
+        for mut s in self.run.drain(..) {
+            s.parted = parted;
+            out.push(single(s));
         }
     }
 
@@ -392,6 +424,7 @@ impl Pairer {
         if let Some(w) = self.warning.take() {
             self.object(w, out);
         }
+        self.end_run(false, out);
         match self.waiting.take() {
             Some(s) if s.kind == Kind::Session && !is_held(&s) => {
                 self.decide_parted(None, out);
@@ -424,8 +457,10 @@ impl Pairer {
         match o.kind {
             Kind::Session if is_held(&o) => {
                 if self.held.len() >= MAX_HELD
-                    && let Some(old) = self.held.pop_front()
+                    && let Some(mut old) = self.held.pop_front()
                 {
+                    // Its connector may still come: not shown to hold nothing.
+                    old.parted = true;
                     out.push(single(old));
                 }
                 self.held.push_back(o);
@@ -450,25 +485,43 @@ impl Pairer {
             // A session's own connector is reported after it, never before (docs/formats.md
             // §5): it waits for the next block.
             Kind::Session => {
-                if let Some(p) = self.waiting.take() {
-                    self.alone(p, out);
+                match self.waiting.take() {
+                    // Its connector may come after this session's (a batch of garbage).
+                    Some(p) if p.kind == Kind::Session && !is_held(&p) => {
+                        if self.run.len() >= MAX_RUN
+                            && let Some(mut old) = self.run.pop_front()
+                        {
+                            old.parted = true;
+                            out.push(single(old));
+                        }
+                        self.run.push_back(p);
+                    }
+                    Some(p) => {
+                        self.end_run(false, out);
+                        self.alone(p, out);
+                    }
+                    None => self.end_run(false, out),
                 }
                 self.waiting = Some(o);
             }
-            Kind::Connector => match self.waiting.take() {
-                Some(s) if s.kind == Kind::Session && belong_together(&s, &o) => {
-                    out.push(Decided::Finding(Finding {
-                        objects: vec![s, o],
-                    }));
-                }
-                waiting => {
-                    if let Some(p) = waiting {
-                        self.alone(p, out);
+            Kind::Connector => {
+                self.end_run(true, out);
+                match self.waiting.take() {
+                    Some(s) if s.kind == Kind::Session && belong_together(&s, &o) => {
+                        out.push(Decided::Finding(Finding {
+                            objects: vec![s, o],
+                        }));
                     }
-                    self.alone(o, out);
+                    waiting => {
+                        if let Some(p) = waiting {
+                            self.alone(p, out);
+                        }
+                        self.alone(o, out);
+                    }
                 }
-            },
+            }
             _ => {
+                self.end_run(false, out);
                 if let Some(p) = self.waiting.take() {
                     self.alone(p, out);
                 }

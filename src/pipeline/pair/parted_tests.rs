@@ -291,3 +291,74 @@ fn a_parted_session_where_the_input_was_cut_is_unknown_as_cut() {
     assert_eq!(label(f), Label::Unknown);
     assert!(crate::pipeline::classify::truncated(f));
 }
+
+#[test]
+fn a_run_of_sessions_followed_at_once_by_connectors_is_not_called_idle() {
+    // Hand-made in the shape a batch of garbage takes (an aiohttp.web app's module-level
+    // list of sessions collected at exit, debug mode off: `ERROR:asyncio:` records of every
+    // session, then of their connectors, nothing between): which connector is whose is not in
+    // the log, so the sessions before the one next to a connector are unknown, not noise.
+    let d = decide(&lines(&[&S, &S, &S, &C, &C, &C]));
+    assert_eq!(
+        d,
+        vec![
+            (vec![Kind::Session], Label::Unknown, true),
+            (vec![Kind::Session], Label::Unknown, true),
+            (vec![Kind::Session, Kind::Connector], Label::Leak, false),
+            (vec![Kind::Connector], Label::Leak, false),
+            (vec![Kind::Connector], Label::Leak, false),
+        ]
+    );
+    // The same run with no connector after it: each session held nothing.
+    let d = decide(&lines(&[&S, &S, &S, &["next record"]]));
+    assert_eq!(d, vec![(vec![Kind::Session], NOISE.0, NOISE.1); 3]);
+    // A run ended by another kind of block is not followed by connectors either.
+    let response = [
+        "Unclosed response",
+        "client_response: <ClientResponse(http://127.0.0.1:8080/) [200 OK]>",
+    ];
+    let d = decide(&lines(&[&S, &S, &response, &C]));
+    assert_eq!(d[0], (vec![Kind::Session], NOISE.0, NOISE.1));
+    assert_eq!(d[1], (vec![Kind::Session], NOISE.0, NOISE.1));
+}
+
+#[test]
+fn a_long_run_stays_bounded_and_what_it_lets_go_is_unknown() {
+    let mut parts: Vec<&[&str]> = vec![&S; MAX_RUN + 3];
+    parts.push(&C);
+    let d = decide(&lines(&parts));
+    assert_eq!(d.len(), MAX_RUN + 3);
+    assert!(d.iter().all(|(_, l, _)| *l != Label::Noise), "{d:?}");
+}
+
+#[test]
+fn a_traced_session_that_more_push_out_of_the_held_ones_is_unknown() {
+    // Hand-made: more lone sessions with creation tracebacks than are held for a late
+    // connector. The first let go may still have one coming: unknown; those held to the end
+    // of the input without one held nothing.
+    let session = |n: usize| -> Vec<String> {
+        let mut v = lines(&[&S]);
+        v.push("source_traceback: Object created at (most recent call last):".into());
+        v.push("  File \"/app/main.py\", line 40, in <module>".into());
+        v.push("    asyncio.run(main())".into());
+        v.push(format!(
+            "  File \"/app/main.py\", line {}, in fetch",
+            100 + n
+        ));
+        v.push("    session = aiohttp.ClientSession()".into());
+        v
+    };
+    let mut all: Vec<String> = Vec::new();
+    for n in 0..=MAX_HELD {
+        all.extend(session(n));
+        all.push("next record".into());
+    }
+    let d = decide(&all);
+    assert_eq!(d.len(), MAX_HELD + 1);
+    assert_eq!(d[0], (vec![Kind::Session], Label::Unknown, true));
+    assert!(
+        d[1..]
+            .iter()
+            .all(|x| *x == (vec![Kind::Session], NOISE.0, NOISE.1))
+    );
+}

@@ -389,8 +389,8 @@ pub fn write_table(
     }
     if s.parted > 0 {
         out.line(&format!(
-            "{} session{} parted by other lines from a connector a few lines later: unknown, as \
-             it may be {} own (asyncio debug mode's creation tracebacks would tell).",
+            "{} session{} parted by other lines or blocks from a connector that may be {} own: \
+             unknown (asyncio debug mode's creation tracebacks would tell).",
             s.parted,
             plural(s.parted),
             if s.parted == 1 { "its" } else { "their" },
