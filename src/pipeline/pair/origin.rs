@@ -62,10 +62,12 @@ pub fn same_origin(session: &[Frame], connector: &[Frame]) -> bool {
 /// Whether an installed library built the connector in a helper that the function building
 /// the session called: aiobotocore's `_get_session` calls `_create_connector`, which builds
 /// its own `TCPConnector` subclass, then passes it to `ClientSession(connector=…)` four lines
-/// down. The connector's stack is the session's through that function (any line in it), then
-/// deeper frames, all of them in installed packages. Application code never counts here: a
-/// helper of the user's own that hands out one cached connector is a shared connector's usual
-/// shape (`connector_owner=False`). Both stacks must be whole (asyncio's, with functions).
+/// down; an application builds aiohttp-socks' `ProxyConnector(…)` (or `from_url`) on the line
+/// before `ClientSession(connector=connector)`, or inline. The connector's stack is the
+/// session's through that function (any line in it), then deeper frames, all of them in
+/// installed packages. A helper in application code never counts here: one of the user's own
+/// that hands out one cached connector is a shared connector's usual shape
+/// (`connector_owner=False`). Both stacks must be whole (asyncio's, with functions).
 fn built_by_a_library_helper(s: &[Frame], c: &[Frame]) -> bool {
     let Some(si) = s.last() else {
         return false;
@@ -79,7 +81,7 @@ fn built_by_a_library_helper(s: &[Frame], c: &[Frame]) -> bool {
             .iter()
             .zip(&s[..at])
             .all(|(a, b)| a.path == b.path && a.line == b.line && a.function == b.function)
-        && c[at..]
+        && c[at + 1..]
             .iter()
             .all(|f| crate::pipeline::python::is_installed(&f.path))
 }
