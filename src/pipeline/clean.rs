@@ -395,6 +395,14 @@ impl RichJoiner {
             return;
         }
         let piece = line[RICH_GUTTER..].trim_end();
+        if piece.is_empty() {
+            // An empty line of the message (the one after a response's headers), padded to
+            // the terminal's width: a line of its own, never a piece of the one before.
+            self.flush(out);
+            out.push((String::new(), vec![n]));
+            self.last_full = false;
+            return;
+        }
         let starts_line =
             piece.starts_with(' ') || RICH_LINE_STARTS.iter().any(|k| piece.starts_with(k));
         // A word longer than the column is cut where the column ends: the piece is that one
@@ -457,6 +465,42 @@ mod rich_tests {
 
     fn pad(s: &str) -> String {
         format!("{s:<100}")
+    }
+
+    #[test]
+    fn an_empty_line_of_the_message_padded_with_spaces_stays_a_line() {
+        // rich 15 at 400 columns (a helper's real run, shortened): the response block's empty
+        // line comes as spaces to the terminal's width.
+        let lines = [
+            format!(
+                "{:<380}{:>20}",
+                "           ERROR    Unclosed response", "base_events.py:1771"
+            ),
+            format!(
+                "{:<400}",
+                "                    client_response: <ClientResponse(http://127.0.0.1:18080/big) [200 OK]>"
+            ),
+            format!(
+                "{:<400}",
+                "                    <CIMultiDictProxy('Content-Type': 'application/octet-stream')>"
+            ),
+            " ".repeat(400),
+            format!(
+                "{:<400}",
+                "                    source_traceback: Object created at (most recent call last):"
+            ),
+        ];
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_eq!(
+            join(&refs),
+            [
+                "Unclosed response",
+                "client_response: <ClientResponse(http://127.0.0.1:18080/big) [200 OK]>",
+                "<CIMultiDictProxy('Content-Type': 'application/octet-stream')>",
+                "",
+                "source_traceback: Object created at (most recent call last):",
+            ]
+        );
     }
 
     #[test]
