@@ -123,14 +123,15 @@ pub fn describe(s: &SiteSummary) -> String {
                 .as_deref()
                 .map(|f| format!(" in {f}"))
                 .unwrap_or_default();
-            // A library built the object: its line is where the session is made, the site is
-            // the call into it that the application can change.
+            // A library built the object: its line is where the session (or the connector,
+            // when no session reported) is made, the site is the call into it that the
+            // application can change.
             let via = x
                 .created_in
                 .as_ref()
                 .map(|v| {
                     format!(
-                        " (the session is built by the library at {}:{})",
+                        " (built inside the library at {}:{})",
                         normal_path(&v.file),
                         v.line
                     )

@@ -18,8 +18,12 @@ pub fn advice(p: Pattern) -> &'static str {
                  aiohttp.ClientSession() as session:`, or `await session.close()` where it is created."
         }
         Pattern::SharedConnector => {
-            "A connector shared between sessions (connector_owner=False) was collected still pooling sockets. \
-                 Whoever creates it owns it: `await connector.close()` at shutdown, after the sessions using it."
+            "A connector was collected still pooling sockets and no session reported with it: one shared \
+                 between sessions (connector_owner=False) and never closed, or one whose session was collected \
+                 in the same sweep after it (a session whose connector is closed reports nothing: a library's \
+                 client that owns both, such as discord.py's, left unclosed). Whoever creates it owns it: \
+                 `await connector.close()` at shutdown, after the sessions using it; when a library built it \
+                 (the line named beside the site), close that library's client (`await client.close()`)."
         }
         Pattern::UnreleasedConnection => {
             "A connection taken from the connector was never released, so its socket stayed open until GC. \
