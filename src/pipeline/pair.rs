@@ -38,8 +38,11 @@ use crate::pipeline::parse::{Kind, Trace};
 use std::collections::VecDeque;
 
 /// Lone sessions with a creation traceback held for a late connector, per stream. One that
-/// more push out is `unknown` (its connector may still come), never `noise`.
-pub const MAX_HELD: usize = 16;
+/// more push out is decided as it stands (`noise`): an application that drops idle sessions
+/// with a shared connector in debug mode has thousands, each held until more push it out,
+/// and a batch of garbage rarely holds more sessions than this before their connectors
+/// (runs of 6 to 26 seen under gunicorn and `aiohttp.web` at exit).
+pub const MAX_HELD: usize = 32;
 
 /// Sessions without a creation traceback kept in a run of sessions back to back, per stream
 /// ([`Pairer`]'s `run`); one that more push out is `unknown`.
@@ -457,10 +460,8 @@ impl Pairer {
         match o.kind {
             Kind::Session if is_held(&o) => {
                 if self.held.len() >= MAX_HELD
-                    && let Some(mut old) = self.held.pop_front()
+                    && let Some(old) = self.held.pop_front()
                 {
-                    // Its connector may still come: not shown to hold nothing.
-                    old.parted = true;
                     out.push(single(old));
                 }
                 self.held.push_back(o);

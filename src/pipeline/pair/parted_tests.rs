@@ -330,35 +330,3 @@ fn a_long_run_stays_bounded_and_what_it_lets_go_is_unknown() {
     assert_eq!(d.len(), MAX_RUN + 3);
     assert!(d.iter().all(|(_, l, _)| *l != Label::Noise), "{d:?}");
 }
-
-#[test]
-fn a_traced_session_that_more_push_out_of_the_held_ones_is_unknown() {
-    // Hand-made: more lone sessions with creation tracebacks than are held for a late
-    // connector. The first let go may still have one coming: unknown; those held to the end
-    // of the input without one held nothing.
-    let session = |n: usize| -> Vec<String> {
-        let mut v = lines(&[&S]);
-        v.push("source_traceback: Object created at (most recent call last):".into());
-        v.push("  File \"/app/main.py\", line 40, in <module>".into());
-        v.push("    asyncio.run(main())".into());
-        v.push(format!(
-            "  File \"/app/main.py\", line {}, in fetch",
-            100 + n
-        ));
-        v.push("    session = aiohttp.ClientSession()".into());
-        v
-    };
-    let mut all: Vec<String> = Vec::new();
-    for n in 0..=MAX_HELD {
-        all.extend(session(n));
-        all.push("next record".into());
-    }
-    let d = decide(&all);
-    assert_eq!(d.len(), MAX_HELD + 1);
-    assert_eq!(d[0], (vec![Kind::Session], Label::Unknown, true));
-    assert!(
-        d[1..]
-            .iter()
-            .all(|x| *x == (vec![Kind::Session], NOISE.0, NOISE.1))
-    );
-}

@@ -510,3 +510,29 @@ fn an_installed_librarys_connector_built_in_the_sessions_function_pairs() {
         vec![vec![Kind::Connector], vec![Kind::Session]]
     );
 }
+
+#[test]
+fn a_batch_of_traced_sessions_then_their_connectors_pairs_every_one() {
+    // The shape of an aiohttp.web app's sessions collected at exit in debug mode (a helper's
+    // gunicorn run, shortened to asyncio's layout): 26 sessions back to back, then their
+    // connectors in the same order, each made inside its session's `__init__`.
+    let n = 26;
+    let mut lines: Vec<String> = Vec::new();
+    for i in 0..n {
+        let mut s = session_traced(12);
+        s[5] = format!("  File \"/app/main.py\", line 12, in handler_{i}");
+        lines.extend(s);
+    }
+    for i in 0..n {
+        let mut c = connector_traced(true);
+        c[6] = format!("  File \"/app/main.py\", line 12, in handler_{i}");
+        lines.extend(c);
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let d = decide(&refs);
+    let paired = shapes(&d)
+        .iter()
+        .filter(|s| **s == vec![Kind::Session, Kind::Connector])
+        .count();
+    assert_eq!(paired, n as usize, "{:?}", shapes(&d));
+}
