@@ -648,7 +648,7 @@ fn run_under_pytest_never_calls_idle_a_session_let_go_before_its_connector_came(
     // More sessions shown before the exit than run holds for their connectors (collected at
     // exit): those let go are `unknown`, never `noise`: each held a pooled connection.
     let (truth, _) = suite_truth("test_many_sessions.py");
-    let test = &truth["test_twenty_sessions_then_fails"];
+    let test = &truth["test_forty_sessions_then_fails"];
     let sessions = test["sessions"].as_u64().unwrap();
     let (stdout, v) = run_pytest(&["-q", "test_many_sessions.py"], 1);
     assert!(stdout.contains("1 failed"), "{stdout}");

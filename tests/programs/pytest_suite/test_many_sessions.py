@@ -1,4 +1,4 @@
-"""A test that leaks more sessions than `unclosed run` holds for their late connectors (16 per
+"""A test that leaks more sessions than `unclosed run` holds for their late connectors (32 per
 stream), then fails, so pytest shows its captured log: each session there, with its creation
 traceback; their connectors come at exit. TRUTH is what the test really leaks (checked here,
 while it runs): every session held a pooled connection, so none of them is idle. Servers are
@@ -14,7 +14,7 @@ from localserver import serve
 TRUTH = json.loads(
     """
 {
-  "test_twenty_sessions_then_fails": {"sessions": 20, "pooled_each": 1}
+  "test_forty_sessions_then_fails": {"sessions": 40, "pooled_each": 1}
 }
 """
 )
@@ -22,15 +22,15 @@ TRUTH = json.loads(
 
 async def leak():
     url, stop = await serve("ok")
-    for _ in range(TRUTH["test_twenty_sessions_then_fails"]["sessions"]):
-        session = aiohttp.ClientSession()  # sessions of test_twenty_sessions_then_fails
+    for _ in range(TRUTH["test_forty_sessions_then_fails"]["sessions"]):
+        session = aiohttp.ClientSession()  # sessions of test_forty_sessions_then_fails
         async with session.get(url) as resp:
             await resp.text()
         pooled = sum(len(c) for c in session.connector._conns.values())
-        assert pooled == TRUTH["test_twenty_sessions_then_fails"]["pooled_each"]
+        assert pooled == TRUTH["test_forty_sessions_then_fails"]["pooled_each"]
     await stop()
 
 
-def test_twenty_sessions_then_fails():
+def test_forty_sessions_then_fails():
     asyncio.run(leak())
     assert False, "fails, so pytest shows its captured log"
