@@ -22,12 +22,14 @@
 //! `ClientSession.__init__`, which proves the pair; so sessions left alone that carry a
 //! traceback are held (at most [`MAX_HELD`]) until such a connector comes or the input ends.
 //!
-//! A run of sessions back to back, without tracebacks, followed at once by a connector is
-//! not a run of idle sessions: Python finalizes a batch of garbage (a cycle, a module's list
-//! of sessions at exit) all sessions first, then their connectors, so the connectors after
-//! the run may be any of theirs. The session right before the connector pairs with it as
-//! always; the others are marked [`Object::parted`] (`unknown`), never `noise`. A run that
-//! anything else follows is what it looks like: each session held nothing.
+//! A run of sessions back to back, without tracebacks, followed at once by two connectors or
+//! more is not a run of idle sessions: Python finalizes a batch of garbage (a cycle, a
+//! module's list of sessions at exit) all sessions first, then their connectors, so the
+//! connectors after the run may be any of theirs. The session right before the first
+//! connector pairs with it as always; the others are marked [`Object::parted`] (`unknown`),
+//! never `noise`. A run followed by one connector and then anything else (sessions freed one
+//! by one: idle ones, then one with its connector), or by anything else at once, is what it
+//! looks like: each session before the last held nothing.
 //!
 //! Everything else is a finding of its own.
 
@@ -179,6 +181,10 @@ pub struct Pairer {
     /// Sessions without a traceback, each followed at once by another session, before
     /// `waiting`: decided with it (oldest first; at most [`MAX_RUN`]).
     run: VecDeque<Object>,
+    /// The run's last session and the connector right after it, paired: the next block says
+    /// what the run was (a second connector at once: a batch of garbage), and is decided
+    /// after the run, in the order of the log.
+    run_pair: Option<Finding>,
     /// Lone sessions with a creation traceback, oldest first.
     held: VecDeque<Object>,
     /// A session without a creation traceback that ordinary lines parted from the next block:
@@ -211,7 +217,7 @@ impl Pairer {
     /// Whether anything waits for the very next block (held sessions wait for no line in
     /// particular, so they do not count).
     pub fn is_waiting(&self) -> bool {
-        self.warning.is_some() || self.waiting.is_some()
+        self.warning.is_some() || self.waiting.is_some() || !self.run.is_empty()
     }
 
     /// What the pairer carries to its next line besides what waits for the very next block:
@@ -410,13 +416,15 @@ impl Pairer {
         }
     }
 
-    /// Decides the run of sessions before the waiting one: `parted` when a connector came
-    /// right after it (that connector, or the ones after it, may be theirs), else each held
-    /// nothing.
+    /// Decides the run of sessions before the waiting one (and the pair after it): `parted`
+    /// when connectors came after it that may be theirs, else each held nothing.
     fn end_run(&mut self, parted: bool, out: &mut Vec<Decided>) {
         for mut s in self.run.drain(..) {
             s.parted = parted;
             out.push(single(s));
+        }
+        if let Some(f) = self.run_pair.take() {
+            out.push(Decided::Finding(f));
         }
     }
 
@@ -506,14 +514,26 @@ impl Pairer {
                 self.waiting = Some(o);
             }
             Kind::Connector => {
-                self.end_run(true, out);
+                if self.run_pair.is_some() {
+                    // A second connector right after a run's pair: Python finalized a batch,
+                    // sessions first; this one may be any of the run's.
+                    self.end_run(true, out);
+                }
                 match self.waiting.take() {
                     Some(s) if s.kind == Kind::Session && belong_together(&s, &o) => {
-                        out.push(Decided::Finding(Finding {
+                        let pair = Finding {
                             objects: vec![s, o],
-                        }));
+                        };
+                        if self.run.is_empty() {
+                            out.push(Decided::Finding(pair));
+                        } else {
+                            // Idle sessions, then one with its connector (each freed by its
+                            // last reference), or a batch: the next block tells.
+                            self.run_pair = Some(pair);
+                        }
                     }
                     waiting => {
+                        self.end_run(true, out);
                         if let Some(p) = waiting {
                             self.alone(p, out);
                         }

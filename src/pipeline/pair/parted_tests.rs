@@ -309,6 +309,25 @@ fn a_run_of_sessions_followed_at_once_by_connectors_is_not_called_idle() {
             (vec![Kind::Connector], Label::Leak, false),
         ]
     );
+    // Sessions freed one by one (uvicorn, debug off, mid-run): idle ones, then one with its
+    // connector, then the next session. One connector after the run says nothing of the
+    // sessions before the last: they held nothing.
+    let d = decide(&lines(&[&S, &S, &S, &C, &S, &C]));
+    assert_eq!(
+        d,
+        vec![
+            (vec![Kind::Session], NOISE.0, NOISE.1),
+            (vec![Kind::Session], NOISE.0, NOISE.1),
+            (vec![Kind::Session, Kind::Connector], Label::Leak, false),
+            (vec![Kind::Session, Kind::Connector], Label::Leak, false),
+        ]
+    );
+    let d = decide(&lines(&[&S, &S, &C, &["next record"]]));
+    assert_eq!(d[0], (vec![Kind::Session], NOISE.0, NOISE.1));
+    assert_eq!(
+        d[1],
+        (vec![Kind::Session, Kind::Connector], Label::Leak, false)
+    );
     // The same run with no connector after it: each session held nothing.
     let d = decide(&lines(&[&S, &S, &S, &["next record"]]));
     assert_eq!(d, vec![(vec![Kind::Session], NOISE.0, NOISE.1); 3]);
@@ -325,8 +344,8 @@ fn a_run_of_sessions_followed_at_once_by_connectors_is_not_called_idle() {
 #[test]
 fn a_long_run_stays_bounded_and_what_it_lets_go_is_unknown() {
     let mut parts: Vec<&[&str]> = vec![&S; MAX_RUN + 3];
-    parts.push(&C);
+    parts.extend([&C[..], &C[..]]);
     let d = decide(&lines(&parts));
-    assert_eq!(d.len(), MAX_RUN + 3);
+    assert_eq!(d.len(), MAX_RUN + 4);
     assert!(d.iter().all(|(_, l, _)| *l != Label::Noise), "{d:?}");
 }
