@@ -470,43 +470,51 @@ const SOCKS: &str = "/opt/venv/lib/python3.11/site-packages/aiohttp_socks/connec
 fn an_installed_librarys_connector_built_in_the_sessions_function_pairs() {
     // aiohttp-socks 0.12 (a helper's real run, shortened): `connector = ProxyConnector(…)` on
     // the line before `ClientSession(connector=connector)`, and inline through `from_url`.
-    let outer = [
-        ("/app/fetch.py", 48, "<module>"),
-        ("/app/fetch.py", 40, "main"),
-    ];
-    let mut s = outer.to_vec();
-    s.push(("/app/fetch.py", 27, "proxy_ctor"));
-    let mut c = outer.to_vec();
-    c.extend([
-        ("/app/fetch.py", 26, "proxy_ctor"),
-        (SOCKS, 114, "__init__"),
-        (CONNECTOR_INIT, 1002, "__init__"),
-    ]);
+    // Both stacks start in `main`; each test gives what comes after.
+    let shapes_of = |session: &[(&str, u32, &str)], connector: &[(&str, u32, &str)]| {
+        let outer = [
+            ("/app/fetch.py", 48, "<module>"),
+            ("/app/fetch.py", 40, "main"),
+        ];
+        let s: Vec<_> = outer.iter().chain(session).copied().collect();
+        let c: Vec<_> = outer.iter().chain(connector).copied().collect();
+        pairs(traced(&S, &s), traced(&C, &c))
+    };
+    let paired = vec![vec![Kind::Session, Kind::Connector]];
+    let ctor = [("/app/fetch.py", 27, "proxy_ctor")];
     assert_eq!(
-        pairs(traced(&S, &s), traced(&C, &c)),
-        vec![vec![Kind::Session, Kind::Connector]]
+        shapes_of(
+            &ctor,
+            &[
+                ("/app/fetch.py", 26, "proxy_ctor"),
+                (SOCKS, 114, "__init__"),
+                (CONNECTOR_INIT, 1002, "__init__"),
+            ]
+        ),
+        paired
     );
-    let mut s = outer.to_vec();
-    s.push(("/app/fetch.py", 33, "proxy_inline"));
-    let mut c = outer.to_vec();
-    c.extend([
-        ("/app/fetch.py", 33, "proxy_inline"),
-        (SOCKS, 150, "from_url"),
-        (SOCKS, 114, "__init__"),
-        (CONNECTOR_INIT, 1002, "__init__"),
-    ]);
+    let inline = [("/app/fetch.py", 33, "proxy_inline")];
     assert_eq!(
-        pairs(traced(&S, &s), traced(&C, &c)),
-        vec![vec![Kind::Session, Kind::Connector]]
+        shapes_of(
+            &inline,
+            &[
+                ("/app/fetch.py", 33, "proxy_inline"),
+                (SOCKS, 150, "from_url"),
+                (SOCKS, 114, "__init__"),
+                (CONNECTOR_INIT, 1002, "__init__"),
+            ]
+        ),
+        paired
     );
     // The same connector built in another function of the application is a shared one.
-    let mut c = outer.to_vec();
-    c.extend([
-        ("/app/fetch.py", 12, "make_connector"),
-        (SOCKS, 114, "__init__"),
-    ]);
     assert_eq!(
-        pairs(traced(&S, &s), traced(&C, &c)),
+        shapes_of(
+            &inline,
+            &[
+                ("/app/fetch.py", 12, "make_connector"),
+                (SOCKS, 114, "__init__")
+            ]
+        ),
         vec![vec![Kind::Connector], vec![Kind::Session]]
     );
 }
