@@ -480,32 +480,35 @@ fn an_installed_librarys_connector_built_in_the_sessions_function_pairs() {
         let c: Vec<_> = outer.iter().chain(connector).copied().collect();
         pairs(traced(&S, &s), traced(&C, &c))
     };
-    let paired = vec![vec![Kind::Session, Kind::Connector]];
-    let ctor = [("/app/fetch.py", 27, "proxy_ctor")];
-    assert_eq!(
-        shapes_of(
-            &ctor,
+    let inline = [("/app/fetch.py", 33, "proxy_inline")];
+    // The line before `ClientSession(connector=connector)`, and inline through `from_url`.
+    type Frames<'a> = &'a [(&'a str, u32, &'a str)];
+    let owned: [(Frames, Frames); 2] = [
+        (
+            &[("/app/fetch.py", 27, "proxy_ctor")],
             &[
                 ("/app/fetch.py", 26, "proxy_ctor"),
                 (SOCKS, 114, "__init__"),
                 (CONNECTOR_INIT, 1002, "__init__"),
-            ]
+            ],
         ),
-        paired
-    );
-    let inline = [("/app/fetch.py", 33, "proxy_inline")];
-    assert_eq!(
-        shapes_of(
+        (
             &inline,
             &[
                 ("/app/fetch.py", 33, "proxy_inline"),
                 (SOCKS, 150, "from_url"),
                 (SOCKS, 114, "__init__"),
                 (CONNECTOR_INIT, 1002, "__init__"),
-            ]
+            ],
         ),
-        paired
-    );
+    ];
+    for (session, connector) in owned {
+        assert_eq!(
+            shapes_of(session, connector),
+            vec![vec![Kind::Session, Kind::Connector]],
+            "{session:?}"
+        );
+    }
     // The same connector built in another function of the application is a shared one.
     assert_eq!(
         shapes_of(
